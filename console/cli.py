@@ -1,0 +1,392 @@
+"""`retention-console`: the console, the headless run, imports, configuration and reports.
+
+Exit codes: 0 all went well; 1 some rows failed or are still queued for retry; 2 bad
+configuration or input; 3 another engine is working a destination (nothing was sent for it).
+Summaries go to stdout, diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from state.db import Store, StoreError, default_db_path, open_store, world_readable
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Store file or database URL (default: $RETENTION_CONSOLE_DB or the user data dir).",
+    )(func)
+
+
+def _store(ctx: click.Context, db: Path | str | None) -> Store:
+    target = db or (ctx.find_root().params.get("db")) or default_db_path()
+    try:
+        store = open_store(target)
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    if store.path is not None and world_readable(store.path):
+        click.echo(
+            f"warning: {store.path} is readable by other users; run: chmod 600 {store.path}",
+            err=True,
+        )
+    return store
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs request URLs at INFO; keep them out of operator logs unless asked for.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--run-once", is_flag=True, help="Deliver every enabled destination once and exit.")
+@click.option("--destination", "destinations", multiple=True, help="With --run-once: only these.")
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(0, 3600),
+    default=60.0,
+    show_default=True,
+    help="With --run-once: seconds to wait for retries that fall due.",
+)
+@click.option(
+    "--lease-wait",
+    type=click.FloatRange(0, 3600),
+    default=300.0,
+    show_default=True,
+    help="With --run-once: seconds to wait for a destination another run is working.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Diagnostics on stderr.")
+@db_option
+@click.pass_context
+def main(
+    ctx: click.Context,
+    run_once: bool,
+    destinations: tuple[str, ...],
+    max_wait: float,
+    lease_wait: float,
+    verbose: bool,
+    db: Path | None,
+) -> None:
+    """Retention Console: feed Retention Science and Segment from your contact store."""
+    _configure_logging(verbose)
+    if ctx.invoked_subcommand is not None:
+        return
+    if run_once:
+        ctx.exit(_run_once(ctx, db, destinations, max_wait, lease_wait))
+    store = _store(ctx, db)
+    try:
+        from console.ui.app import make_app
+    except ImportError:
+        click.echo(ctx.get_help())
+        return
+    make_app(store).run()
+
+
+def _run_once(
+    ctx: click.Context,
+    db: Path | None,
+    names: tuple[str, ...],
+    max_wait: float,
+    lease_wait: float,
+) -> int:
+    from console.engine.runner import EngineOptions, run_all
+    from state.models import TRIGGER_RUN_ONCE
+
+    store = _store(ctx, db)
+    options = EngineOptions(max_wait_seconds=max_wait, lease_wait_seconds=lease_wait)
+    with store.read() as conn:
+        from state.destinations import list_destinations
+
+        known = {d.name for d in list_destinations(conn)}
+    missing = [n for n in names if n not in known]
+    if missing:
+        click.echo(f"error: no destination named {', '.join(missing)}", err=True)
+        return EXIT_BAD_INPUT
+    results = asyncio.run(run_all(store, TRIGGER_RUN_ONCE, options, names or None))
+    if not results:
+        click.echo("no enabled destinations; add one with: retention-console config apply FILE")
+        return EXIT_OK
+    for result in results:
+        click.echo(result.line())
+    if any(r.config_error for r in results):
+        return EXIT_BAD_INPUT
+    if any(r.status == "busy" for r in results):
+        return EXIT_BUSY
+    if any(r.status != "ok" for r in results):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+@main.group("import")
+def import_group() -> None:
+    """Load contacts, events or suppressions from CSV / JSONL files."""
+
+
+def _import_command(kind: str) -> None:
+    @import_group.command(kind)
+    @click.argument("path", type=click.Path(path_type=Path))
+    @db_option
+    @click.pass_context
+    def command(ctx: click.Context, path: Path, db: Path | None) -> None:
+        from console import ingest
+
+        importer = {
+            "contacts": ingest.import_contacts,
+            "events": ingest.import_events,
+            "suppressions": ingest.import_suppressions,
+        }[kind]
+        store = _store(ctx, db)
+        try:
+            report = importer(store, path)
+        except ingest.FileRejected as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        for error in report.errors[:200]:
+            click.echo(f"{path}:{error.line}: {error.reason}", err=True)
+        if len(report.errors) > 200:
+            click.echo(f"... and {len(report.errors) - 200} more rejected rows", err=True)
+        click.echo(report.summary_line())
+        # Rejected rows were skipped and reported; the good ones landed.
+        ctx.exit(EXIT_FAILED if report.errors else EXIT_OK)
+
+    command.__doc__ = f"Import {kind} from a CSV or JSONL file."
+
+
+for _kind in ("contacts", "events", "suppressions"):
+    _import_command(_kind)
+
+
+@main.group("config")
+def config_group() -> None:
+    """Apply or export destinations and audiences as TOML."""
+
+
+@config_group.command("apply")
+@click.argument("path", type=click.Path(path_type=Path))
+@db_option
+@click.pass_context
+def config_apply(ctx: click.Context, path: Path, db: Path | None) -> None:
+    """Create or update destinations and audiences from a TOML file."""
+    from console.config import ConfigError, apply_config
+
+    store = _store(ctx, db)
+    try:
+        report = apply_config(store, path)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    click.echo(report.summary_line())
+
+
+@config_group.command("export")
+@click.option("--include-secrets", is_flag=True, help="Write keys in full (keep the file private).")
+@db_option
+@click.pass_context
+def config_export(ctx: click.Context, include_secrets: bool, db: Path | None) -> None:
+    """Print the configuration as TOML (secrets masked unless --include-secrets)."""
+    from console.config import export_config
+
+    click.echo(export_config(_store(ctx, db), include_secrets=include_secrets), nl=False)
+
+
+def _print_json(items: list[dict[str, object]]) -> None:
+    click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
+@click.option("--destination", default=None, help="Only this destination.")
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True)
+@db_option
+@click.pass_context
+def summary(
+    ctx: click.Context, as_json: bool, destination: str | None, days: int, db: Path | None
+) -> None:
+    """Daily sync summary: date, destination, completions, failures, suppressed, queued."""
+    from state.queries import daily_summary
+
+    with _store(ctx, db).read() as conn:
+        rows = daily_summary(conn, destination, days)
+    if as_json:
+        _print_json([r.as_json() for r in rows])
+        return
+    header = ("date", "destination", "completions", "failures", "suppressed", "queued")
+    table = [header] + [
+        (
+            r.date,
+            r.destination,
+            str(r.completions),
+            str(r.failures),
+            str(r.suppressed),
+            str(r.queued),
+        )
+        for r in rows
+    ]
+    _print_table(table)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
+@click.option("--destination", default=None, help="Only this destination.")
+@click.option("--day", default=None, help="Only failures recorded on this day (YYYY-MM-DD).")
+@click.option("--search", default=None, help="Match email, domain or feedback text.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=200, show_default=True)
+@db_option
+@click.pass_context
+def failures(
+    ctx: click.Context,
+    as_json: bool,
+    destination: str | None,
+    day: str | None,
+    search: str | None,
+    limit: int,
+    db: Path | None,
+) -> None:
+    """Per-email failures with the destination's feedback."""
+    from state.queries import FailureFilter, failures_page
+
+    flt = FailureFilter(destination=destination, day=day, text=search)
+    with _store(ctx, db).read() as conn:
+        rows = failures_page(conn, flt, limit=limit)
+    if as_json:
+        _print_json([r.as_json() for r in rows])
+        return
+    header = ("at", "email", "destination", "kind", "status", "attempts", "feedback")
+    table = [header] + [
+        (
+            r.at,
+            r.email or "",
+            r.destination,
+            r.kind,
+            str(r.http_status or ""),
+            str(r.attempts),
+            (r.feedback or "")[:80],
+        )
+        for r in rows
+    ]
+    _print_table(table)
+
+
+@main.command()
+@click.option("--destination", default=None)
+@click.option("--day", default=None, help="Failures recorded on this day (YYYY-MM-DD).")
+@click.option("--search", default=None)
+@db_option
+@click.pass_context
+def retry(
+    ctx: click.Context,
+    destination: str | None,
+    day: str | None,
+    search: str | None,
+    db: Path | None,
+) -> None:
+    """Put matching failures back in the queue; the next run delivers them."""
+    from console.engine.outbox import requeue_failures
+    from state.queries import FailureFilter, failure_ids
+
+    store = _store(ctx, db)
+    flt = FailureFilter(destination=destination, day=day, text=search)
+    with store.write() as conn:
+        count = requeue_failures(conn, failure_ids(conn, flt))
+    click.echo(f"{count} failures queued again")
+
+
+@main.command()
+@click.option("--destination", default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@click.pass_context
+def history(
+    ctx: click.Context, destination: str | None, limit: int, as_json: bool, db: Path | None
+) -> None:
+    """Every run: trigger, destination, start, duration and counts."""
+    from state.queries import runs_page
+
+    with _store(ctx, db).read() as conn:
+        rows = runs_page(conn, destination, limit=limit)
+    if as_json:
+        _print_json([{k: v for k, v in r.__dict__.items()} for r in rows])
+        return
+    header = (
+        "run",
+        "started",
+        "destination",
+        "trigger",
+        "status",
+        "secs",
+        "added",
+        "delivered",
+        "failed",
+        "suppressed",
+    )
+    table = [header] + [
+        (
+            str(r.id),
+            r.started_at,
+            r.destination,
+            r.trigger,
+            r.status,
+            f"{r.duration_seconds:.1f}" if r.duration_seconds is not None else "…",
+            str(r.added),
+            str(r.delivered),
+            str(r.rejected),
+            str(r.suppressed),
+        )
+        for r in rows
+    ]
+    _print_table(table)
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@main.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Segment receiver port; the ReSci receiver listens on port+1.",
+)
+@click.option("--resci-port", type=click.IntRange(0, 65535), default=None)
+@click.option(
+    "--job-delay",
+    type=click.FloatRange(0, 7200),
+    default=5.0,
+    show_default=True,
+    help="Seconds a ReSci import job takes to complete.",
+)
+def sandbox(port: int, resci_port: int | None, job_delay: float) -> None:
+    """Serve local Segment- and ReSci-compatible receivers on 127.0.0.1."""
+    from console.sandbox import serve_sandboxes
+
+    serve_sandboxes(port, resci_port, job_delay_seconds=job_delay)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

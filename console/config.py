@@ -1,0 +1,193 @@
+"""`config apply` and `config export`: destinations and audiences as TOML.
+
+Every error names the file, the destination (or audience) and the field, so an operator can fix
+a file without reading a traceback. Applying is all or nothing: one bad entry changes nothing.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy import select
+
+from state import clock
+from state.db import Store
+from state.destinations import list_destinations, save_destination
+from state.models import Audience
+from state.settings import SETTINGS_BY_KIND, DestinationSettings, mask_secret
+
+AUDIENCES = Audience.__table__
+SECRET_FIELDS = ("write_key", "api_key")
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be applied; the message says where and why."""
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)
+
+    def summary_line(self) -> str:
+        parts = []
+        if self.created:
+            parts.append("created " + ", ".join(self.created))
+        if self.updated:
+            parts.append("updated " + ", ".join(self.updated))
+        if self.audiences:
+            parts.append("audiences " + ", ".join(self.audiences))
+        return "; ".join(parts) or "nothing to apply"
+
+
+def validation_message(exc: ValidationError) -> str:
+    """`field: reason` for each problem pydantic found, without echoing the input values."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        reason = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {reason}")
+    return "; ".join(problems)
+
+
+def parse_destination(name: str, data: dict[str, Any]) -> DestinationSettings:
+    """Validate one destination table; raises ValueError with `field: reason`."""
+    kind = data.get("kind")
+    model = SETTINGS_BY_KIND.get(str(kind))
+    if model is None:
+        raise ValueError(f"kind: must be one of {', '.join(SETTINGS_BY_KIND)} (got {kind!r})")
+    values = {k: v for k, v in data.items() if k not in ("name", "enabled")}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ValueError(validation_message(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def apply_config(store: Store, path: Path) -> ApplyReport:
+    """Create or update destinations and audiences by name, in one transaction."""
+    document = _read_toml(path)
+    unknown = set(document) - {"destinations", "audiences"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}")
+    audiences = document.get("audiences", [])
+    destinations = document.get("destinations", [])
+    if not isinstance(audiences, list) or not isinstance(destinations, list):
+        raise ConfigError(f"{path}: use [[destinations]] and [[audiences]] tables")
+    audience_rules: dict[str, str] = {}
+    for index, entry in enumerate(audiences, 1):
+        name = str(entry.get("name") or "").strip() if isinstance(entry, dict) else ""
+        if not name:
+            raise ConfigError(f"{path}: audience #{index}: name: required")
+        rule = entry.get("rule")
+        if not isinstance(rule, str) or not rule.strip():
+            raise ConfigError(f"{path}: audience {name!r}: rule: required")
+        try:
+            from console.audiences.rules import parse_rule
+
+            parse_rule(rule)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: audience {name!r}: rule: {exc}") from None
+        audience_rules[name] = rule.strip()
+    parsed: list[tuple[str, DestinationSettings, bool]] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(destinations, 1):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: destination #{index}: must be a table")
+        name = str(entry.get("name") or "").strip()
+        if not name:
+            raise ConfigError(f"{path}: destination #{index}: name: required")
+        if name in seen:
+            raise ConfigError(f"{path}: destination {name!r}: name: appears twice")
+        seen.add(name)
+        try:
+            settings = parse_destination(name, entry)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: destination {name!r}: {exc}") from None
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{path}: destination {name!r}: enabled: must be true or false")
+        parsed.append((name, settings, enabled))
+    report = ApplyReport()
+    with store.write() as conn:
+        known_audiences = set(conn.execute(select(AUDIENCES.c.name)).scalars())
+        for name, rule in audience_rules.items():
+            now = clock.now_iso()
+            if name in known_audiences:
+                conn.execute(
+                    AUDIENCES.update()
+                    .where(AUDIENCES.c.name == name, AUDIENCES.c.rule != rule)
+                    .values(rule=rule, updated_at=now)
+                )
+            else:
+                conn.execute(AUDIENCES.insert().values(name=name, rule=rule, updated_at=now))
+            report.audiences.append(name)
+        known_audiences |= set(audience_rules)
+        for name, settings, enabled in parsed:
+            export = getattr(settings, "export", None)
+            if export is not None and export.audience not in known_audiences:
+                raise ConfigError(
+                    f"{path}: destination {name!r}: export.audience: no audience named "
+                    f"{export.audience!r}"
+                )
+            try:
+                _, created = save_destination(conn, name, settings, enabled=enabled)
+            except ValueError as exc:
+                raise ConfigError(f"{path}: destination {name!r}: kind: {exc}") from None
+            (report.created if created else report.updated).append(name)
+    return report
+
+
+def _plain(value: Any, include_secrets: bool) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() if include_secrets else mask_secret(value)
+    if isinstance(value, BaseModel):
+        return _plain(dict(value), include_secrets)
+    if isinstance(value, dict):
+        return {k: _plain(v, include_secrets) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v, include_secrets) for v in value]
+    return value
+
+
+def export_config(store: Store, *, include_secrets: bool = False) -> str:
+    """The store's destinations and audiences as TOML; secrets masked unless asked for."""
+    with store.read() as conn:
+        destinations = list_destinations(conn)
+        audiences = conn.execute(
+            select(AUDIENCES.c.name, AUDIENCES.c.rule).order_by(AUDIENCES.c.name)
+        ).all()
+    document: dict[str, Any] = {}
+    if audiences:
+        document["audiences"] = [{"name": n, "rule": r} for n, r in audiences]
+    entries = []
+    for destination in destinations:
+        data = {"name": destination.name, "enabled": destination.enabled}
+        data.update(_plain(dict(destination.settings), include_secrets))
+        entries.append(data)
+    if entries:
+        document["destinations"] = entries
+    header = "# Retention Console configuration\n" + (
+        ""
+        if include_secrets
+        else "# Secrets are masked: put the keys back (or env:NAME) before applying this file.\n"
+    )
+    return header + tomli_w.dumps(document)

@@ -1,0 +1,258 @@
+"""One run of one destination: lease, plan, deliver with retries, record History.
+
+The same coroutine serves the console's scheduler, its "run now" and `--run-once`. Database
+work runs in a worker thread so an event loop shared with the UI never stalls on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import func, select
+
+from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
+from console.engine.drivers import driver_for
+from console.engine.outbox import RetryPolicy, claim_due, next_due, record_outcomes
+from console.engine.runs import (
+    RunCounts,
+    acquire_lease,
+    close_abandoned_runs,
+    finish_run,
+    owner_id,
+    release_lease,
+    renew_lease,
+    save_progress,
+    start_run,
+)
+from state import clock
+from state.db import Store
+from state.destinations import DestinationRecord, list_destinations
+from state.models import QUEUED, OutboxRow
+from state.settings import SecretError
+
+log = logging.getLogger("retention_console.engine")
+OUTBOX = OutboxRow.__table__
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Knobs of delivery; defaults suit production, tests shorten the waits."""
+
+    policy: RetryPolicy = RetryPolicy()
+    batch_rows: int = 2500
+    in_flight: int = 2
+    """Batches on the wire at once per destination, so SQLite work overlaps HTTP."""
+    max_wait_seconds: float = 60.0
+    """How long a run waits for rows whose retry is due soon before it ends."""
+    lease_wait_seconds: float = 0.0
+    """How long to wait for a destination another engine is working."""
+    timeout_seconds: float = 15.0
+
+
+@dataclass
+class RunResult:
+    destination: str
+    status: str  # ok | failed | error | busy | skipped
+    counts: RunCounts = field(default_factory=RunCounts)
+    queued: int = 0
+    message: str = ""
+    run_id: int | None = None
+    config_error: bool = False
+
+    def line(self) -> str:
+        c = self.counts
+        return (
+            f"{self.destination}: {self.status} - {c.delivered} delivered, {c.rejected} failed, "
+            f"{self.queued} queued, {c.suppressed} suppressed, {c.filtered} filtered, "
+            f"{c.skipped} skipped, {c.requests} requests"
+            + (f" ({self.message})" if self.message else "")
+        )
+
+
+def queued_count(store: Store, destination_id: int) -> int:
+    with store.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    OUTBOX.c.destination_id == destination_id, OUTBOX.c.status == QUEUED
+                )
+            ).scalar_one()
+        )
+
+
+async def _deliver(
+    store: Store,
+    destination: DestinationRecord,
+    adapter: DestinationAdapter,
+    client: httpx.AsyncClient,
+    run_id: int,
+    owner: str,
+    counts: RunCounts,
+    options: EngineOptions,
+) -> None:
+    """Send every due row; wait for retries due within the run's patience; then stop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.max_wait_seconds
+    lock = asyncio.Lock()  # record steps in order, one write transaction at a time
+
+    async def send_and_record(rows: Sequence[OutgoingRow]) -> None:
+        result = await adapter.send(client, rows)
+
+        def record() -> None:
+            with store.write() as conn:
+                totals = record_outcomes(
+                    conn, destination.id, run_id, result.outcomes, options.policy
+                )
+                counts.delivered += totals.delivered
+                counts.rejected += totals.failed
+                counts.retrying += totals.retrying
+                counts.requests += result.requests
+                save_progress(conn, run_id, counts)
+                renew_lease(conn, destination.id, owner)
+
+        async with lock:
+            await asyncio.to_thread(record)
+
+    while True:
+        after_id = 0
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                rows = await asyncio.to_thread(_claim, store, destination.id, after_id, options)
+                if not rows:
+                    break
+                after_id = rows[-1].id
+                while len(tasks) >= options.in_flight:
+                    done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()
+                tasks.add(asyncio.create_task(send_and_record(rows)))
+            if tasks:
+                done, _ = await asyncio.wait(tasks)
+                tasks = set()
+                for task in done:
+                    task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+        due = await asyncio.to_thread(_next_due, store, destination.id)
+        if due is None:
+            return
+        wait = (clock.parse_iso(due) - clock.now()).total_seconds()
+        if loop.time() + max(wait, 0) > deadline:
+            return
+        await asyncio.sleep(max(wait, 0.01))
+
+
+def _claim(store: Store, destination_id: int, after_id: int, options: EngineOptions):  # type: ignore[no-untyped-def]
+    with store.read() as conn:
+        return claim_due(conn, destination_id, after_id, options.batch_rows)
+
+
+def _next_due(store: Store, destination_id: int) -> str | None:
+    with store.read() as conn:
+        return next_due(conn, destination_id)
+
+
+async def _take_lease(
+    store: Store, destination: DestinationRecord, owner: str, options: EngineOptions
+) -> str | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.lease_wait_seconds
+
+    def take() -> str | None:
+        with store.write() as conn:
+            holder = acquire_lease(conn, destination.id, owner)
+            if holder is None:
+                close_abandoned_runs(conn, destination.id)
+            return holder
+
+    while True:
+        holder = await asyncio.to_thread(take)
+        if holder is None or loop.time() >= deadline:
+            return holder
+        await asyncio.sleep(0.5)
+
+
+async def run_destination(
+    store: Store,
+    destination: DestinationRecord,
+    trigger: str,
+    options: EngineOptions | None = None,
+    client: httpx.AsyncClient | None = None,
+) -> RunResult:
+    """Plan and deliver one destination once. Never raises for delivery problems: the result
+    and the History row say what happened."""
+    options = options or EngineOptions()
+    owner = owner_id()
+    holder = await _take_lease(store, destination, owner, options)
+    if holder is not None:
+        return RunResult(destination.name, "busy", message=f"being delivered by {holder}")
+
+    def begin() -> int:
+        with store.write() as conn:
+            return start_run(conn, destination.id, trigger)
+
+    run_id = await asyncio.to_thread(begin)
+    counts = RunCounts()
+    status, message, errored, config_error = "ok", "", False, False
+    own_client = client is None
+    http = client or httpx.AsyncClient(
+        timeout=options.timeout_seconds,
+        limits=httpx.Limits(max_connections=max(4, options.in_flight * 2)),
+    )
+    try:
+        driver = driver_for(destination.kind)
+        adapter = driver.adapter(destination)
+        realtime = True
+        if driver.poll is not None:
+            realtime = await driver.poll(store, destination, run_id, counts, http)
+        if realtime:
+            await asyncio.to_thread(driver.plan, store, destination, run_id, counts)
+        await _deliver(store, destination, adapter, http, run_id, owner, counts, options)
+    except DestinationHalted as exc:
+        status, message, errored = "error", str(exc), True
+    except SecretError as exc:
+        status, message, errored, config_error = "error", str(exc), True, True
+    except (httpx.TransportError, OSError) as exc:
+        status, message, errored = "error", f"connection failed: {exc}", True
+    except Exception as exc:
+        # A bug must not take the scheduler down; History shows it and the log has the trace.
+        log.exception("run of %s failed", destination.name)
+        status, message, errored = "error", f"{type(exc).__name__}: {exc}", True
+    finally:
+        if own_client:
+            await http.aclose()
+    queued = await asyncio.to_thread(queued_count, store, destination.id)
+    if status == "ok" and (counts.rejected or queued):
+        status = "failed"
+        errored = counts.retrying > 0 and counts.delivered == 0
+    if not message:
+        message = ", ".join(counts.notes) if counts.notes else ""
+    result = RunResult(destination.name, status, counts, queued, message, run_id, config_error)
+
+    def end() -> None:
+        with store.write() as conn:
+            finish_run(conn, run_id, destination.id, counts, status, result.line(), errored=errored)
+            release_lease(conn, destination.id, owner)
+
+    await asyncio.to_thread(end)
+    return result
+
+
+async def run_all(
+    store: Store,
+    trigger: str,
+    options: EngineOptions | None = None,
+    names: Sequence[str] | None = None,
+) -> list[RunResult]:
+    """Run every enabled, unpaused destination (or the named ones) concurrently."""
+    with store.read() as conn:
+        destinations = list_destinations(conn)
+    chosen = [d for d in destinations if (d.name in names if names else d.enabled and not d.paused)]
+    results = await asyncio.gather(*(run_destination(store, d, trigger, options) for d in chosen))
+    return list(results)

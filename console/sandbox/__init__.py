@@ -1,0 +1,38 @@
+"""Local receivers that speak the Segment and ReSci APIs, for tests, the demo and benchmarks.
+
+Everything binds 127.0.0.1 only. Typical use::
+
+    from console.sandbox import SandboxServer, SegmentSandbox
+
+    with SandboxServer(SegmentSandbox(write_keys={"k"})) as server:
+        ...  # point the Segment destination at server.url
+"""
+
+from console.sandbox.faults import FaultDecision, FaultKind, Faults
+from console.sandbox.resci import ImportJob, ResciSandbox
+from console.sandbox.segment import SegmentSandbox
+from console.sandbox.server import (
+    DEMO_API_KEY,
+    DEMO_WRITE_KEY,
+    Request,
+    Response,
+    SandboxApp,
+    SandboxServer,
+    serve_sandboxes,
+)
+
+__all__ = [
+    "DEMO_API_KEY",
+    "DEMO_WRITE_KEY",
+    "FaultDecision",
+    "FaultKind",
+    "Faults",
+    "ImportJob",
+    "Request",
+    "ResciSandbox",
+    "Response",
+    "SandboxApp",
+    "SandboxServer",
+    "SegmentSandbox",
+    "serve_sandboxes",
+]

@@ -1,0 +1,40 @@
+"""The one place the store and the engine read the time from, so tests and snapshots can freeze it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return _now()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Replace the clock (tests, snapshots); `None` restores the real one."""
+    global _now
+    _now = clock or (lambda: datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """`2024-04-16T16:54:09.697Z`: the seed's timestamp format, millisecond precision, UTC."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def now_iso() -> str:
+    return iso(now())
+
+
+def today() -> str:
+    return now().strftime("%Y-%m-%d")
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp (a trailing `Z` allowed); naive values are taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

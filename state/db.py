@@ -1,0 +1,210 @@
+"""The store: one SQLAlchemy engine over SQLite (default) or any database URL.
+
+SQLite specifics, and why:
+- WAL so the console can read while `--run-once` writes from cron;
+- `busy_timeout` so a writer waits for another instead of failing with "database is locked";
+- write transactions start with `BEGIN IMMEDIATE`: a deferred transaction that upgrades from read
+  to write can fail with SQLITE_BUSY at once, without waiting, when another writer got there first;
+- the file is created with mode 0600 since it holds the company's customer list.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+
+from state import clock
+from state.models import SCHEMA_VERSION, SchemaInfo
+
+ENV_DB = "RETENTION_CONSOLE_DB"
+BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(Exception):
+    """The store cannot be opened or upgraded; the message says why in plain words."""
+
+
+def default_db_path() -> Path:
+    """`$RETENTION_CONSOLE_DB`, else `console.db` under the user's data directory."""
+    if env := os.environ.get(ENV_DB):
+        return Path(env)
+    from platformdirs import user_data_path
+
+    return user_data_path("retention-console") / "console.db"
+
+
+def _url_for(target: str | Path) -> tuple[str, Path | None]:
+    text = str(target)
+    if "://" in text:
+        path = Path(text.split(":///", 1)[1]) if text.startswith("sqlite:///") else None
+        return text, path
+    path = Path(text).expanduser()
+    return f"sqlite:///{path}", path
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+def world_readable(path: Path) -> bool:
+    """True when users other than the owner may read the store file."""
+    try:
+        return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    except FileNotFoundError:
+        return False
+
+
+class Store:
+    """Owns the engine; hands out read and write connections and ORM sessions."""
+
+    def __init__(self, engine: Engine, path: Path | None) -> None:
+        self.engine = engine
+        self.path = path
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def label(self) -> str:
+        """What the header shows: the file path, or the URL without credentials."""
+        if self.path is not None:
+            return str(self.path)
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; committed when the block ends, rolled back on error."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """An ORM session; with `write=True` it commits at the end of the block."""
+        with self.engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with Session(bind=conn, expire_on_commit=False) as session:
+                yield session
+                if write:
+                    session.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take over transaction control from pysqlite, so BEGIN is ours to issue.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA temp_store = MEMORY")
+        cur.execute("PRAGMA cache_size = -65536")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def open_store(target: str | Path | None = None, *, create: bool = True) -> Store:
+    """Open (and create or upgrade) the store at a path or database URL.
+
+    Raises StoreError when the file is not a store of ours or is newer than this release.
+    """
+    url, path = _url_for(target if target is not None else default_db_path())
+    if path is not None and not path.exists():
+        if not create:
+            raise StoreError(f"no store at {path}")
+        _create_private_file(path)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {})
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_hooks(engine)
+    store = Store(engine, path)
+    try:
+        _prepare_schema(store)
+    except StoreError:
+        engine.dispose()
+        raise
+    except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
+        engine.dispose()
+        raise StoreError(f"{store.label} is not a usable store: {exc}") from exc
+    return store
+
+
+def _prepare_schema(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    if "schema_info" not in tables:
+        if tables - {"schema_info"}:
+            raise StoreError(f"{store.label} holds tables that are not a Retention Console store")
+        with store.write() as conn:
+            SQLModel.metadata.create_all(conn)
+            conn.execute(SchemaInfo.__table__.insert().values(id=1, version=SCHEMA_VERSION))
+        return
+    with store.read() as conn:
+        version = conn.execute(select(SchemaInfo.version)).scalar_one()
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{store.label} was written by a newer release (schema {version}, "
+            f"this release knows {SCHEMA_VERSION}); upgrade retention-console"
+        )
+    if version < SCHEMA_VERSION:
+        migrate(store, version)
+
+
+# Each entry upgrades a store from version N to N+1 inside one write transaction.
+MIGRATIONS: dict[int, object] = {}
+
+
+def migrate(store: Store, version: int) -> Path | None:
+    """Upgrade in place, after copying the SQLite file to `<name>.v<N>.bak`."""
+    backup: Path | None = None
+    if store.path is not None:
+        backup = store.path.with_name(f"{store.path.name}.v{version}.bak")
+        raw = store.engine.raw_connection()
+        try:
+            # Outside any transaction, so the checkpoint can fold the WAL into the main file.
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+        shutil.copy2(store.path, backup)
+        os.chmod(backup, 0o600)
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise StoreError(f"no migration from schema {version}")
+        with store.write() as conn:
+            step(conn)  # type: ignore[operator]
+            SQLModel.metadata.create_all(conn)
+            conn.execute(SchemaInfo.__table__.update().values(version=version + 1))
+        version += 1
+    return backup
+
+
+def stamp() -> tuple[str, str]:
+    """(now as ISO text, today as YYYY-MM-DD) from the one clock."""
+    moment = clock.now()
+    return clock.iso(moment), moment.strftime("%Y-%m-%d")

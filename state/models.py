@@ -1,0 +1,257 @@
+"""SQLModel tables of the console's store.
+
+Timestamps are stored as ISO-8601 strings in UTC (`...Z`) so that SQLite sorts and indexes them
+as text and a `day` column (YYYY-MM-DD) can group the summary without date functions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+# Outbox row states. `queued` rows are owned by the engine until they are delivered or failed.
+QUEUED = "queued"
+DELIVERED = "delivered"
+FAILED = "failed"
+OUTBOX_STATES = (QUEUED, DELIVERED, FAILED)
+
+# Outbox row kinds, as shown in Failures.
+KIND_IDENTIFY = "identify"
+KIND_TRACK = "track"
+KIND_IMPORT_ROW = "import row"
+KIND_USER_UPDATE = "user update"
+KIND_EVENT = "event"
+
+# Run triggers.
+TRIGGER_SCHEDULE = "schedule"
+TRIGGER_MANUAL = "manual"
+TRIGGER_RUN_ONCE = "run-once"
+
+
+class SchemaInfo(SQLModel, table=True):
+    """One row: the schema version this store was written with."""
+
+    __tablename__ = "schema_info"
+    id: int = Field(default=1, primary_key=True)
+    version: int
+
+
+class Contact(SQLModel, table=True):
+    """A contact, keyed by its normalised (lower-cased) email.
+
+    `seq` is a store-wide sequence number bumped whenever the contact is created or its content
+    changes; destinations keep a cursor on it. `content_hash` identifies the contact's version.
+    """
+
+    __tablename__ = "contacts"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)
+    email_domain: str = Field(index=True)
+    first_name: str | None = None
+    last_name: str | None = None
+    address_city: str | None = None
+    address_line_1: str | None = None
+    address_postal: str | None = None
+    address_state: str | None = None
+    landing_page_url: str | None = None
+    landing_page_domain: str | None = None
+    referrer: str | None = None
+    page_title: str | None = None
+    clicked_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    extra_data: str | None = None  # JSON text, passed through as the seed's `extra_data`
+    anonymous_id: str | None = None
+    content_hash: str
+    seq: int = Field(index=True)
+
+
+# Contact attributes an operator may filter on, map or use in audience rules.
+CONTACT_FIELDS: tuple[str, ...] = (
+    "email",
+    "email_domain",
+    "first_name",
+    "last_name",
+    "address_city",
+    "address_line_1",
+    "address_postal",
+    "address_state",
+    "landing_page_url",
+    "landing_page_domain",
+    "referrer",
+    "page_title",
+    "clicked_at",
+    "created_at",
+    "updated_at",
+    "extra_data",
+    "anonymous_id",
+)
+
+
+class Event(SQLModel, table=True):
+    """A shopping event in the Segment `track` shape; `seq` is its insertion order."""
+
+    __tablename__ = "events"
+    seq: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True)
+    event: str = Field(index=True)
+    email: str | None = Field(default=None, index=True)
+    anonymous_id: str | None = None
+    user_id: str | None = None
+    properties: str  # JSON text
+    timestamp: str
+    original_timestamp: str | None = None
+
+
+class Suppression(SQLModel, table=True):
+    """A known contact that must not be sent to Segment as a Grow contact.
+
+    Stored as the MD5 hex of the trimmed, lower-cased email, so lists given either way match.
+    """
+
+    __tablename__ = "suppressions"
+    email_md5: str = Field(primary_key=True)
+
+
+class Audience(SQLModel, table=True):
+    """A named rule over contact fields (see console/audiences)."""
+
+    __tablename__ = "audiences"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    rule: str
+    updated_at: str
+
+
+class Destination(SQLModel, table=True):
+    """A configured destination. `settings` is JSON validated by the kind's pydantic model.
+
+    The lease columns let exactly one engine (console or `--run-once`) work a destination at a
+    time; a lease whose owner process is gone may be taken over.
+    """
+
+    __tablename__ = "destinations"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str
+    enabled: bool = True
+    paused: bool = False
+    settings: str  # JSON text
+    created_at: str
+    updated_at: str
+    healthy: bool = True
+    health_note: str | None = None
+    consecutive_failures: int = 0
+    last_run_at: str | None = None
+    last_result: str | None = None
+    lease_owner: str | None = None
+    lease_until: str | None = None
+
+
+class Cursor(SQLModel, table=True):
+    """How far a destination's plan step has read a stream (`contacts`, `events`, ...)."""
+
+    __tablename__ = "cursors"
+    destination_id: int = Field(primary_key=True, foreign_key="destinations.id")
+    stream: str = Field(primary_key=True)
+    position: int = 0
+    note: str | None = None  # JSON text for streams that need more than a number
+
+
+class OutboxRow(SQLModel, table=True):
+    """One message to one destination, written before anything is sent.
+
+    `message_id` is stable for the same contact version or event, so a re-plan never queues a
+    second copy and a re-send after a crash carries an id the receiver can de-duplicate.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("destination_id", "message_id", name="uq_outbox_destination_message"),
+        Index("ix_outbox_claim", "destination_id", "status", "next_attempt_at"),
+        Index("ix_outbox_status_day", "status", "day", "destination_id"),
+        Index("ix_outbox_email", "email"),
+        Index("ix_outbox_run", "run_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    destination_id: int = Field(foreign_key="destinations.id")
+    kind: str
+    message_id: str
+    email: str | None = None
+    payload: bytes
+    status: str = QUEUED
+    attempts: int = 0
+    next_attempt_at: str
+    http_status: int | None = None
+    feedback: str | None = None
+    created_at: str
+    updated_at: str
+    day: str  # YYYY-MM-DD of the last state change, for the daily summary and failures of a day
+    run_id: int | None = None  # the run that last changed this row
+
+
+class DailyStat(SQLModel, table=True):
+    """Counters per destination and day, kept by the engine in the transaction that records
+    outcomes, so the summary never scans the outbox."""
+
+    __tablename__ = "daily_stats"
+    destination_id: int = Field(primary_key=True, foreign_key="destinations.id")
+    day: str = Field(primary_key=True)
+    completions: int = 0
+    failures: int = 0
+    suppressed: int = 0
+    skipped: int = 0
+
+
+class SyncRun(SQLModel, table=True):
+    """One plan+deliver pass over one destination."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_runs_destination_started", "destination_id", "started_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    destination_id: int = Field(foreign_key="destinations.id")
+    trigger: str
+    status: str = "running"  # running | ok | failed | error
+    started_at: str
+    finished_at: str | None = None
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    delivered: int = 0
+    rejected: int = 0
+    suppressed: int = 0
+    skipped: int = 0
+    filtered: int = 0
+    retrying: int = 0
+    requests: int = 0
+    message: str | None = None
+
+
+class AudienceMember(SQLModel, table=True):
+    """What a destination last sent for a contact of its exported audience."""
+
+    __tablename__ = "audience_members"
+    destination_id: int = Field(primary_key=True, foreign_key="destinations.id")
+    contact_id: int = Field(primary_key=True)
+    content_hash: str
+    member: bool = True
+
+
+class ImportJob(SQLModel, table=True):
+    """A ReSci import job started by an audience backfill."""
+
+    __tablename__ = "import_jobs"
+    id: int | None = Field(default=None, primary_key=True)
+    destination_id: int = Field(foreign_key="destinations.id", index=True)
+    audience: str
+    remote_id: str | None = None  # None while the upload has not been acknowledged
+    status: str = "uploading"  # uploading | queued | processing | completed | failed
+    rows: int = 0
+    imported: int = 0
+    rejected: int = 0
+    message: str | None = None
+    file_path: str | None = None
+    created_at: str
+    updated_at: str

@@ -1,0 +1,325 @@
+"""Read queries for the screens and the CLI: daily summary, failures, run history.
+
+Every query reads one page through an index; none loads a whole table, so the console stays
+instant on millions of outbox rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from state import clock
+from state.models import (
+    FAILED,
+    QUEUED,
+    DailyStat,
+    Destination,
+    ImportJob,
+    OutboxRow,
+    SyncRun,
+)
+
+OUTBOX = OutboxRow.__table__
+STATS = DailyStat.__table__
+RUNS = SyncRun.__table__
+DESTINATIONS = Destination.__table__
+JOBS = ImportJob.__table__
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    date: str
+    destination: str
+    completions: int
+    failures: int
+    suppressed: int
+    queued: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "date": self.date,
+            "destination": self.destination,
+            "completions": self.completions,
+            "failures": self.failures,
+            "suppressed": self.suppressed,
+            "queued": self.queued,
+        }
+
+
+def queued_by_destination(conn: Connection) -> dict[int, int]:
+    return dict(
+        conn.execute(
+            select(OUTBOX.c.destination_id, func.count())
+            .where(OUTBOX.c.status == QUEUED)
+            .group_by(OUTBOX.c.destination_id)
+        ).all()
+    )
+
+
+def daily_summary(
+    conn: Connection, destination: str | None = None, days: int = 30
+) -> list[SummaryRow]:
+    """One row per destination and day, newest first. `queued` is what is queued now, shown on
+    today's row (a queue has no history)."""
+    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    stmt = select(
+        STATS.c.destination_id,
+        STATS.c.day,
+        STATS.c.completions,
+        STATS.c.failures,
+        STATS.c.suppressed,
+    ).order_by(STATS.c.day.desc(), STATS.c.destination_id)
+    if destination is not None:
+        ids = [i for i, n in names.items() if n == destination]
+        stmt = stmt.where(STATS.c.destination_id.in_(ids))
+    today = clock.today()
+    queued = queued_by_destination(conn)
+    rows: list[SummaryRow] = []
+    seen_today: set[int] = set()
+    cutoff_days: list[str] = []
+    for dest_id, day, completions, failures, suppressed in conn.execute(stmt):
+        if day not in cutoff_days:
+            if len(cutoff_days) >= days:
+                break
+            cutoff_days.append(day)
+        if day == today:
+            seen_today.add(dest_id)
+        rows.append(
+            SummaryRow(
+                day,
+                names.get(dest_id, f"#{dest_id}"),
+                completions,
+                failures,
+                suppressed,
+                queued.get(dest_id, 0) if day == today else 0,
+            )
+        )
+    # A destination with queued rows but no activity yet today still shows what waits.
+    for dest_id, count in queued.items():
+        if dest_id not in seen_today and (destination is None or names.get(dest_id) == destination):
+            rows.insert(0, SummaryRow(today, names.get(dest_id, f"#{dest_id}"), 0, 0, 0, count))
+    return rows
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    id: int
+    email: str | None
+    destination: str
+    kind: str
+    feedback: str | None
+    http_status: int | None
+    attempts: int
+    at: str
+    message_id: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "email": self.email,
+            "destination": self.destination,
+            "kind": self.kind,
+            "feedback": self.feedback,
+            "http_status": self.http_status,
+            "attempts": self.attempts,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True)
+class FailureFilter:
+    destination: str | None = None
+    day: str | None = None
+    text: str | None = None
+    """Matched against email, email domain and feedback."""
+
+
+FAILURE_SORTS = {
+    "newest": (OUTBOX.c.updated_at.desc(), OUTBOX.c.id.desc()),
+    "oldest": (OUTBOX.c.updated_at.asc(), OUTBOX.c.id.asc()),
+    "email": (OUTBOX.c.email.asc(), OUTBOX.c.id.asc()),
+    "attempts": (OUTBOX.c.attempts.desc(), OUTBOX.c.id.desc()),
+}
+
+
+def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[object]:
+    conditions: list[object] = [OUTBOX.c.status == FAILED]
+    if flt.destination:
+        conditions.append(
+            OUTBOX.c.destination_id
+            == select(DESTINATIONS.c.id)
+            .where(DESTINATIONS.c.name == flt.destination)
+            .scalar_subquery()
+        )
+    if flt.day:
+        conditions.append(OUTBOX.c.day == flt.day)
+    if flt.text:
+        pattern = f"%{flt.text.strip().lower()}%"
+        conditions.append(
+            or_(
+                func.lower(OUTBOX.c.email).like(pattern),
+                func.lower(OUTBOX.c.feedback).like(pattern),
+            )
+        )
+    return conditions
+
+
+def failures_page(
+    conn: Connection,
+    flt: FailureFilter = FailureFilter(),
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    sort: str = "newest",
+) -> list[FailureRow]:
+    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    stmt = (
+        select(
+            OUTBOX.c.id,
+            OUTBOX.c.email,
+            OUTBOX.c.destination_id,
+            OUTBOX.c.kind,
+            OUTBOX.c.feedback,
+            OUTBOX.c.http_status,
+            OUTBOX.c.attempts,
+            OUTBOX.c.updated_at,
+            OUTBOX.c.message_id,
+        )
+        .where(and_(*_failure_conditions(conn, flt)))
+        .order_by(*FAILURE_SORTS[sort])
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        FailureRow(
+            r.id,
+            r.email,
+            names.get(r.destination_id, "?"),
+            r.kind,
+            r.feedback,
+            r.http_status,
+            r.attempts,
+            r.updated_at,
+            r.message_id,
+        )
+        for r in conn.execute(stmt)
+    ]
+
+
+def failure_count(conn: Connection, flt: FailureFilter = FailureFilter()) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(OUTBOX).where(and_(*_failure_conditions(conn, flt)))
+        ).scalar_one()
+    )
+
+
+def failure_ids(conn: Connection, flt: FailureFilter) -> list[int]:
+    """Every failed row id matching a filter (for "retry all of a day")."""
+    return list(
+        conn.execute(select(OUTBOX.c.id).where(and_(*_failure_conditions(conn, flt)))).scalars()
+    )
+
+
+def outbox_payload(conn: Connection, row_id: int) -> bytes | None:
+    """The body sent for one outbox row (it never holds credentials)."""
+    return conn.execute(select(OUTBOX.c.payload).where(OUTBOX.c.id == row_id)).scalar()
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    destination: str
+    trigger: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    added: int
+    changed: int
+    removed: int
+    delivered: int
+    rejected: int
+    suppressed: int
+    skipped: int
+    filtered: int
+    requests: int
+    message: str | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.finished_at:
+            return None
+        return (
+            clock.parse_iso(self.finished_at) - clock.parse_iso(self.started_at)
+        ).total_seconds()
+
+
+def runs_page(
+    conn: Connection, destination: str | None = None, *, limit: int = 50, offset: int = 0
+) -> list[RunRow]:
+    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    stmt = select(RUNS).order_by(RUNS.c.id.desc()).limit(limit).offset(offset)
+    if destination:
+        ids = [i for i, n in names.items() if n == destination]
+        stmt = stmt.where(RUNS.c.destination_id.in_(ids))
+    return [
+        RunRow(
+            r.id,
+            names.get(r.destination_id, "?"),
+            r.trigger,
+            r.status,
+            r.started_at,
+            r.finished_at,
+            r.added,
+            r.changed,
+            r.removed,
+            r.delivered,
+            r.rejected,
+            r.suppressed,
+            r.skipped,
+            r.filtered,
+            r.requests,
+            r.message,
+        )
+        for r in conn.execute(stmt)
+    ]
+
+
+def run_rows_page(
+    conn: Connection, run_id: int, *, limit: int = 50, offset: int = 0
+) -> list[FailureRow]:
+    """Outbox rows last changed by a run (its deliveries and failures)."""
+    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    stmt = (
+        select(
+            OUTBOX.c.id,
+            OUTBOX.c.email,
+            OUTBOX.c.destination_id,
+            OUTBOX.c.kind,
+            OUTBOX.c.feedback,
+            OUTBOX.c.http_status,
+            OUTBOX.c.attempts,
+            OUTBOX.c.updated_at,
+            OUTBOX.c.message_id,
+            OUTBOX.c.status,
+        )
+        .where(OUTBOX.c.run_id == run_id)
+        .order_by(OUTBOX.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        FailureRow(
+            r.id,
+            r.email,
+            names.get(r.destination_id, "?"),
+            f"{r.kind} ({r.status})",
+            r.feedback,
+            r.http_status,
+            r.attempts,
+            r.updated_at,
+            r.message_id,
+        )
+        for r in conn.execute(stmt)
+    ]
