@@ -1,0 +1,224 @@
+"""The in-process engine the console owns: an APScheduler 3 `AsyncIOScheduler` that runs each
+enabled destination every `schedule_minutes`, plus the operator's actions (run now, pause,
+retry failures, test connection). It never imports Textual; the UI listens through `listener`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select
+
+from console.destinations.base import ConnectionTestFailed
+from console.engine.drivers import driver_for
+from console.engine.outbox import requeue_failures
+from console.engine.runner import EngineOptions, RunResult, run_destination
+from state import clock
+from state.db import Store
+from state.destinations import DestinationRecord, get_destination, list_destinations, set_flags
+from state.models import TRIGGER_MANUAL, TRIGGER_SCHEDULE, OutboxRow
+from state.settings import SecretError
+
+log = logging.getLogger("retention_console.engine")
+OUTBOX = OutboxRow.__table__
+# An unhealthy destination is probed at most this often instead of on every tick.
+UNHEALTHY_PROBE = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """Something the UI may want to redraw for: a run started or finished, state changed."""
+
+    kind: str  # run-started | run-finished | state | schedule
+    destination: str | None = None
+    result: RunResult | None = None
+
+
+class EngineService:
+    def __init__(
+        self,
+        store: Store,
+        options: EngineOptions | None = None,
+        listener: Callable[[EngineEvent], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.options = options or EngineOptions()
+        self.listener = listener
+        self.scheduler: AsyncIOScheduler | None = None
+        self.paused = False
+        self.running: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, *, paused: bool = False) -> None:
+        """Start scheduling on the running event loop."""
+        self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone="UTC")
+        self.scheduler.start(paused=paused)
+        self.paused = paused
+        self.reschedule()
+
+    def shutdown(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.scheduler = None
+
+    @property
+    def state(self) -> str:
+        if self.scheduler is None:
+            return "stopped"
+        return "paused" if self.paused else "running"
+
+    def pause(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.pause()
+        self.paused = True
+        self._emit(EngineEvent("state"))
+
+    def resume(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.resume()
+        self.paused = False
+        self._emit(EngineEvent("state"))
+
+    # -- schedule --------------------------------------------------------------------------
+    def reschedule(self) -> None:
+        """Make the jobs match the destinations: one interval job per enabled, unpaused one."""
+        if self.scheduler is None:
+            return
+        with self.store.read() as conn:
+            destinations = list_destinations(conn)
+        wanted = {d.name: d for d in destinations if d.enabled and not d.paused}
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        for name, destination in wanted.items():
+            minutes = destination.schedule_minutes
+            job = self.scheduler.get_job(name)
+            if job is not None and job.trigger.interval == timedelta(minutes=minutes):
+                continue
+            self.scheduler.add_job(
+                self._scheduled_run,
+                "interval",
+                minutes=minutes,
+                id=name,
+                args=[name],
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=clock.now() + timedelta(seconds=5),
+            )
+        self._emit(EngineEvent("schedule"))
+
+    def next_run_time(self, name: str | None = None) -> datetime | None:
+        """When the named destination (or the soonest of all) runs next by schedule."""
+        if self.scheduler is None or self.paused:
+            return None
+        jobs = [self.scheduler.get_job(name)] if name else self.scheduler.get_jobs()
+        times = [j.next_run_time for j in jobs if j is not None and j.next_run_time]
+        return min(times) if times else None
+
+    async def _scheduled_run(self, name: str) -> None:
+        destination = self._load(name)
+        if destination is None or not destination.enabled or destination.paused:
+            return
+        if not destination.healthy and destination.last_run_at:
+            since = clock.now() - clock.parse_iso(destination.last_run_at)
+            if since < UNHEALTHY_PROBE:
+                return  # keep an unhealthy destination from spinning; probe it now and then
+        await self._run(destination, TRIGGER_SCHEDULE)
+
+    # -- operator actions ------------------------------------------------------------------
+    async def run_now(self, name: str) -> RunResult:
+        destination = self._load(name)
+        if destination is None:
+            return RunResult(name, "error", message="no such destination")
+        return await self._run(destination, TRIGGER_MANUAL)
+
+    async def run_all_now(self) -> list[RunResult]:
+        with self.store.read() as conn:
+            names = [d.name for d in list_destinations(conn) if d.enabled]
+        return list(await asyncio.gather(*(self.run_now(n) for n in names)))
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        destination = self._load(name)
+        if destination is None:
+            return
+        with self.store.write() as conn:
+            set_flags(conn, destination.id, paused=paused)
+        self.reschedule()
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        destination = self._load(name)
+        if destination is None:
+            return
+        with self.store.write() as conn:
+            set_flags(conn, destination.id, enabled=enabled)
+        self.reschedule()
+
+    async def retry(self, row_ids: Sequence[int], *, deliver: bool = True) -> int:
+        """Re-queue failed rows, then deliver them at once through their destinations."""
+
+        def requeue() -> tuple[int, list[int]]:
+            with self.store.write() as conn:
+                ids = list(row_ids)
+                destination_ids = sorted(
+                    set(
+                        conn.execute(
+                            select(OUTBOX.c.destination_id)
+                            .where(OUTBOX.c.id.in_(ids[:900]))
+                            .distinct()
+                        ).scalars()
+                    )
+                )
+                return requeue_failures(conn, ids), destination_ids
+
+        count, destination_ids = await asyncio.to_thread(requeue)
+        if deliver and count:
+            for destination_id in destination_ids:
+                destination = self._load(destination_id)
+                if destination is not None:
+                    await self._run(destination, TRIGGER_MANUAL)
+        return count
+
+    async def test_connection(self, name: str) -> str:
+        """A harmless authenticated call; raises ConnectionTestFailed with plain words."""
+        destination = self._load(name)
+        if destination is None:
+            raise ConnectionTestFailed(f"no destination named {name!r}")
+        try:
+            adapter = driver_for(destination.kind).adapter(destination)
+        except SecretError as exc:
+            raise ConnectionTestFailed(str(exc)) from exc
+        async with httpx.AsyncClient(timeout=self.options.timeout_seconds) as client:
+            return await adapter.test_connection(client)
+
+    # -- internals -------------------------------------------------------------------------
+    def _load(self, name_or_id: str | int) -> DestinationRecord | None:
+        with self.store.read() as conn:
+            return get_destination(conn, name_or_id)
+
+    async def _run(self, destination: DestinationRecord, trigger: str) -> RunResult:
+        lock = self._locks.setdefault(destination.name, asyncio.Lock())
+        async with lock:
+            self.running.add(destination.name)
+            self._emit(EngineEvent("run-started", destination.name))
+            try:
+                result = await run_destination(self.store, destination, trigger, self.options)
+            finally:
+                self.running.discard(destination.name)
+            self._emit(EngineEvent("run-finished", destination.name, result))
+            return result
+
+    def _emit(self, event: EngineEvent) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(event)
+            except Exception:  # a listener bug must not stop deliveries
+                log.exception("engine listener failed")
