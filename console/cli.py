@@ -162,11 +162,11 @@ def _import_command(kind: str) -> None:
             ctx.exit(EXIT_BAD_INPUT)
         for error in report.errors[:200]:
             click.echo(f"{path}:{error.line}: {error.reason}", err=True)
-        if len(report.errors) > 200:
-            click.echo(f"... and {len(report.errors) - 200} more rejected rows", err=True)
+        if report.rejected > 200:
+            click.echo(f"... and {report.rejected - 200} more rejected rows", err=True)
         click.echo(report.summary_line())
         # Rejected rows were skipped and reported; the good ones landed.
-        ctx.exit(EXIT_FAILED if report.errors else EXIT_OK)
+        ctx.exit(EXIT_FAILED if report.rejected else EXIT_OK)
 
     command.__doc__ = f"Import {kind} from a CSV or JSONL file."
 
