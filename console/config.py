@@ -13,16 +13,17 @@ from typing import Any
 
 import tomli_w
 from pydantic import BaseModel, SecretStr, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from state import clock
 from state.db import Store
-from state.destinations import list_destinations, save_destination
+from state.destinations import get_destination, list_destinations, save_destination
 from state.models import Audience
 from state.settings import SETTINGS_BY_KIND, DestinationSettings, mask_secret
 
 AUDIENCES = Audience.__table__
 SECRET_FIELDS = ("write_key", "api_key")
+MASK_PREFIX = "\u2022"  # how `mask_secret` starts a masked key; never part of a real one
 
 
 class ConfigError(Exception):
@@ -148,12 +149,36 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
                     f"{path}: destination {name!r}: export.audience: no audience named "
                     f"{export.audience!r}"
                 )
+            settings = _unmask_secrets(conn, path, name, settings)
             try:
                 _, created = save_destination(conn, name, settings, enabled=enabled)
             except ValueError as exc:
                 raise ConfigError(f"{path}: destination {name!r}: kind: {exc}") from None
             (report.created if created else report.updated).append(name)
     return report
+
+
+def _unmask_secrets(
+    conn: Connection, path: Path, name: str, settings: DestinationSettings
+) -> DestinationSettings:
+    """A file exported without `--include-secrets` carries masked keys: applying it keeps the
+    stored key the mask stands for, instead of saving the mask as the key. A mask that stands
+    for no stored key is an error, since there is no key to keep."""
+    for field_name in SECRET_FIELDS:
+        secret = getattr(settings, field_name, None)
+        if not isinstance(secret, SecretStr):
+            continue
+        if not secret.get_secret_value().startswith(MASK_PREFIX):
+            continue
+        existing = get_destination(conn, name)
+        stored = getattr(existing.settings, field_name, None) if existing else None
+        if stored is None or mask_secret(stored) != secret.get_secret_value():
+            raise ConfigError(
+                f"{path}: destination {name!r}: {field_name}: is masked (exported without "
+                "--include-secrets) and matches no stored key; put the key back or use env:NAME"
+            )
+        settings = settings.model_copy(update={field_name: stored})
+    return settings
 
 
 def _plain(value: Any, include_secrets: bool) -> Any:

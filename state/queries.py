@@ -323,3 +323,96 @@ def run_rows_page(
         )
         for r in conn.execute(stmt)
     ]
+
+
+# -- console screens (added for console/ui) ---------------------------------------------------
+
+
+def audience_names(conn: Connection) -> list[str]:
+    """Names of the store's audiences, sorted; what a ReSci export may pick from."""
+    from state.models import Audience
+
+    table = Audience.__table__
+    return list(conn.execute(select(table.c.name).order_by(table.c.name)).scalars())
+
+
+def event_names(conn: Connection, limit: int = 200) -> list[str]:
+    """Distinct event names in the store (read through the `event` index), for suggestions."""
+    from state.models import Event
+
+    table = Event.__table__
+    return list(
+        conn.execute(select(table.c.event).distinct().order_by(table.c.event).limit(limit))
+        .scalars()
+        .all()
+    )
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """Where one outbox row stands now (after a retry, say)."""
+
+    id: int
+    status: str
+    http_status: int | None
+    feedback: str | None
+    attempts: int
+    updated_at: str
+
+
+def outbox_states(conn: Connection, row_ids: list[int]) -> dict[int, OutboxState]:
+    """The current status of the given outbox rows, by id (looked up by primary key)."""
+    found: dict[int, OutboxState] = {}
+    for start in range(0, len(row_ids), 900):
+        chunk = row_ids[start : start + 900]
+        for r in conn.execute(
+            select(
+                OUTBOX.c.id,
+                OUTBOX.c.status,
+                OUTBOX.c.http_status,
+                OUTBOX.c.feedback,
+                OUTBOX.c.attempts,
+                OUTBOX.c.updated_at,
+            ).where(OUTBOX.c.id.in_(chunk))
+        ):
+            found[r.id] = OutboxState(
+                r.id, r.status, r.http_status, r.feedback, r.attempts, r.updated_at
+            )
+    return found
+
+
+from collections.abc import Iterator  # noqa: E402
+
+
+def iter_failures(
+    conn: Connection, flt: FailureFilter = FailureFilter(), *, sort: str = "newest"
+) -> Iterator[FailureRow]:
+    """Every failure matching a filter, streamed (for exports of a filtered view)."""
+    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    stmt = (
+        select(
+            OUTBOX.c.id,
+            OUTBOX.c.email,
+            OUTBOX.c.destination_id,
+            OUTBOX.c.kind,
+            OUTBOX.c.feedback,
+            OUTBOX.c.http_status,
+            OUTBOX.c.attempts,
+            OUTBOX.c.updated_at,
+            OUTBOX.c.message_id,
+        )
+        .where(and_(*_failure_conditions(conn, flt)))
+        .order_by(*FAILURE_SORTS[sort])
+    )
+    for r in conn.execution_options(yield_per=2000).execute(stmt):
+        yield FailureRow(
+            r.id,
+            r.email,
+            names.get(r.destination_id, "?"),
+            r.kind,
+            r.feedback,
+            r.http_status,
+            r.attempts,
+            r.updated_at,
+            r.message_id,
+        )

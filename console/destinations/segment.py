@@ -89,8 +89,14 @@ def identify_message(contact: dict[str, Any], group_id: str | None) -> dict[str,
         "anonymousId": contact.get("anonymous_id") or email_md5(contact["email"]),
         "context": context,
         "integrations": {},
+        # `seq` marks the version: a contact changed back to earlier content (A, B, A) is a new
+        # version Segment must receive, not a duplicate of the first one it would drop.
         "messageId": stable_message_id(
-            "identify", contact["email"], contact["content_hash"], group_id or ""
+            "identify",
+            contact["email"],
+            contact["content_hash"],
+            str(contact.get("seq") or ""),
+            group_id or "",
         ),
         "originalTimestamp": moment,
         "timestamp": moment,
@@ -231,6 +237,12 @@ class SegmentAdapter:
         feedback = reply_feedback(response)
         if status in (401, 403):
             raise DestinationHalted(f"Segment refused the write key: {feedback}", status)
+        if status in (404, 405):
+            # The URL is wrong, not the rows: splitting would fail every row one request at a
+            # time. Keep them queued until the endpoint is fixed.
+            raise DestinationHalted(
+                f"{self.endpoint}/v1/batch is not Segment's batch endpoint: {feedback}", status
+            )
         if is_retryable_status(status):
             wait = parse_retry_after(response.headers.get("Retry-After"))
             outcomes.extend(RowOutcome(r.id, Outcome.RETRY, status, feedback, wait) for r in rows)
