@@ -71,7 +71,9 @@ def save_destination(
 ) -> tuple[int, bool]:
     """Create or update by name. Returns (id, created). A kind never changes under a name."""
     now = clock.now_iso()
-    existing = conn.execute(select(TABLE.c.id, TABLE.c.kind).where(TABLE.c.name == name)).first()
+    existing = conn.execute(
+        select(TABLE.c.id, TABLE.c.kind, TABLE.c.settings).where(TABLE.c.name == name)
+    ).first()
     text = settings_to_json(settings)
     if existing is None:
         result = conn.execute(
@@ -91,12 +93,27 @@ def save_destination(
             f"destination {name!r} is a {existing.kind} destination; "
             f"remove it before adding a {settings.kind} one under that name"
         )
+    if settings.kind == "segment" and _grow_rules_changed(existing.settings, settings):
+        # Contacts a narrower filter or the suppression list held back are reconsidered; the
+        # stable messageIds keep what was already queued from being queued twice.
+        cursors = Cursor.__table__
+        conn.execute(
+            delete(cursors).where(
+                cursors.c.destination_id == existing.id, cursors.c.stream == "contacts"
+            )
+        )
     conn.execute(
         update(TABLE)
         .where(TABLE.c.id == existing.id)
         .values(settings=text, enabled=enabled, updated_at=now)
     )
     return int(existing.id), False
+
+
+def _grow_rules_changed(old_text: str, new: DestinationSettings) -> bool:
+    old = settings_from_json("segment", old_text)
+    fields = ("grow", "filters", "suppression", "group_id")
+    return any(getattr(old, f) != getattr(new, f) for f in fields)
 
 
 def set_flags(

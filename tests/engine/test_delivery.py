@@ -678,3 +678,33 @@ async def test_a_wrong_endpoint_path_keeps_rows_queued(
     assert (result.counts.rejected, result.queued) == (0, 40)
     assert sandbox.requests == 1
     assert set(statuses(store).values()) == {QUEUED}
+
+
+async def test_widened_filter_reconsiders_held_back_contacts(
+    store: Store, segment_sandbox: tuple[SegmentSandbox, str], tmp_path: Path
+) -> None:
+    """Contacts a filter held back are sent once the filter is widened; nothing twice."""
+    sandbox, url = segment_sandbox
+    path = tmp_path / "c.csv"
+    path.write_text("email\na@gmail.com\nb@yahoo.com\n")
+    ingest.import_contacts(store, path)
+    narrow = SegmentSettings(
+        write_key="test-write-key",
+        endpoint=url,
+        reclaim=False,
+        filters=SegmentFilters(email_domains=["gmail.com"]),
+    )
+    with store.write() as conn:
+        save_destination(conn, "seg", narrow)
+    with store.read() as conn:
+        destination = get_destination(conn, "seg")
+    first = await run_destination(store, destination, "manual", options())
+    assert (first.counts.delivered, first.counts.filtered) == (1, 1)
+    with store.write() as conn:
+        save_destination(conn, "seg", narrow.model_copy(update={"filters": SegmentFilters()}))
+    with store.read() as conn:
+        destination = get_destination(conn, "seg")
+    second = await run_destination(store, destination, "manual", options())
+    assert second.counts.delivered == 1
+    assert sorted(m["traits"]["email"] for m in sandbox.received) == ["a@gmail.com", "b@yahoo.com"]
+    assert max(sandbox.message_ids.values()) == 1
