@@ -21,18 +21,25 @@ from state.db import Store, StoreError, default_db_path, open_store, world_reada
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
+if __name__ == "__main__":
+    # `python -m console.cli`: modules that extend the CLI import `console.cli`; let them find
+    # this module instead of importing a second copy half way through loading this one.
+    sys.modules.setdefault("console.cli", sys.modules[__name__])
+
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--db",
         "db",
-        type=click.Path(dir_okay=False, path_type=Path),
+        # Kept as text: a Path would fold `sqlite:///abs/path` or `postgresql://host/db` into a
+        # local file name.
+        type=click.Path(dir_okay=False),
         default=None,
         help="Store file or database URL (default: $RETENTION_CONSOLE_DB or the user data dir).",
     )(func)
 
 
-def _store(ctx: click.Context, db: Path | str | None) -> Store:
+def _store(ctx: click.Context, db: str | None) -> Store:
     target = db or (ctx.find_root().params.get("db")) or default_db_path()
     try:
         store = open_store(target)
@@ -84,7 +91,7 @@ def main(
     max_wait: float,
     lease_wait: float,
     verbose: bool,
-    db: Path | None,
+    db: str | None,
 ) -> None:
     """Retention Console: feed Retention Science and Segment from your contact store."""
     _configure_logging(verbose)
@@ -103,7 +110,7 @@ def main(
 
 def _run_once(
     ctx: click.Context,
-    db: Path | None,
+    db: str | None,
     names: tuple[str, ...],
     max_wait: float,
     lease_wait: float,
@@ -146,7 +153,7 @@ def _import_command(kind: str) -> None:
     @click.argument("path", type=click.Path(path_type=Path))
     @db_option
     @click.pass_context
-    def command(ctx: click.Context, path: Path, db: Path | None) -> None:
+    def command(ctx: click.Context, path: Path, db: str | None) -> None:
         from console import ingest
 
         importer = {
@@ -184,7 +191,7 @@ def config_group() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @db_option
 @click.pass_context
-def config_apply(ctx: click.Context, path: Path, db: Path | None) -> None:
+def config_apply(ctx: click.Context, path: Path, db: str | None) -> None:
     """Create or update destinations and audiences from a TOML file."""
     from console.config import ConfigError, apply_config
 
@@ -201,7 +208,7 @@ def config_apply(ctx: click.Context, path: Path, db: Path | None) -> None:
 @click.option("--include-secrets", is_flag=True, help="Write keys in full (keep the file private).")
 @db_option
 @click.pass_context
-def config_export(ctx: click.Context, include_secrets: bool, db: Path | None) -> None:
+def config_export(ctx: click.Context, include_secrets: bool, db: str | None) -> None:
     """Print the configuration as TOML (secrets masked unless --include-secrets)."""
     from console.config import export_config
 
@@ -219,7 +226,7 @@ def _print_json(items: list[dict[str, object]]) -> None:
 @db_option
 @click.pass_context
 def summary(
-    ctx: click.Context, as_json: bool, destination: str | None, days: int, db: Path | None
+    ctx: click.Context, as_json: bool, destination: str | None, days: int, db: str | None
 ) -> None:
     """Daily sync summary: date, destination, completions, failures, suppressed, queued."""
     from state.queries import daily_summary
@@ -259,7 +266,7 @@ def failures(
     day: str | None,
     search: str | None,
     limit: int,
-    db: Path | None,
+    db: str | None,
 ) -> None:
     """Per-email failures with the destination's feedback."""
     from state.queries import FailureFilter, failures_page
@@ -297,7 +304,7 @@ def retry(
     destination: str | None,
     day: str | None,
     search: str | None,
-    db: Path | None,
+    db: str | None,
 ) -> None:
     """Put matching failures back in the queue; the next run delivers them."""
     from console.engine.outbox import requeue_failures
@@ -317,7 +324,7 @@ def retry(
 @db_option
 @click.pass_context
 def history(
-    ctx: click.Context, destination: str | None, limit: int, as_json: bool, db: Path | None
+    ctx: click.Context, destination: str | None, limit: int, as_json: bool, db: str | None
 ) -> None:
     """Every run: trigger, destination, start, duration and counts."""
     from state.queries import runs_page
@@ -386,6 +393,11 @@ def sandbox(port: int, resci_port: int | None, job_delay: float) -> None:
     from console.sandbox import serve_sandboxes
 
     serve_sandboxes(port, resci_port, job_delay_seconds=job_delay)
+
+
+from console.cli_resci import resci  # noqa: E402
+
+main.add_command(resci)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,5 @@
+"""Audiences: named rules over contact fields, and each destination's membership of one."""
+
+from console.audiences.rules import DATE_FIELDS, Rule, normalise_timestamp, parse_rule
+
+__all__ = ["DATE_FIELDS", "Rule", "normalise_timestamp", "parse_rule"]

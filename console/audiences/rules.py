@@ -1,0 +1,555 @@
+"""Audience rules: a small language over contact fields, parsed into a tree that matches contacts.
+
+Grammar (keywords are case-insensitive; `and` binds tighter than `or`)::
+
+    rule        := or_expr
+    or_expr     := and_expr ("or" and_expr)*
+    and_expr    := unary ("and" unary)*
+    unary       := "not" unary | "(" or_expr ")" | comparison
+    comparison  := FIELD ("=" | "!=") value
+                 | FIELD ("<" | "<=" | ">" | ">=" | "before" | "after") date
+                 | FIELD ["not"] "in" "[" value ("," value)* "]"
+                 | FIELD ["not"] "contains" value
+    value       := 'single quoted' | "double quoted" | bare-word
+
+Example: ``email_domain in [gmail.com, yahoo.com] and (address_state = 'CA' or referrer contains
+google)``.
+
+What callers may rely on:
+
+* `parse_rule` raises `ValueError` whose message gives the 1-based position and the reason
+  ("position 7: unknown field 'emial'; fields are: ..."). Field names must be contact fields
+  (`state.models.CONTACT_FIELDS`).
+* Text comparisons (`=`, `!=`, `in`, `contains`) ignore case (Unicode case folding) and
+  surrounding spaces of the contact's value. A missing value is the empty text, so
+  ``address_state != 'CA'`` matches a contact without a state and ``address_state = ''`` finds
+  contacts without one.
+* On a timestamp field, `= YYYY-MM-DD` means "on that day (UTC)" and `!=` its opposite.
+* `<`, `>`, `<=`, `>=` (and `before` / `after`, the same as `<` / `>`) apply to the timestamp
+  fields only (`clicked_at`, `created_at`, `updated_at`) and take a `YYYY-MM-DD` date or an
+  ISO-8601 timestamp. Both sides are compared as text in the store's form
+  (`YYYY-MM-DDTHH:MM:SS.mmmZ`, UTC), which sorts like time: a date means midnight UTC of that
+  day, so ``created_at < 2024-01-01`` is "created before 2024" and ``created_at > 2024-01-01``
+  includes the whole of January 1st after midnight. A contact without the value never
+  matches a date comparison.
+* `Rule.matches(contact)` takes any mapping of contact fields; `Rule.predicate(columns)`
+  compiles the rule once for tuple rows whose columns are named by `columns` (what the
+  backfill uses to test a million contacts quickly).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from operator import itemgetter
+
+from state.models import CONTACT_FIELDS
+
+DATE_FIELDS: tuple[str, ...] = ("clicked_at", "created_at", "updated_at")
+KEYWORDS = frozenset({"and", "or", "not", "in", "contains", "before", "after"})
+TEXT_OPERATORS = ("=", "!=")
+DATE_OPERATORS = ("<", "<=", ">", ">=")
+MAX_RULE_CHARS = 10_000
+
+# A value read from a contact: the getter gets a contact (mapping or tuple row) and returns
+# the raw field value.
+Getter = Callable[[object], object]
+Predicate = Callable[[object], bool]
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+# Characters that end a bare word: spaces, quotes, brackets, commas and operator characters.
+_BARE_STOP = set(" \t\r\n'\"()[],=!<>")
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # word | string | op | ( | ) | [ | ] | , | end
+    text: str
+    position: int  # 1-based column of the first character
+
+
+def _error(position: int, reason: str) -> ValueError:
+    return ValueError(f"position {position}: {reason}")
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split a rule into tokens; raises ValueError for an unclosed quote or a stray character."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        start = i + 1
+        if ch in "'\"":
+            quote, i, chars = ch, i + 1, []
+            while True:
+                if i >= n:
+                    raise _error(start, f"the quote {quote} is never closed")
+                c = text[i]
+                if c == "\\" and i + 1 < n and text[i + 1] in (quote, "\\"):
+                    chars.append(text[i + 1])
+                    i += 2
+                    continue
+                if c == quote:
+                    i += 1
+                    break
+                chars.append(c)
+                i += 1
+            tokens.append(Token("string", "".join(chars), start))
+            continue
+        if ch in "()[],":
+            tokens.append(Token(ch, ch, start))
+            i += 1
+            continue
+        if ch in "=!<>":
+            two = text[i : i + 2]
+            if two in ("!=", "<=", ">=", "=="):
+                tokens.append(Token("op", "=" if two == "==" else two, start))
+                i += 2
+                continue
+            if ch == "!":
+                raise _error(start, "'!' must be followed by '=' (not equal)")
+            tokens.append(Token("op", ch, start))
+            i += 1
+            continue
+        j = i
+        while j < n and text[j] not in _BARE_STOP:
+            j += 1
+        tokens.append(Token("word", text[i:j], start))
+        i = j
+    tokens.append(Token("end", "", n + 1))
+    return tokens
+
+
+# --- tree ---------------------------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return str(value).strip().casefold()
+
+
+_MEMO_LIMIT = 4096
+
+
+def _memo(test: Callable[[object], bool]) -> Callable[[object], bool]:
+    """`test` with its answers remembered for up to _MEMO_LIMIT distinct values: audience
+    fields such as a domain or a state repeat across millions of contacts, and case folding
+    each one again is most of the cost of matching them."""
+    answers: dict[object, bool] = {}
+
+    def remembered(value: object) -> bool:
+        answer = answers.get(value)
+        if answer is None:
+            answer = test(value)
+            if len(answers) < _MEMO_LIMIT:
+                answers[value] = answer
+        return answer
+
+    return remembered
+
+
+def _stamp(value: object) -> str | None:
+    """A contact's timestamp in the store's canonical form, or None when it has none."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if _CANONICAL.fullmatch(text):
+        return text
+    try:
+        return normalise_timestamp(text)
+    except ValueError:
+        return text  # not a timestamp: compare as written rather than hide the contact
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """`field op values`: op is =, !=, in, not in, contains, not contains, <, <=, >, >=, or
+    on / not on (a timestamp field compared with a `YYYY-MM-DD` day by `=` / `!=`)."""
+
+    field: str
+    op: str
+    values: tuple[str, ...]
+
+    def compile(self, get: Getter) -> Predicate:
+        op = self.op
+        if op in DATE_OPERATORS:
+            bound = self.values[0]
+
+            def compare(c: object) -> bool:
+                stamp = _stamp(get(c))
+                if stamp is None:
+                    return False
+                if op == "<":
+                    return stamp < bound
+                if op == "<=":
+                    return stamp <= bound
+                if op == ">":
+                    return stamp > bound
+                return stamp >= bound
+
+            return compare
+        if op in ("on", "not on"):
+            day = self.values[0]
+
+            def same_day(c: object) -> bool:
+                stamp = _stamp(get(c))
+                return stamp is not None and stamp[:10] == day
+
+            return same_day if op == "on" else (lambda c: not same_day(c))
+        wanted = tuple(_text(v) for v in self.values)
+        if op in ("=", "!=", "in", "not in"):
+            choices = frozenset(wanted)
+            test = _memo(lambda value: _text(value) in choices)
+        else:
+            part = wanted[0]
+            test = _memo(lambda value: part in _text(value))
+        if op in ("=", "in", "contains"):
+            return lambda c: test(get(c))
+        return lambda c: not test(get(c))
+
+    def describe(self) -> str:
+        if self.op in ("in", "not in"):
+            return f"{self.field} {self.op} [{', '.join(_quote(v) for v in self.values)}]"
+        op = {"on": "=", "not on": "!="}.get(self.op, self.op)
+        return f"{self.field} {op} {_quote(self.values[0])}"
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Node, ...]
+
+    def compile(self, get_for: Callable[[str], Getter]) -> Predicate:
+        parts = tuple(_compile(item, get_for) for item in self.items)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda c: first(c) and second(c)
+
+        def every(c: object) -> bool:
+            return all(part(c) for part in parts)
+
+        return every
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Node, ...]
+
+    def compile(self, get_for: Callable[[str], Getter]) -> Predicate:
+        parts = tuple(_compile(item, get_for) for item in self.items)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda c: first(c) or second(c)
+
+        def some(c: object) -> bool:
+            return any(part(c) for part in parts)
+
+        return some
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Node
+
+    def compile(self, get_for: Callable[[str], Getter]) -> Predicate:
+        inner = _compile(self.item, get_for)
+        return lambda c: not inner(c)
+
+
+Node = Comparison | And | Or | Not
+
+
+def _compile(node: Node, get_for: Callable[[str], Getter]) -> Predicate:
+    if isinstance(node, Comparison):
+        return node.compile(get_for(node.field))
+    return node.compile(get_for)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fields_of(node: Node) -> set[str]:
+    if isinstance(node, Comparison):
+        return {node.field}
+    if isinstance(node, Not):
+        return _fields_of(node.item)
+    found: set[str] = set()
+    for item in node.items:
+        found |= _fields_of(item)
+    return found
+
+
+def _by_name(name: str) -> Getter:
+    return lambda contact: contact.get(name)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed audience rule. `text` is the rule as written; `node` its tree."""
+
+    text: str
+    node: Node
+    fields: frozenset[str] = field(init=False)
+    """The contact fields the rule reads."""
+    _matches: Predicate = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Compiled once: a rule tests every contact of the store on each full delta.
+        object.__setattr__(self, "fields", frozenset(_fields_of(self.node)))
+        object.__setattr__(self, "_matches", _compile(self.node, _by_name))
+
+    def matches(self, contact: Mapping[str, object]) -> bool:
+        """True when the contact (a mapping of contact fields; missing keys are empty) is in
+        the audience."""
+        return bool(self._matches(contact))
+
+    def predicate(self, columns: Sequence[str]) -> Callable[[Sequence[object]], bool]:
+        """A function testing tuple rows whose columns are named by `columns` (which must
+        include every field in `fields`)."""
+        index = {name: i for i, name in enumerate(columns)}
+        missing = sorted(self.fields - set(index))
+        if missing:
+            raise ValueError(f"the rows lack the rule's fields: {', '.join(missing)}")
+        return _compile(self.node, lambda name: itemgetter(index[name]))  # type: ignore[return-value]
+
+    def describe(self) -> str:
+        """The rule written back in a canonical form (fields, operators, quoted values)."""
+        return _describe(self.node, top=True)
+
+
+def _describe(node: Node, *, top: bool = False) -> str:
+    if isinstance(node, Comparison):
+        return node.describe()
+    if isinstance(node, Not):
+        return f"not ({_describe(node.item, top=True)})"
+    joiner = " and " if isinstance(node, And) else " or "
+    text = joiner.join(_describe(item) for item in node.items)
+    return text if top or isinstance(node, And) else f"({text})"
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def normalise_timestamp(text: str) -> str:
+    """`YYYY-MM-DD` or an ISO-8601 timestamp as the store keeps timestamps:
+    `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC (a date is midnight UTC; a naive time is UTC).
+    Raises ValueError when the text is neither."""
+    text = text.strip()
+    if _DATE_ONLY.fullmatch(text):
+        day = date.fromisoformat(text)
+        return f"{day.isoformat()}T00:00:00.000Z"
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    @property
+    def current(self) -> Token:
+        return self.tokens[self.i]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        token = self.current
+        return token.kind == "word" and token.text.lower() == word
+
+    def parse(self) -> Node:
+        if self.current.kind == "end":
+            raise _error(1, "the rule is empty")
+        node = self.or_expr()
+        token = self.current
+        if token.kind != "end":
+            raise _error(token.position, f"expected 'and', 'or' or the end, found {_show(token)}")
+        return node
+
+    def or_expr(self) -> Node:
+        items = [self.and_expr()]
+        while self.keyword("or"):
+            self.advance()
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def and_expr(self) -> Node:
+        items = [self.unary()]
+        while self.keyword("and"):
+            self.advance()
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def unary(self) -> Node:
+        token = self.current
+        if self.keyword("not"):
+            self.advance()
+            return Not(self.unary())
+        if token.kind == "(":
+            self.advance()
+            node = self.or_expr()
+            closing = self.current
+            if closing.kind != ")":
+                raise _error(
+                    closing.position,
+                    f"expected ')' to close the '(' at position {token.position}, "
+                    f"found {_show(closing)}",
+                )
+            self.advance()
+            return node
+        return self.comparison()
+
+    def comparison(self) -> Comparison:
+        token = self.advance()
+        if token.kind != "word" or token.text.lower() in KEYWORDS:
+            raise _error(token.position, f"expected a contact field, found {_show(token)}")
+        name = token.text.lower()
+        if name not in CONTACT_FIELDS:
+            raise _error(
+                token.position,
+                f"unknown field {token.text!r}; fields are: {', '.join(CONTACT_FIELDS)}",
+            )
+        negated = False
+        op_token = self.current
+        if self.keyword("not"):
+            self.advance()
+            negated = True
+            op_token = self.current
+            if not (self.keyword("in") or self.keyword("contains")):
+                raise _error(
+                    op_token.position,
+                    f"expected 'in' or 'contains' after 'not', found {_show(op_token)}",
+                )
+        if self.keyword("in"):
+            self.advance()
+            values = self.value_list(op_token)
+            return Comparison(name, "not in" if negated else "in", values)
+        if self.keyword("contains"):
+            self.advance()
+            value = self.value(op_token)
+            if not value:
+                raise _error(op_token.position, "'contains' needs some text to look for")
+            return Comparison(name, "not contains" if negated else "contains", (value,))
+        if self.keyword("before") or self.keyword("after"):
+            self.advance()
+            op = "<" if op_token.text.lower() == "before" else ">"
+            return self.date_comparison(name, op, op_token)
+        if op_token.kind != "op":
+            raise _error(
+                op_token.position,
+                f"expected an operator after {name!r} (=, !=, in, contains, <, >), "
+                f"found {_show(op_token)}",
+            )
+        self.advance()
+        if op_token.text in DATE_OPERATORS:
+            return self.date_comparison(name, op_token.text, op_token)
+        value = self.value(op_token)
+        if name in DATE_FIELDS and _DATE_ONLY.fullmatch(value.strip()):
+            # `created_at = 2024-05-01` means "on that day", not "at midnight exactly".
+            try:
+                day = date.fromisoformat(value.strip()).isoformat()
+            except ValueError:
+                raise _error(
+                    self.tokens[self.i - 1].position, f"{value!r} is not a real date"
+                ) from None
+            return Comparison(name, "on" if op_token.text == "=" else "not on", (day,))
+        return Comparison(name, op_token.text, (value,))
+
+    def date_comparison(self, name: str, op: str, op_token: Token) -> Comparison:
+        if name not in DATE_FIELDS:
+            raise _error(
+                op_token.position,
+                f"{op_token.text!r} compares dates; it applies to {', '.join(DATE_FIELDS)}, "
+                f"not {name!r}",
+            )
+        value_token = self.current
+        value = self.value(op_token)
+        try:
+            bound = normalise_timestamp(value)
+        except ValueError:
+            raise _error(
+                value_token.position,
+                f"{value!r} is not a date: write YYYY-MM-DD or an ISO-8601 timestamp",
+            ) from None
+        return Comparison(name, op, (bound,))
+
+    def value(self, after: Token) -> str:
+        token = self.current
+        if token.kind == "string":
+            self.advance()
+            return token.text
+        if token.kind == "word":
+            if token.text.lower() in KEYWORDS:
+                raise _error(
+                    token.position,
+                    f"expected a value after {after.text!r}, found the keyword {token.text!r} "
+                    f"(quote it, '{token.text}', to use it as a value)",
+                )
+            self.advance()
+            return token.text
+        raise _error(token.position, f"expected a value after {after.text!r}, found {_show(token)}")
+
+    def value_list(self, after: Token) -> tuple[str, ...]:
+        opening = self.current
+        if opening.kind != "[":
+            raise _error(
+                opening.position, f"expected '[' after {after.text!r}, found {_show(opening)}"
+            )
+        self.advance()
+        if self.current.kind == "]":
+            raise _error(self.current.position, "the list is empty: give at least one value")
+        values = [self.value(opening)]
+        while self.current.kind == ",":
+            comma = self.advance()
+            if self.current.kind == "]":
+                break  # a trailing comma is harmless
+            values.append(self.value(comma))
+        closing = self.current
+        if closing.kind != "]":
+            raise _error(
+                closing.position,
+                f"expected ',' or ']' to close the list opened at position {opening.position}, "
+                f"found {_show(closing)}",
+            )
+        self.advance()
+        return tuple(values)
+
+
+def _show(token: Token) -> str:
+    if token.kind == "end":
+        return "the end of the rule"
+    if token.kind == "string":
+        return f"the text {token.text!r}"
+    return repr(token.text)
+
+
+def parse_rule(text: str) -> Rule:
+    """Parse an audience rule; raises ValueError("position N: reason") when it does not parse
+    or names an unknown field."""
+    if not isinstance(text, str):
+        raise ValueError("position 1: a rule must be text")
+    if len(text) > MAX_RULE_CHARS:
+        raise ValueError(f"position 1: the rule is longer than {MAX_RULE_CHARS} characters")
+    node = _Parser(tokenize(text)).parse()
+    return Rule(text.strip(), node)
