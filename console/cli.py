@@ -400,5 +400,10 @@ from console.cli_resci import resci  # noqa: E402
 main.add_command(resci)
 
 
+from console.cli_demo import demo  # noqa: E402
+
+main.add_command(demo)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,8 +11,9 @@ SQLite specifics, and why:
 from __future__ import annotations
 
 import os
-import shutil
+import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from state import clock
+from state.migrations import STEPS, MigrationError, Step, upgrade
 from state.models import SCHEMA_VERSION, SchemaInfo
 
 ENV_DB = "RETENTION_CONSOLE_DB"
@@ -48,12 +50,6 @@ def _url_for(target: str | Path) -> tuple[str, Path | None]:
         return text, path
     path = Path(text).expanduser()
     return f"sqlite:///{path}", path
-
-
-def _create_private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.close(fd)
 
 
 def world_readable(path: Path) -> bool:
@@ -110,6 +106,25 @@ class Store:
         self.engine.dispose()
 
 
+def _switch_to_wal(cur: sqlite3.Cursor) -> None:
+    """`PRAGMA journal_mode = WAL`, waiting like busy_timeout would.
+
+    Switching a new store (still in rollback-journal mode) to WAL needs the file to itself,
+    and SQLite answers "database is locked" at once, without its busy handler, while another
+    process has it open: two cron jobs starting on a fresh install hit that. Once the store is
+    in WAL (the mode is kept in the file), the pragma is a no-op that never waits.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +132,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA temp_store = MEMORY")
@@ -133,13 +148,17 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 def open_store(target: str | Path | None = None, *, create: bool = True) -> Store:
     """Open (and create or upgrade) the store at a path or database URL.
 
-    Raises StoreError when the file is not a store of ours or is newer than this release.
+    Raises StoreError when the file is not a store of ours or is newer than this release; such
+    a file is only read, never changed. Several processes may open (and create, or upgrade) the
+    same store at once: exactly one of them creates the schema or runs the upgrade.
     """
     url, path = _url_for(target if target is not None else default_db_path())
-    if path is not None and not path.exists():
-        if not create:
-            raise StoreError(f"no store at {path}")
-        _create_private_file(path)
+    if path is not None:
+        if not path.exists():
+            if not create:
+                raise StoreError(f"no store at {path}")
+            _create_private_file(path)
+        _check_existing_file(path)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {})
     if engine.dialect.name == "sqlite":
         _install_sqlite_hooks(engine)
@@ -151,57 +170,92 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
         raise
     except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
         engine.dispose()
-        raise StoreError(f"{store.label} is not a usable store: {exc}") from exc
+        reason = getattr(exc, "orig", None) or exc  # the driver's words, without the SQL
+        raise StoreError(f"{store.label} is not a usable store: {reason}") from exc
     return store
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return  # another process created it a moment ago; it is 0600 from its creator
+    os.close(fd)
+
+
+def _check_existing_file(path: Path) -> None:
+    """Refuse, without writing to it, a file that is not a store of ours or is too new.
+
+    Read through a read-only SQLite connection: the engine's connect hook switches a file to
+    WAL, which would change a foreign database the operator pointed us at by mistake.
+    """
+    try:
+        if path.stat().st_size == 0:
+            return  # new (ours, or being created by another process right now)
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as exc:
+        raise StoreError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if header != b"SQLite format 3\x00":
+        raise StoreError(f"{path} is not a Retention Console store (not an SQLite database)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path} cannot be opened: {exc}") from None
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return  # an empty database: it becomes a store
+        if "schema_info" not in tables:
+            raise StoreError(f"{path} holds tables that are not a Retention Console store")
+        row = conn.execute("SELECT version FROM schema_info WHERE id = 1").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path} is not a usable store: {exc}") from None
+    finally:
+        conn.close()
+    if row is None or not isinstance(row[0], int):
+        raise StoreError(f"{path} is not a usable store: it records no schema version")
+    _check_version(str(path), row[0])
+
+
+def _check_version(label: str, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{label} was written by a newer release (schema {version}, "
+            f"this release knows {SCHEMA_VERSION}); upgrade retention-console"
+        )
 
 
 def _prepare_schema(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
     if "schema_info" not in tables:
-        if tables - {"schema_info"}:
+        if tables:
             raise StoreError(f"{store.label} holds tables that are not a Retention Console store")
         with store.write() as conn:
-            SQLModel.metadata.create_all(conn)
-            conn.execute(SchemaInfo.__table__.insert().values(id=1, version=SCHEMA_VERSION))
-        return
+            # Re-checked under the write lock: another process may have created it meanwhile.
+            if "schema_info" not in inspect(conn).get_table_names():
+                SQLModel.metadata.create_all(conn)
+                conn.execute(SchemaInfo.__table__.insert().values(id=1, version=SCHEMA_VERSION))
     with store.read() as conn:
         version = conn.execute(select(SchemaInfo.version)).scalar_one()
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{store.label} was written by a newer release (schema {version}, "
-            f"this release knows {SCHEMA_VERSION}); upgrade retention-console"
-        )
+    _check_version(store.label, version)
     if version < SCHEMA_VERSION:
         migrate(store, version)
 
 
-# Each entry upgrades a store from version N to N+1 inside one write transaction.
-MIGRATIONS: dict[int, object] = {}
+# Each entry upgrades a store from version N to N+1 inside the upgrade's write transaction
+# (see state/migrations.py, which holds the steps).
+MIGRATIONS: dict[int, Step] = STEPS
 
 
 def migrate(store: Store, version: int) -> Path | None:
-    """Upgrade in place, after copying the SQLite file to `<name>.v<N>.bak`."""
-    backup: Path | None = None
-    if store.path is not None:
-        backup = store.path.with_name(f"{store.path.name}.v{version}.bak")
-        raw = store.engine.raw_connection()
-        try:
-            # Outside any transaction, so the checkpoint can fold the WAL into the main file.
-            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            raw.close()
-        shutil.copy2(store.path, backup)
-        os.chmod(backup, 0o600)
-    while version < SCHEMA_VERSION:
-        step = MIGRATIONS.get(version)
-        if step is None:
-            raise StoreError(f"no migration from schema {version}")
-        with store.write() as conn:
-            step(conn)  # type: ignore[operator]
-            SQLModel.metadata.create_all(conn)
-            conn.execute(SchemaInfo.__table__.update().values(version=version + 1))
-        version += 1
-    return backup
+    """Upgrade in place from schema `version` to this release's, after copying the SQLite
+    file to `<name>.v<version>.bak` (0600). Returns the backup's path, if one was made."""
+    try:
+        return upgrade(store.engine, store.path, SCHEMA_VERSION, MIGRATIONS)
+    except MigrationError as exc:
+        raise StoreError(f"{store.label}: {exc}") from exc
 
 
 def stamp() -> tuple[str, str]:

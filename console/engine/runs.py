@@ -22,6 +22,9 @@ DESTINATIONS = Destination.__table__
 RUNS = SyncRun.__table__
 LEASE_SECONDS = 120
 UNHEALTHY_AFTER = 3  # consecutive runs that delivered nothing and hit errors
+# Leases this process holds right now. A holder naming this process's pid is alive only if it
+# is one of these: otherwise it is a dead process whose pid this one happens to reuse.
+_LIVE_OWNERS: set[str] = set()
 
 
 def owner_id() -> str:
@@ -34,6 +37,8 @@ def _owner_alive(owner: str) -> bool:
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return True  # another machine's lease: trust its expiry
+    if int(pid_text) == os.getpid():
+        return owner in _LIVE_OWNERS
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:
@@ -60,17 +65,25 @@ def acquire_lease(conn: Connection, destination_id: int, owner: str) -> str | No
         .values(lease_owner=owner, lease_until=until)
     )
     if result.rowcount:
+        _LIVE_OWNERS.add(owner)
         return None
     holder = conn.execute(
         select(DESTINATIONS.c.lease_owner).where(DESTINATIONS.c.id == destination_id)
     ).scalar()
     if holder and not _owner_alive(holder):
-        conn.execute(
+        taken = conn.execute(
             update(DESTINATIONS)
             .where(DESTINATIONS.c.id == destination_id, DESTINATIONS.c.lease_owner == holder)
             .values(lease_owner=owner, lease_until=until)
         )
-        return None
+        # Zero rows: another engine took it over first (possible where the database does not
+        # serialise whole transactions); it is that engine's now.
+        if taken.rowcount:
+            _LIVE_OWNERS.add(owner)
+            return None
+        holder = conn.execute(
+            select(DESTINATIONS.c.lease_owner).where(DESTINATIONS.c.id == destination_id)
+        ).scalar()
     return ":".join((holder or "?").split(":")[:2])
 
 
@@ -84,6 +97,7 @@ def renew_lease(conn: Connection, destination_id: int, owner: str) -> None:
 
 
 def release_lease(conn: Connection, destination_id: int, owner: str) -> None:
+    _LIVE_OWNERS.discard(owner)
     conn.execute(
         update(DESTINATIONS)
         .where(DESTINATIONS.c.id == destination_id, DESTINATIONS.c.lease_owner == owner)
@@ -147,7 +161,12 @@ def finish_run(
         select(DESTINATIONS.c.consecutive_failures).where(DESTINATIONS.c.id == destination_id)
     ).scalar_one()
     failing = errored and counts.delivered == 0
-    failures = failures + 1 if failing else 0
+    if failing:
+        failures += 1
+    elif counts.delivered or counts.requests:
+        failures = 0
+    # else: the run sent nothing (its rows were waiting for their retry time), so it says
+    # nothing about the receiver: the streak neither grows nor resets.
     healthy = failures < UNHEALTHY_AFTER
     conn.execute(
         update(DESTINATIONS)

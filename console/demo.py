@@ -1,0 +1,352 @@
+"""The demo: a fresh store with generated contacts, events, suppressions and an audience, and
+one Segment and one ReSci destination pointed at in-process sandboxes that reject a few emails.
+
+Everything generated is deterministic (a seeded RNG), so two demos look alike. With
+`history_days`, both destinations are also delivered once a day for the days before
+today, through the real engine with the store's clock set back, so the Sync summary has
+history to chart and a newcomer sees failures spread over several days.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import insert
+
+from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
+from state import clock
+from state.db import Store, open_store
+from state.destinations import save_destination
+from state.models import CONTACT_FIELDS, Audience, Contact, Event, Suppression
+from state.settings import ResciExport, ResciSettings, SegmentSettings
+
+SEGMENT_NAME = "segment-demo"
+RESCI_NAME = "resci-demo"
+# Literal demo keys (the sandboxes accept any key). Shown masked: ••••7Qx2 and ••••K9p4.
+SEGMENT_WRITE_KEY = "demo-segment-write-key-7Qx2"
+RESCI_API_KEY = "demo-resci-api-key-K9p4"
+AUDIENCE_NAME = "california-gmail"
+AUDIENCE_RULE = "email_domain = 'gmail.com' and address_state = 'CA'"
+EVENT_NAMES = (
+    "Viewed Product Reclaim",
+    "Add To Cart Reclaim",
+    "Checkout Started Reclaim",
+    "Viewed Category Reclaim",
+)
+EVENT_MAPPING = {
+    "Viewed Product Reclaim": "view",
+    "Viewed Category Reclaim": "view",
+    "Add To Cart Reclaim": "shopping_cart",
+    "Checkout Started Reclaim": "checkout_success",
+}
+EXPORT_FIELDS = {
+    "first_name": "full_name",
+    "address_city": "city",
+    "address_state": "state",
+    "address_postal": "zip",
+}
+
+FIRST = ("ana", "ben", "chloe", "dev", "elena", "farah", "gus", "hana", "ivan", "june", "kai",
+         "lena", "milo", "nora", "omar", "pia", "quinn", "rosa", "sam", "tara", "umar", "vera",
+         "wes", "xena", "yuri", "zoe")  # fmt: skip
+LAST = ("adams", "baker", "cruz", "diaz", "evans", "fox", "garcia", "hughes", "ito", "jones",
+        "kim", "lopez", "moore", "nguyen", "ortiz", "patel", "reyes", "silva", "tan", "wong")  # fmt: skip
+DOMAINS = (("gmail.com", 38), ("yahoo.com", 18), ("outlook.com", 14), ("aol.com", 8),
+           ("icloud.com", 10), ("retention.com", 4), ("shopmail.example", 8))  # fmt: skip
+STATES = (("CA", 34), ("NY", 14), ("TX", 12), ("FL", 10), ("WA", 8), ("IL", 7), (None, 15))
+CITIES = {"CA": "Los Angeles", "NY": "New York", "TX": "Austin", "FL": "Miami",
+          "WA": "Seattle", "IL": "Chicago"}  # fmt: skip
+SITES = ("retention.com", "robly.com", "shop.example")
+REFERRERS = ("https://www.google.com/", "https://www.facebook.com/", "https://news.example/deals",
+             None)  # fmt: skip
+PRODUCTS = (("Chocolate Sprinkles", "Coffee Cake", 47), ("Berry Compote", "Brownie", 64),
+            ("Marshmallows", "Cupcake", 8), ("Frosting", "Pie", 12), ("Ice Cream", "Sundae", 23))  # fmt: skip
+
+
+@dataclass
+class DemoEnvironment:
+    """The demo's store and sandboxes; `close()` stops the sandboxes and the store."""
+
+    store: Store
+    segment: SandboxServer
+    resci: SandboxServer
+    rejected_emails: list[str]
+    contacts: int
+    events: int
+    history_days: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def segment_sandbox(self) -> SegmentSandbox:
+        return self.segment.app  # type: ignore[return-value]
+
+    @property
+    def resci_sandbox(self) -> ResciSandbox:
+        return self.resci.app  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.segment.stop()
+        self.resci.stop()
+        self.store.dispose()
+
+
+def _weighted(rng: random.Random, choices: tuple[tuple[Any, int], ...]) -> Any:
+    values, weights = zip(*choices, strict=True)
+    return rng.choices(values, weights=weights)[0]
+
+
+def content_hash(values: dict[str, Any]) -> str:
+    """SHA-1 of the contact fields in their fixed order (the same recipe as the importer)."""
+    return hashlib.sha1(orjson.dumps(tuple(values.get(n) for n in CONTACT_FIELDS))).hexdigest()
+
+
+def generate_contacts(
+    rng: random.Random, count: int, now: datetime, days: int
+) -> list[dict[str, Any]]:
+    """`count` contacts created over the last `days` days (more of them today)."""
+    contacts: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    while len(contacts) < count:
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        domain = _weighted(rng, DOMAINS)
+        email = f"{first}.{last}{rng.randint(1, 999)}@{domain}"
+        if email in seen:
+            continue
+        seen.add(email)
+        state = _weighted(rng, STATES)
+        site = rng.choice(SITES)
+        age_days = 0 if rng.random() < 0.15 else rng.randrange(days)
+        created = now - timedelta(days=age_days, minutes=rng.randrange(8 * 60))
+        stamp = clock.iso(created)
+        contact: dict[str, Any] = {
+            "email": email,
+            "email_domain": domain,
+            "first_name": first.title(),
+            "last_name": last.title(),
+            "address_city": CITIES.get(state) if state else None,
+            "address_line_1": f"{rng.randint(1, 999)} Market St" if state else None,
+            "address_postal": f"{rng.randint(10000, 99999)}" if state else None,
+            "address_state": state,
+            "landing_page_url": f"https://{site}/{rng.choice(('launch', 'sale', 'new', 'gift'))}",
+            "landing_page_domain": site,
+            "referrer": rng.choice(REFERRERS),
+            "page_title": rng.choice(("Spring sale", "New arrivals", "Gift ideas")),
+            "clicked_at": stamp,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "extra_data": None,
+            "anonymous_id": hashlib.md5(f"anon-{email}".encode()).hexdigest(),
+        }
+        contact["content_hash"] = content_hash(contact)
+        contacts.append(contact)
+    contacts.sort(key=lambda c: c["created_at"])
+    for seq, contact in enumerate(contacts, 1):
+        contact["seq"] = seq
+    return contacts
+
+
+def _properties(rng: random.Random, name: str) -> dict[str, Any]:
+    product, brand, price = rng.choice(PRODUCTS)
+    product_id = rng.randint(1_000_000_000, 9_999_999_999)
+    url = f"https://shop.example/products/{product.lower().replace(' ', '-')}"
+    if name == "Checkout Started Reclaim":
+        quantity = rng.randint(1, 3)
+        return {
+            "EventSource": "Reclaim",
+            "cart_amount": round(price * quantity * 1.0, 2),
+            "cart_id": hashlib.md5(f"{product_id}".encode()).hexdigest()[:18],
+            "currency": "USD",
+            "line_items": [{"id": product_id, "quantity": quantity, "title": product}],
+        }
+    if name == "Viewed Category Reclaim":
+        return {"EventSource": "Reclaim", "Name": brand, "URL": url, "name": brand, "url": url}
+    properties = {
+        "Brand": brand,
+        "CurrencyPrice": f"${price}",
+        "EventSource": "Reclaim",
+        "Name": product,
+        "Price": str(price),
+        "ProductID": product_id,
+        "URL": url,
+    }
+    if name == "Add To Cart Reclaim":
+        properties.update({"CartSource": "GE", "Quantity": 1})
+    return properties
+
+
+def generate_events(
+    rng: random.Random, count: int, contacts: list[dict[str, Any]], now: datetime, days: int
+) -> list[dict[str, Any]]:
+    """`count` shopping events by the contacts, spread over the last `days` days."""
+    events: list[dict[str, Any]] = []
+    weights = (45, 25, 10, 20)
+    for number in range(1, count + 1):
+        contact = rng.choice(contacts)
+        name = rng.choices(EVENT_NAMES, weights=weights)[0]
+        created = clock.parse_iso(contact["created_at"])
+        moment = created + timedelta(minutes=rng.randrange(1, 6 * 60))
+        moment = min(moment, now - timedelta(minutes=1))
+        stamp = clock.iso(moment)
+        events.append(
+            {
+                "message_id": f"demo-event-{number:05d}",
+                "event": name,
+                "email": contact["email"],
+                "anonymous_id": contact["anonymous_id"],
+                "user_id": None,
+                "properties": orjson.dumps(_properties(rng, name)).decode(),
+                "timestamp": stamp,
+                "original_timestamp": stamp,
+            }
+        )
+    events.sort(key=lambda e: e["timestamp"])
+    return events
+
+
+def _insert_data(
+    store: Store,
+    contacts: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    suppressed: list[str],
+) -> None:
+    with store.write() as conn:
+        if contacts:
+            conn.execute(insert(Contact.__table__), contacts)
+        if events:
+            conn.execute(insert(Event.__table__), events)
+        if suppressed:
+            conn.execute(
+                insert(Suppression.__table__).prefix_with("OR IGNORE"),
+                [{"email_md5": hashlib.md5(e.encode()).hexdigest()} for e in suppressed],
+            )
+
+
+def build_demo(
+    store_path: str | Path,
+    *,
+    contacts: int = 400,
+    events: int = 1500,
+    history_days: int = 0,
+    schedule_minutes: int = 1,
+    seed: int = 2026,
+    job_delay_seconds: float = 5.0,
+    segment_port: int = 0,
+    resci_port: int = 0,
+    frozen_at: datetime | None = None,
+) -> DemoEnvironment:
+    """Create the demo store at `store_path` (which must not exist) and start the sandboxes.
+
+    Raises FileExistsError rather than touching an existing store. Ports 0 pick free ones.
+    `frozen_at` builds the data around that moment and leaves the store's clock frozen there
+    (the screenshots); by default the data is built around the real time.
+    """
+    path = Path(store_path)
+    if path.exists():
+        raise FileExistsError(f"{path} exists; the demo builds a new store (pass another --db)")
+    rng = random.Random(seed)
+    now = (frozen_at or clock.now()).astimezone(UTC)
+    span = max(history_days, 1) + 1
+    people = generate_contacts(rng, contacts, now, span)
+    activity = generate_events(rng, events, people, now, span)
+    # A few addresses the sandboxes refuse (Segment per request, ReSci per import row): the
+    # failures a newcomer drills into. Suppressed ones are taken from the rest.
+    candidates = [c["email"] for c in people if c["email_domain"] != "retention.com"]
+    rejected = sorted(rng.sample(candidates, 5))
+    others = [e for e in candidates if e not in rejected]
+    suppressed = rng.sample(others, 25)
+
+    store = open_store(path)
+    with store.write() as conn:
+        conn.execute(
+            insert(Audience.__table__).values(
+                name=AUDIENCE_NAME, rule=AUDIENCE_RULE, updated_at=clock.iso(now)
+            )
+        )
+    faults = Faults(reject_emails=set(rejected))
+    segment = SandboxServer(SegmentSandbox(faults=faults), port=segment_port).start()
+    resci = SandboxServer(
+        ResciSandbox(
+            site_id=4242,
+            job_delay_seconds=job_delay_seconds,
+            faults=Faults(reject_emails=set(rejected)),
+        ),
+        port=resci_port,
+    ).start()
+    with store.write() as conn:
+        save_destination(
+            conn,
+            SEGMENT_NAME,
+            SegmentSettings(
+                write_key=SEGMENT_WRITE_KEY,  # type: ignore[arg-type]
+                endpoint=segment.url,
+                group_id="demo-list",
+                revenue_metric="Price",
+                reclaim_events=list(EVENT_NAMES),
+                schedule_minutes=schedule_minutes,
+            ),
+        )
+        save_destination(
+            conn,
+            RESCI_NAME,
+            ResciSettings(
+                api_key=RESCI_API_KEY,  # type: ignore[arg-type]
+                api_key_label="Demo key",
+                api_key_description="sandbox key for the demo",
+                endpoint=resci.url,
+                site_id="4242",
+                on_site=True,
+                schedule_minutes=schedule_minutes,
+                export=ResciExport(audience=AUDIENCE_NAME, fields=EXPORT_FIELDS),
+                events=EVENT_MAPPING,
+            ),
+        )
+    env = DemoEnvironment(store, segment, resci, rejected, contacts, events, history_days)
+    if history_days:
+        _deliver_history(env, people, activity, suppressed, now, history_days, frozen_at)
+    else:
+        _insert_data(store, people, activity, suppressed)
+    return env
+
+
+def _deliver_history(
+    env: DemoEnvironment,
+    people: list[dict[str, Any]],
+    activity: list[dict[str, Any]],
+    suppressed: list[str],
+    now: datetime,
+    days: int,
+    frozen_at: datetime | None,
+) -> None:
+    """Insert each past day's contacts and events and deliver both destinations as of that
+    day's end, through the engine, with the store's clock set to that moment; today's rows
+    stay queued for the console's first run."""
+    from console.engine.runner import EngineOptions, run_all
+    from state.models import TRIGGER_SCHEDULE
+
+    options = EngineOptions(max_wait_seconds=0.0)
+    inserted_c = inserted_e = 0
+    # ReSci's audience import completes at once in the past; live runs see the real delay.
+    resci = env.resci_sandbox
+    job_delay, resci.job_delay_seconds = resci.job_delay_seconds, 0.0
+    try:
+        for back in range(days, 0, -1):
+            moment = (now - timedelta(days=back)).replace(hour=23, minute=30, second=0)
+            cut = clock.iso(moment)
+            day_contacts = [c for c in people[inserted_c:] if c["created_at"] <= cut]
+            day_events = [e for e in activity[inserted_e:] if e["timestamp"] <= cut]
+            _insert_data(env.store, day_contacts, day_events, suppressed if back == days else [])
+            inserted_c += len(day_contacts)
+            inserted_e += len(day_events)
+            clock.set_clock(lambda moment=moment: moment)
+            asyncio.run(run_all(env.store, TRIGGER_SCHEDULE, options))
+    finally:
+        resci.job_delay_seconds = job_delay
+        clock.set_clock((lambda: frozen_at) if frozen_at else None)
+    _insert_data(env.store, people[inserted_c:], activity[inserted_e:], [])

@@ -1,0 +1,223 @@
+"""The console app and its one factory, `make_app`, used by the CLI, the tests and the
+screenshots. Building the app builds no database or engine state beyond what it is given: the
+store is opened by the caller, and the engine's scheduler starts when the app is mounted, on the
+app's own event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from console.engine.runner import EngineOptions, RunResult
+from console.engine.service import EngineEvent, EngineService
+from console.ui.commands import JumpProvider
+from console.ui.messages import EngineChanged
+from console.ui.screens.destinations import DestinationsScreen
+from console.ui.screens.failures import FailuresScreen
+from console.ui.screens.history import HistoryScreen
+from console.ui.screens.keys import KeysScreen
+from console.ui.screens.mapping import MappingScreen
+from console.ui.screens.summary import SummaryScreen
+from state import clock as state_clock
+from state.db import Store
+
+SCREENS = ("destinations", "mapping", "summary", "failures", "history")
+
+
+class RetentionConsoleApp(App[None]):
+    """The operator console. Screens are modes (each keeps its own stack for drill-downs);
+    Escape pops a drill-down first, then returns to the screen visited before."""
+
+    TITLE = "Retention Console"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {JumpProvider}
+    MODES = {
+        "destinations": DestinationsScreen,
+        "mapping": MappingScreen,
+        "summary": SummaryScreen,
+        "failures": FailuresScreen,
+        "history": HistoryScreen,
+    }
+    BINDINGS = [
+        Binding("d", "go('destinations')", "Destinations", show=False, id="go-destinations"),
+        Binding("m", "go('mapping')", "Mapping", show=False, id="go-mapping"),
+        Binding("s", "go('summary')", "Sync summary", show=False, id="go-summary"),
+        Binding("f", "go('failures')", "Failures", show=False, id="go-failures"),
+        Binding("h", "go('history')", "History", show=False, id="go-history"),
+        Binding("question_mark", "help", "Keys", key_display="?", show=False, id="keys"),
+        Binding("colon", "command_palette", "Jump", key_display=":", show=False, id="jump"),
+        Binding("q", "quit", "Quit", show=False, id="quit"),
+    ]
+
+    engine_tick: reactive[int] = reactive(0)
+    """Moves on every engine event; screens and the header watch it to reload."""
+    current_destination: reactive[str | None] = reactive(None)
+    """The destination the operator is looking at; Mapping and the drill-downs follow it."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        engine_options: EngineOptions | None = None,
+        start_engine: bool = True,
+        clock: Callable[[], datetime] | None = None,
+        store_label: str | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.store_label = store_label or store.label
+        self.engine = EngineService(store, engine_options, listener=self._engine_listener)
+        self.start_engine = start_engine
+        self.cursor_blink = cursor_blink
+        self._clock = clock or state_clock.now
+        self._mode_history: list[str] = []
+        self.jump_targets: dict[str, str | None] = {}
+        """Palette jumps waiting for their screen: mode -> destination to narrow to."""
+        self.connection_replies: dict[str, tuple[bool, str]] = {}
+        """Last test-connection reply per destination, shown on Destinations."""
+        self.last_results: dict[str, RunResult] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The time the console shows relative times against (frozen in tests)."""
+        return self._clock()
+
+    def on_mount(self) -> None:
+        if self.start_engine:
+            self.engine.start()
+        self.switch_mode("destinations")
+
+    def on_unmount(self) -> None:
+        self.engine.shutdown()
+
+    def _engine_listener(self, event: EngineEvent) -> None:
+        # Called on the event loop for runs, and from worker threads for pause/enable;
+        # post_message is safe from both.
+        self.post_message(EngineChanged(event))
+
+    def on_engine_changed(self, message: EngineChanged) -> None:
+        event = message.event
+        if event.kind == "run-finished" and event.result is not None and event.destination:
+            self.last_results[event.destination] = event.result
+        self.engine_tick += 1
+
+    # -- navigation ---------------------------------------------------------------------------
+    def action_go(self, mode: str) -> None:
+        if mode == self.current_mode:
+            return
+        self._mode_history.append(self.current_mode)
+        del self._mode_history[:-20]
+        self.switch_mode(mode)
+
+    def go_to(self, mode: str, destination: str | None = None) -> None:
+        """Show a screen, optionally on one destination (the command palette's jumps)."""
+        if destination is not None:
+            self.current_destination = destination
+            if mode in ("summary", "failures", "history"):
+                # These narrow their view to the destination when they are shown next.
+                self.jump_targets[mode] = destination
+        if mode == self.current_mode:
+            from console.ui.screens.base import ConsoleScreen
+
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            if isinstance(self.screen, ConsoleScreen):
+                self.screen.jumped()
+            return
+        self.action_go(mode)
+
+    def go_back(self) -> None:
+        """Escape: close the top drill-down, else return to the previous screen."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        elif self._mode_history:
+            self.switch_mode(self._mode_history.pop())
+        else:
+            self.notify("Nothing to go back to. Press q to quit.", timeout=3)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, KeysScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(KeysScreen(self.screen, self.store_label))
+
+    # -- engine actions -----------------------------------------------------------------------
+    def run_now(self, name: str) -> None:
+        """Run one destination now through the engine (a manual run in History)."""
+        self.notify(f"Running {name} now…", timeout=3)
+        self.run_worker(self._run_now(name), group=f"run-{name}", exit_on_error=False)
+
+    async def _run_now(self, name: str) -> None:
+        result = await self.engine.run_now(name)
+        self.last_results[name] = result
+        self.notify(
+            result.line(),
+            title=f"Run of {name}: {result.status}",
+            severity="information" if result.status == "ok" else "warning",
+            timeout=8,
+        )
+
+    async def retry(self, row_ids: Sequence[int]) -> int:
+        """Re-queue failed rows and deliver them through the engine; returns how many."""
+        return await self.engine.retry(list(row_ids))
+
+    def test_connection(self, name: str) -> None:
+        self.notify(f"Testing the connection of {name}…", timeout=3)
+        self.run_worker(self._test_connection(name), group=f"test-{name}", exit_on_error=False)
+
+    async def _test_connection(self, name: str) -> None:
+        from console.ui.messages import ConnectionTested
+
+        try:
+            reply = await self.engine.test_connection(name)
+            ok = True
+        except Exception as exc:  # the reply, whatever went wrong, is what the operator needs
+            reply, ok = str(exc) or type(exc).__name__, False
+        self.connection_replies[name] = (ok, reply)
+        self.notify(
+            reply,
+            title=f"Test connection: {name}",
+            severity="information" if ok else "error",
+            timeout=8,
+        )
+        self.screen.post_message(ConnectionTested(name, ok, reply))
+
+    def toggle_engine(self) -> None:
+        """Pause or resume every scheduled run (the command palette offers it)."""
+        if self.engine.state == "stopped":
+            self.notify("The engine is not running in this console.", severity="warning")
+        elif self.engine.paused:
+            self.engine.resume()
+        else:
+            self.engine.pause()
+
+
+def make_app(
+    store: Store,
+    *,
+    engine_options: EngineOptions | None = None,
+    start_engine: bool = True,
+    clock: Callable[[], datetime] | None = None,
+    store_label: str | None = None,
+    cursor_blink: bool = True,
+) -> RetentionConsoleApp:
+    """The console over `store`.
+
+    `start_engine=False` keeps the scheduler off (snapshots: nothing moves); the engine still
+    serves run now, retry and test connection. `clock` is what relative times are measured
+    against; `store_label` replaces the store's path in the header (tests and screenshots).
+    """
+    return RetentionConsoleApp(
+        store,
+        engine_options=engine_options,
+        start_engine=start_engine,
+        clock=clock,
+        store_label=store_label,
+        cursor_blink=cursor_blink,
+    )

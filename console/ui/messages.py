@@ -1,0 +1,106 @@
+"""Messages the console's workers and engine bridge post: small dataclasses named for what
+happened. Loaded messages carry a `token` so a screen can drop a reply to a stale request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from console.engine.service import EngineEvent
+from state.destinations import DestinationRecord
+from state.queries import FailureRow, OutboxState, RunRow, SummaryRow
+
+
+@dataclass
+class EngineChanged(Message):
+    """The engine started or finished a run, or its state or schedule changed."""
+
+    event: EngineEvent
+
+
+@dataclass
+class DestinationsLoaded(Message):
+    destinations: list[DestinationRecord]
+    token: int = 0
+
+
+@dataclass
+class DestinationSaved(Message):
+    """A destination form or the mapping screen wrote settings."""
+
+    name: str
+    created: bool = False
+
+
+@dataclass
+class DestinationRemoved(Message):
+    name: str
+
+
+@dataclass
+class ConnectionTested(Message):
+    name: str
+    ok: bool
+    reply: str
+
+
+@dataclass
+class SummaryLoaded(Message):
+    rows: list[SummaryRow]
+    token: int = 0
+
+
+@dataclass
+class FailuresLoaded(Message):
+    """A page of failures; `total` is None when the count follows (FailuresCounted)."""
+
+    rows: list[FailureRow]
+    total: int | None
+    token: int = 0
+
+
+@dataclass
+class FailuresCounted(Message):
+    total: int
+    token: int = 0
+
+
+@dataclass
+class PayloadLoaded(Message):
+    row_id: int
+    text: str
+
+
+@dataclass
+class RowsRetried(Message):
+    """A retry went through the engine; `states` says where each row stands now."""
+
+    states: dict[int, OutboxState]
+    requeued: int
+
+
+@dataclass
+class ExportWritten(Message):
+    path: str
+    rows: int
+
+
+@dataclass
+class RunsLoaded(Message):
+    rows: list[RunRow]
+    token: int = 0
+
+
+@dataclass
+class RunRowsLoaded(Message):
+    rows: list[FailureRow]
+    token: int = 0
+
+
+@dataclass
+class MappingLoaded(Message):
+    destination: DestinationRecord | None
+    audiences: list[str] = field(default_factory=list)
+    event_names: list[str] = field(default_factory=list)
+    token: int = 0

@@ -1,0 +1,73 @@
+"""What every console screen shares: the header on top, the screen keys and the action keys
+at the bottom, a title line, and Escape to go back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Static
+
+from console.ui.widgets.nav_bar import NavBar
+from console.ui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from console.ui.app import RetentionConsoleApp
+
+
+class BottomBar(Vertical):
+    """Two lines: the screens (NavBar) and this screen's actions (Footer)."""
+
+    DEFAULT_CSS = """
+    BottomBar {
+        dock: bottom;
+        height: 2;
+    }
+    """
+
+
+class ConsoleScreen(Screen[None]):
+    """A full screen of the console. Subclasses yield their body from `compose_body`."""
+
+    MODE: str | None = None
+    """The top-level screen this one belongs to (highlighted in the key bar)."""
+
+    @property
+    def console(self) -> RetentionConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Static(id="title", classes="screen-title", markup=False)
+        yield from self.compose_body()
+        with BottomBar():
+            yield NavBar(self.MODE)
+            yield Footer(compact=True, show_command_palette=False)
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_screen_resume(self) -> None:
+        self.jumped()
+
+    def jumped(self) -> None:
+        """The screen is shown again (or a palette jump targets it): refresh what it shows."""
+
+    def set_title(self, text: str) -> None:
+        self.query_one("#title", Static).update(text)
+
+    def action_back(self) -> None:
+        self.console.go_back()
+
+
+class ConsoleModal(ModalScreen[object]):
+    """A dialog over the current screen; Escape closes it without a result."""
+
+    @property
+    def console(self) -> RetentionConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

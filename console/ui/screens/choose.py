@@ -1,0 +1,55 @@
+"""Pick one of a few things (a destination, a kind, an audience) from a list."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from console.ui.screens.base import ConsoleModal
+
+
+class ChooseScreen(ConsoleModal):
+    """Dismisses with the chosen option's id, or None on Escape."""
+
+    BINDINGS = [
+        Binding("enter", "choose", "Choose", id="choose", show=True),
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+    ]
+
+    def __init__(
+        self, title: str, options: list[tuple[str, str]], selected: str | None = None
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+        self.selected = selected
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield OptionList(
+                *(Option(label, id=option_id) for option_id, label in self.options),
+                id="choices",
+            )
+            yield Static("↑↓ move · enter choose · esc cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        choices = self.query_one(OptionList)
+        ids = [option_id for option_id, _ in self.options]
+        if self.selected in ids:
+            choices.highlighted = ids.index(self.selected)
+        elif ids:
+            choices.highlighted = 0
+        choices.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_choose(self) -> None:
+        choices = self.query_one(OptionList)
+        if choices.highlighted is not None:
+            self.dismiss(choices.get_option_at_index(choices.highlighted).id)

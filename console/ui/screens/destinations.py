@@ -1,0 +1,336 @@
+"""Destinations: the configured destinations, their schedule and last result, and the
+operator's actions on them (add, edit, switch on/off, pause, remove, run now, test)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from console.ui.formatting import clock_time, ellipsize, full_time, relative, schedule, short_time
+from console.ui.messages import (
+    ConnectionTested,
+    DestinationRemoved,
+    DestinationSaved,
+    DestinationsLoaded,
+)
+from console.ui.screens.base import ConsoleScreen
+from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.confirm import ConfirmScreen
+from console.ui.screens.destination_form import DestinationForm
+from state.destinations import DestinationRecord, list_destinations, remove_destination
+from state.settings import ResciSettings, SegmentSettings, mask_secret
+
+KIND_LABELS = {"segment": "Segment", "resci": "ReSci"}
+KIND_CHOICES = [
+    ("segment", "Segment: Grow contacts (identify) and Reclaim events (track)"),
+    ("resci", "Retention Science: audience export and mapped events"),
+]
+
+
+def state_text(record: DestinationRecord) -> Text:
+    """`on`, `off` or `paused`, with a warning mark when the destination is unhealthy."""
+    if not record.enabled:
+        text = Text("off", style="dim")
+    elif record.paused:
+        text = Text("paused", style="yellow")
+    else:
+        text = Text("on", style="green")
+    if not record.healthy:
+        text.append(" ⚠", style="bold red")
+    return text
+
+
+def settings_lines(record: DestinationRecord) -> list[str]:
+    """What the destination is set to, secrets masked (last four characters at most)."""
+    settings = record.settings
+    if isinstance(settings, SegmentSettings):
+        filters = settings.filters
+        parts = [
+            ("email domain", filters.email_domains),
+            ("landing page URL", filters.landing_page_urls),
+            ("landing page domain", filters.landing_page_domains),
+            ("state", filters.states),
+            ("referrer URL", filters.referrer_urls),
+        ]
+        chosen = "; ".join(f"{label} {', '.join(values)}" for label, values in parts if values)
+        events = ", ".join(settings.reclaim_events) if settings.reclaim_events else "every event"
+        return [
+            f"Write key {mask_secret(settings.write_key)} · endpoint {settings.endpoint}",
+            f"Grow {'on' if settings.grow else 'off'}"
+            + (f" (group {settings.group_id})" if settings.group_id else "")
+            + f" · suppression {'on' if settings.suppression else 'off'}"
+            + f" · Reclaim {'on' if settings.reclaim else 'off'} ({events})",
+            f"Revenue metric {settings.revenue_metric or '—'} · filters: {chosen or 'none (every contact)'}",
+        ]
+    assert isinstance(settings, ResciSettings)
+    export = settings.export
+    events = ", ".join(f"{c} → {r}" for c, r in settings.events.items()) or "none"
+    return [
+        f"{settings.api_key_label} {mask_secret(settings.api_key)}"
+        + (f" ({settings.api_key_description})" if settings.api_key_description else "")
+        + f" · endpoint {settings.endpoint}",
+        f"Site ID {settings.site_id or '—'} · on-site {'on' if settings.on_site else 'off'} · "
+        + (
+            f"exports audience {export.audience} ({len(export.fields)} fields, exit as "
+            f"{export.exit_mode})"
+            if export
+            else "no audience export"
+        ),
+        f"Events: {events}",
+    ]
+
+
+class DestinationsScreen(ConsoleScreen):
+    """The home screen. The highlighted row is the console's current destination."""
+
+    MODE = "destinations"
+    HELP_NAME = "Destinations"
+    BINDINGS = [
+        Binding("a", "add", "Add", id="destination-add"),
+        Binding("e", "edit", "Edit", id="destination-edit"),
+        Binding("x", "remove", "Remove", id="destination-remove"),
+        Binding("space", "toggle_enabled", "On/off", id="destination-toggle"),
+        Binding("p", "pause", "Pause", id="destination-pause"),
+        Binding("r", "run_now", "Run now", id="destination-run"),
+        Binding("t", "test", "Test", id="destination-test"),
+        Binding("escape", "back", "Back", id="back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.destinations: list[DestinationRecord] = []
+        self.result_width = 40
+        self._token = 0
+
+    def compose_body(self) -> ComposeResult:
+        table = DataTable(id="destinations", cursor_type="row", zebra_stripes=True)
+        table.add_column("Name", key="name", width=18)
+        table.add_column("Kind", key="kind", width=7)
+        table.add_column("Enabled", key="enabled", width=8)
+        table.add_column("Schedule", key="schedule", width=10)
+        table.add_column("Last run", key="last_run", width=11)
+        # The last result takes what the terminal has left (the panel below has it whole).
+        self.result_width = max(40, self.app.size.width - 78)
+        table.add_column("Last result", key="result", width=self.result_width)
+        yield table
+        with VerticalScroll(id="destination-detail", classes="detail"):
+            yield Static(id="detail-text", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_title("Destinations")
+        self.watch(self.app, "engine_tick", self._engine_moved, init=False)
+        self.query_one(DataTable).focus()
+        self.reload()
+
+    def jumped(self) -> None:
+        self.reload()
+
+    def _engine_moved(self, _tick: int) -> None:
+        if self.is_current:
+            self.reload()
+        else:
+            self._refresh_detail()
+
+    # -- loading ------------------------------------------------------------------------------
+    def reload(self) -> None:
+        self._token += 1
+        self._load(self._token)
+
+    @work(thread=True, group="destinations-load")
+    def _load(self, token: int) -> None:
+        with self.console.store.read() as conn:
+            rows = list_destinations(conn)
+        self.post_message(DestinationsLoaded(rows, token))
+
+    def on_destinations_loaded(self, message: DestinationsLoaded) -> None:
+        if message.token != self._token:
+            return
+        self.destinations = message.destinations
+        table = self.query_one(DataTable)
+        wanted = self.console.current_destination
+        table.clear()
+        running = self.console.engine.running
+        for record in self.destinations:
+            last_run = "running…" if record.name in running else short_time(record.last_run_at)
+            table.add_row(
+                record.name,
+                KIND_LABELS.get(record.kind, record.kind),
+                state_text(record),
+                schedule(record.schedule_minutes),
+                last_run,
+                ellipsize(self._result_of(record), self.result_width),
+                key=record.name,
+            )
+        names = [d.name for d in self.destinations]
+        if wanted in names:
+            table.move_cursor(row=names.index(wanted))
+        elif names:
+            self.console.current_destination = names[0]
+        count = len(names)
+        self.set_title(
+            f"Destinations · {count} configured"
+            if count
+            else "Destinations · none yet: press a to add one"
+        )
+        self._refresh_detail()
+
+    def _result_of(self, record: DestinationRecord) -> str:
+        result = record.last_result or "never run"
+        # The stored line starts with the destination's name, already in the first column.
+        return result.removeprefix(f"{record.name}: ")
+
+    # -- selection ----------------------------------------------------------------------------
+    def selected(self) -> DestinationRecord | None:
+        table = self.query_one(DataTable)
+        if not self.destinations or table.row_count == 0:
+            return None
+        index = min(table.cursor_row, len(self.destinations) - 1)
+        return self.destinations[index]
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.console.current_destination = str(event.row_key.value)
+        self._refresh_detail()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_edit()
+
+    def _refresh_detail(self) -> None:
+        record = self.selected()
+        detail = self.query_one("#detail-text", Static)
+        if record is None:
+            detail.update("No destination yet. Press a to add a Segment or ReSci destination.")
+            return
+        engine = self.console.engine
+        next_run = engine.next_run_time(record.name)
+        if next_run is not None:
+            when = f"next run {clock_time(next_run)} ({relative(next_run, self.console.now())})"
+        elif not record.enabled:
+            when = "off: not scheduled"
+        elif record.paused:
+            when = "paused: not scheduled"
+        else:
+            when = f"engine {engine.state}: not scheduled"
+        lines = [
+            f"{record.name} · {KIND_LABELS.get(record.kind, record.kind)} · "
+            f"{state_text(record).plain} · {schedule(record.schedule_minutes)} · {when}",
+            *settings_lines(record),
+            f"Last run {full_time(record.last_run_at)}: {self._result_of(record)}",
+        ]
+        if not record.healthy and record.health_note:
+            lines.append(f"Unhealthy: {record.health_note}")
+        reply = self.console.connection_replies.get(record.name)
+        if reply is not None:
+            lines.append(f"Test connection {'OK' if reply[0] else 'FAILED'}: {reply[1]}")
+        else:
+            lines.append("Test connection: press t")
+        detail.update("\n".join(lines))
+
+    # -- actions ------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in {"edit", "remove", "toggle_enabled", "pause", "run_now", "test"}:
+            return True if self.destinations else None
+        return True
+
+    def action_add(self) -> None:
+        def chosen(kind: object) -> None:
+            if kind in KIND_LABELS:
+                self.app.push_screen(DestinationForm(str(kind), None), self._form_closed)
+
+        self.app.push_screen(
+            ChooseScreen("Add a destination: which kind?", KIND_CHOICES, "segment"), chosen
+        )
+
+    def action_edit(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.app.push_screen(DestinationForm(record.kind, record), self._form_closed)
+
+    def _form_closed(self, name: object) -> None:
+        if isinstance(name, str):
+            self.console.current_destination = name
+            self._reschedule()
+            self.reload()
+
+    @work(thread=True, group="destination-write")
+    def _reschedule(self) -> None:
+        # The engine re-reads the destinations to match its jobs: off the UI thread.
+        self.console.engine.reschedule()
+
+    def action_remove(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+
+        def confirmed(yes: object) -> None:
+            if yes:
+                self._remove(record)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Remove {record.name}?",
+                "Its queue, failures, history and cursors are deleted too. Contacts, events "
+                "and audiences stay.",
+                yes="Remove",
+            ),
+            confirmed,
+        )
+
+    @work(thread=True, group="destination-write")
+    def _remove(self, record: DestinationRecord) -> None:
+        with self.console.store.write() as conn:
+            remove_destination(conn, record.id)
+        self.post_message(DestinationRemoved(record.name))
+
+    def on_destination_removed(self, message: DestinationRemoved) -> None:
+        self.notify(f"Removed {message.name}", timeout=4)
+        if self.console.current_destination == message.name:
+            self.console.current_destination = None
+        self._reschedule()
+        self.reload()
+
+    def on_destination_saved(self, message: DestinationSaved) -> None:
+        self.reload()
+
+    def action_toggle_enabled(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self._set_flag(
+                partial(self.console.engine.set_enabled, record.name, not record.enabled)
+            )
+
+    def action_pause(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self._set_flag(partial(self.console.engine.set_paused, record.name, not record.paused))
+
+    @work(thread=True, group="destination-write")
+    def _set_flag(self, change: partial[None]) -> None:
+        # The engine writes the flag and reschedules; its lock waits are kept off the UI thread.
+        change()
+        self.post_message(DestinationSaved(str(change.args[0])))
+
+    def action_run_now(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+        if not record.enabled:
+            self.notify(f"{record.name} is off; press space to switch it on.", severity="warning")
+            return
+        self.console.run_now(record.name)
+
+    def action_test(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.console.test_connection(record.name)
+
+    def on_connection_tested(self, _message: ConnectionTested) -> None:
+        self._refresh_detail()

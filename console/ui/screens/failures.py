@@ -1,0 +1,624 @@
+"""Failures: one row per failed message, with the destination's own words.
+
+`/` filters by email, domain or feedback text (an indexed, paged query per keystroke pause),
+`o` sorts, Enter shows the payload that was sent, `space` marks rows, `R` retries the marked
+rows (or the highlighted one) through the engine and updates them in place, `D` retries every
+failure of a day, `E`/`J` export the filtered view as CSV or JSON into the current directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Input, Label, Static
+
+from console.ui.formatting import count, ellipsize, full_time, short_time
+from console.ui.messages import (
+    ExportWritten,
+    FailuresCounted,
+    FailuresLoaded,
+    PayloadLoaded,
+    RowsRetried,
+)
+from console.ui.screens.base import ConsoleScreen
+from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.confirm import ConfirmScreen
+from console.ui.widgets.form_fields import FormInput
+from console.ui.widgets.paged_table import PagedTable
+from state.destinations import list_destinations
+from state.queries import (
+    FAILURE_SORTS,
+    FailureFilter,
+    FailureRow,
+    OutboxState,
+    failure_count,
+    failure_ids,
+    failures_page,
+    iter_failures,
+    outbox_payload,
+    outbox_states,
+)
+
+PAGE_SIZE = 100
+# (key, header, width): the columns that tell failures apart come first, so they stay on an
+# 80-column terminal; the rest scroll in with → and all of it is in the panel below.
+COLUMNS = (
+    ("mark", " ", 1),
+    ("email", "Email", 22),
+    ("feedback", "Feedback", 24),
+    ("status", "Status", 9),
+    ("at", "When (UTC)", 11),
+    ("destination", "Destination", 12),
+    ("kind", "Kind", 11),
+    ("http", "HTTP", 4),
+    ("attempts", "Att", 3),
+)
+SORTS = list(FAILURE_SORTS)
+ALL = "__all__"
+SECRET_KEYS = re.compile(r"(write_?key|api_?key|authorization|password|secret|token)", re.I)
+STATUS_STYLES = {
+    "failed": "bold red",
+    "delivered": "green",
+    "queued": "yellow",
+    "retrying…": "bold yellow",
+}
+
+
+def scrub(value: Any) -> Any:
+    """Mask anything that looks like a credential. Payloads are message bodies, which never
+    carry keys; this is a second lock on the same door."""
+    if isinstance(value, dict):
+        return {
+            k: ("••••" if SECRET_KEYS.search(str(k)) and v else scrub(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def payload_text(raw: bytes | None) -> str:
+    if raw is None:
+        return "(no payload stored)"
+    try:
+        return orjson.dumps(scrub(orjson.loads(raw)), option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+def status_cell(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+class FailuresScreen(ConsoleScreen):
+    """A top-level screen (all failures) or a drill-down from a summary day."""
+
+    MODE = "failures"
+    HELP_NAME = "Failures"
+    BINDINGS = [
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter by email, domain or feedback text",
+            id="failures-filter",
+        ),
+        Binding(
+            "o", "sort", "Sort", tooltip="Sort: newest, oldest, email, attempts", id="failures-sort"
+        ),
+        Binding(
+            "enter",
+            "detail",
+            "Detail",
+            key_display="⏎",
+            priority=True,
+            tooltip="Show or hide the payload that was sent",
+            id="failures-detail",
+        ),
+        Binding(
+            "space", "mark", "Mark", tooltip="Mark or unmark the row for R", id="failures-mark"
+        ),
+        Binding(
+            "R",
+            "retry",
+            "Retry",
+            tooltip="Retry the marked rows, or the highlighted one, through the engine",
+            id="failures-retry",
+        ),
+        Binding(
+            "D",
+            "retry_day",
+            "Day",
+            tooltip="Retry every failure of the day (the day filter, or the row's day)",
+            id="failures-retry-day",
+        ),
+        Binding(
+            "E",
+            "export('csv')",
+            "CSV",
+            tooltip="Export the filtered view as CSV into the current directory",
+            id="failures-export-csv",
+        ),
+        Binding(
+            "J",
+            "export('json')",
+            "JSON",
+            tooltip="Export the filtered view as JSON into the current directory",
+            id="failures-export-json",
+        ),
+        Binding(
+            "c",
+            "choose_destination",
+            "Dest",
+            tooltip="Show the failures of one destination, or of all",
+            id="failures-destination",
+        ),
+        Binding("n", "page(1)", "Next page", show=False, id="failures-next"),
+        Binding("p", "page(-1)", "Previous page", show=False, id="failures-previous"),
+        Binding("escape", "back", "Back", id="back"),
+    ]
+
+    def __init__(self, destination: str | None = None, day: str | None = None) -> None:
+        super().__init__()
+        self.flt = FailureFilter(destination=destination, day=day)
+        self.sort = "newest"
+        self.rows: list[FailureRow] = []
+        self.total: int | None = 0
+        self.marked: set[int] = set()
+        self.states: dict[int, str] = {}
+        """Row id -> status shown, once a retry has changed it."""
+        self.detail_open = False
+        self.feedback_width = 24
+        self._token = 0
+        self.page_pending = False
+        """True from a reload request until its page is on screen (tests, the benchmark)."""
+        self._debounce: Timer | None = None
+        self._keep_cursor = 0
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="filter-bar"):
+            yield Label("/", id="filter-label")
+            yield FormInput(
+                placeholder="email, domain or feedback text; ⏎ done, esc keep", id="filter-input"
+            )
+        table = PagedTable(page_size=PAGE_SIZE, id="failures")
+        # On a wide terminal the feedback gets the room the other columns leave.
+        widths = {key: width for key, _, width in COLUMNS}
+        if self.app.size.width >= 100:
+            widths["email"] = 28
+        fixed = sum(w + 2 for key, w in widths.items() if key != "feedback") + 4
+        widths["feedback"] = max(24, min(120, self.app.size.width - fixed))
+        self.feedback_width = widths["feedback"]
+        for key, label, _ in COLUMNS:
+            table.add_column(label, key=key, width=widths[key])
+        yield table
+        with VerticalScroll(id="failure-detail", classes="detail"):
+            yield Static(id="failure-summary", markup=False)
+            yield Static(id="failure-payload", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-bar").display = False
+        self.query_one("#failure-payload").display = False
+        self.query_one(PagedTable).focus()
+        self.watch(self.app, "engine_tick", self._engine_moved, init=False)
+        self._take_jump()
+        self.reload()
+
+    def jumped(self) -> None:
+        if self._take_jump():
+            self.reload()
+
+    def _take_jump(self) -> bool:
+        jumps = self.console.jump_targets
+        if "failures" in jumps and self.console.current_mode == "failures":
+            self.flt = FailureFilter(jumps.pop("failures"), None, self.flt.text)
+            self.query_one(PagedTable).page = 0
+            return True
+        return False
+
+    def _engine_moved(self, _tick: int) -> None:
+        # New failures arrive with runs; keep the page the operator is on, refresh its rows
+        # only when nothing is marked (a reload would move rows under the marks).
+        if self.is_current and not self.marked and not self.states:
+            self.reload(keep_cursor=True)
+
+    # -- loading ------------------------------------------------------------------------------
+    def reload(self, keep_cursor: bool = False) -> None:
+        self._token += 1
+        self.page_pending = True
+        table = self.query_one(PagedTable)
+        self._keep_cursor = table.cursor_row if keep_cursor else 0
+        self._load(self.flt, self.sort, table.page, self._token)
+
+    @work(thread=True, group="failures-load")
+    def _load(self, flt: FailureFilter, sort: str, page: int, token: int) -> None:
+        with self.console.store.read() as conn:
+            rows = failures_page(conn, flt, limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE, sort=sort)
+        # The page first: a text filter's count scans every failure, so it follows on its own.
+        self.post_message(FailuresLoaded(rows, None, token))
+        with self.console.store.read() as conn:
+            total = failure_count(conn, flt)
+        self.post_message(FailuresCounted(total, token))
+
+    def on_failures_loaded(self, message: FailuresLoaded) -> None:
+        if message.token != self._token:
+            return
+        self.page_pending = False
+        table = self.query_one(PagedTable)
+        table.has_more = len(message.rows) > PAGE_SIZE
+        self.rows = message.rows[:PAGE_SIZE]
+        self.total = message.total
+        if not table.has_more:
+            # The last page is on screen: the total is known without waiting for the count.
+            self.total = table.page * PAGE_SIZE + len(self.rows)
+        self.states = {}
+        table.clear()
+        for row in self.rows:
+            table.add_row(*self._cells(row), key=str(row.id))
+        if self.rows:
+            table.move_cursor(row=min(self._keep_cursor, len(self.rows) - 1))
+        self._update_title()
+        self._show_detail()
+
+    def on_failures_counted(self, message: FailuresCounted) -> None:
+        if message.token == self._token:
+            self.total = message.total
+            self._update_title()
+
+    def _cells(self, row: FailureRow) -> list[Any]:
+        status = self.states.get(row.id, "failed")
+        return [
+            Text("●", style="bold cyan") if row.id in self.marked else "",
+            row.email or "—",
+            ellipsize(row.feedback, self.feedback_width),
+            status_cell(status),
+            short_time(row.at),
+            row.destination,
+            row.kind,
+            str(row.http_status or ""),
+            str(row.attempts),
+        ]
+
+    def _update_title(self) -> None:
+        table = self.query_one(PagedTable)
+        parts = ["Failures", self.flt.destination or "all destinations"]
+        if self.flt.day:
+            parts.append(f"day {self.flt.day}")
+        if self.flt.text:
+            parts.append(f"filter “{self.flt.text}”")
+        parts.append(f"sort {self.sort}")
+        parts.append(table.page_label(self.total, counting=self.total is None))
+        if table.page or table.has_more:
+            parts.append("n/p: page")
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked")
+        self.set_title(" · ".join(parts))
+
+    # -- the highlighted row ------------------------------------------------------------------
+    def current(self) -> FailureRow | None:
+        table = self.query_one(PagedTable)
+        if not self.rows or table.row_count == 0:
+            return None
+        return self.rows[min(table.cursor_row, len(self.rows) - 1)]
+
+    @on(PagedTable.RowHighlighted)
+    def _highlighted(self, _event: PagedTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        row = self.current()
+        summary = self.query_one("#failure-summary", Static)
+        if row is None:
+            summary.update(
+                "No failures match this view."
+                if self.flt.text or self.flt.day or self.flt.destination
+                else "No failures: everything sent was delivered."
+            )
+            self.query_one("#failure-payload", Static).display = False
+            return
+        status = self.states.get(row.id, "failed")
+        summary.update(
+            f"{row.email or '—'} · {row.destination} · {row.kind} · {status} · "
+            f"HTTP {row.http_status or '—'} · {row.attempts} attempt(s) · {full_time(row.at)}\n"
+            f"Feedback: {row.feedback or '—'}\n"
+            + ("⏎ hides the payload" if self.detail_open else "⏎ shows the payload sent")
+            + " · R retries it · space marks it"
+        )
+        payload = self.query_one("#failure-payload", Static)
+        payload.display = self.detail_open
+        if self.detail_open:
+            payload.update("loading the payload…")
+            self._load_payload(row.id)
+
+    @work(thread=True, exclusive=True, group="failures-payload")
+    def _load_payload(self, row_id: int) -> None:
+        with self.console.store.read() as conn:
+            raw = outbox_payload(conn, row_id)
+        self.post_message(PayloadLoaded(row_id, payload_text(raw)))
+
+    def on_payload_loaded(self, message: PayloadLoaded) -> None:
+        row = self.current()
+        if row is not None and row.id == message.row_id and self.detail_open:
+            self.query_one("#failure-payload", Static).update("Payload sent:\n" + message.text)
+
+    def action_detail(self) -> None:
+        if self.query_one("#filter-input").has_focus:
+            self._filter_done()
+            return
+        self.detail_open = not self.detail_open
+        self.query_one("#failure-detail").set_class(self.detail_open, "-open")
+        self._show_detail()
+
+    # -- filter and sort ----------------------------------------------------------------------
+    def action_filter(self) -> None:
+        bar = self.query_one("#filter-bar")
+        bar.display = True
+        self.query_one("#filter-input", Input).focus()
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        # Wait for a pause in typing: one query per pause, not per keystroke.
+        self._debounce = self.set_timer(0.25, lambda: self._apply_filter(event.value))
+
+    def _apply_filter(self, text: str) -> None:
+        text = text.strip()
+        if text == (self.flt.text or ""):
+            return
+        self.flt = FailureFilter(self.flt.destination, self.flt.day, text or None)
+        self.query_one(PagedTable).page = 0
+        self.marked.clear()
+        self.reload()
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._filter_done()
+
+    def _filter_done(self) -> None:
+        value = self.query_one("#filter-input", Input).value
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._apply_filter(value)
+        self.query_one("#filter-bar").display = bool(value.strip())
+        self.query_one(PagedTable).focus()
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.query_one(PagedTable).page = 0
+        self.reload()
+
+    def action_back(self) -> None:
+        field = self.query_one("#filter-input", Input)
+        if field.has_focus:
+            # Escape while typing: keep what is typed, go back to the table.
+            self._filter_done()
+        elif self.flt.text:
+            field.value = ""
+            self.flt = FailureFilter(self.flt.destination, self.flt.day, None)
+            self.query_one("#filter-bar").display = False
+            self.query_one(PagedTable).page = 0
+            self.reload()
+        elif self.detail_open:
+            self.action_detail()
+        else:
+            super().action_back()
+
+    # -- paging -------------------------------------------------------------------------------
+    def action_page(self, delta: int) -> None:
+        table = self.query_one(PagedTable)
+        target = table.page + delta
+        if target < 0 or (delta > 0 and not table.has_more):
+            self.notify("No more pages that way.", timeout=2)
+            return
+        table.page = target
+        self.marked.clear()
+        self.reload()
+
+    @on(PagedTable.PageRequested)
+    def _page_requested(self, event: PagedTable.PageRequested) -> None:
+        self.action_page(event.delta)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("retry", "mark", "detail", "retry_day", "export"):
+            return True if self.rows else None
+        return True
+
+    # -- marks and retry ----------------------------------------------------------------------
+    def action_mark(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        self.marked.symmetric_difference_update({row.id})
+        table = self.query_one(PagedTable)
+        table.update_cell(str(row.id), "mark", self._cells(row)[0])
+        table.move_cursor(row=min(table.cursor_row + 1, table.row_count - 1))
+        self._update_title()
+
+    def action_retry(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        ids = sorted(self.marked) if self.marked else [row.id]
+        self._show_states({i: "retrying…" for i in ids})
+        self.run_worker(self._retry(ids), group="failures-retry", exit_on_error=False)
+
+    async def _retry(self, ids: list[int]) -> None:
+        requeued = await self.console.retry(ids)
+        states = await asyncio.to_thread(self._read_states, ids)
+        self.post_message(RowsRetried(states, requeued))
+
+    def _read_states(self, ids: list[int]) -> dict[int, OutboxState]:
+        with self.console.store.read() as conn:
+            return outbox_states(conn, ids)
+
+    def on_rows_retried(self, message: RowsRetried) -> None:
+        shown = {row_id: state.status for row_id, state in message.states.items()}
+        self._show_states(shown, message.states)
+        delivered = sum(1 for s in shown.values() if s == "delivered")
+        still = len(shown) - delivered
+        self.notify(
+            f"Retried {message.requeued}: {delivered} delivered"
+            + (f", {still} not delivered" if still else ""),
+            severity="information" if not still else "warning",
+            timeout=6,
+        )
+        self.marked.clear()
+        self._update_title()
+
+    def _show_states(
+        self, shown: dict[int, str], states: dict[int, OutboxState] | None = None
+    ) -> None:
+        """Update rows in place: status, and what the retry changed (HTTP, attempts, feedback)."""
+        table = self.query_one(PagedTable)
+        for index, row in enumerate(self.rows):
+            if row.id not in shown:
+                continue
+            self.states[row.id] = shown[row.id]
+            state = states.get(row.id) if states else None
+            if state is not None:
+                row = FailureRow(
+                    row.id,
+                    row.email,
+                    row.destination,
+                    row.kind,
+                    state.feedback,
+                    state.http_status,
+                    state.attempts,
+                    state.updated_at,
+                    row.message_id,
+                )
+                self.rows[index] = row
+            if state is not None:
+                self.marked.discard(row.id)
+            for (column, _, _), value in zip(
+                COLUMNS,
+                self._cells(row),
+                strict=True,
+            ):
+                table.update_cell(str(row.id), column, value)
+        self._show_detail()
+
+    def action_retry_day(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        day = self.flt.day or row.at[:10]
+        flt = FailureFilter(destination=self.flt.destination, day=day)
+        self._confirm_day(flt)
+
+    @work(thread=True, group="failures-day")
+    def _confirm_day(self, flt: FailureFilter) -> None:
+        with self.console.store.read() as conn:
+            total = failure_count(conn, flt)
+        where = flt.destination or "all destinations"
+
+        def confirmed(yes: object) -> None:
+            if yes:
+                self._show_states({r.id: "retrying…" for r in self.rows if r.at[:10] == flt.day})
+                self.run_worker(self._retry_day(flt), group="failures-retry", exit_on_error=False)
+
+        self.app.call_from_thread(
+            self.app.push_screen,
+            ConfirmScreen(
+                f"Retry all {count(total)} failures of {flt.day} ({where})?",
+                "They go back in the queue and are delivered now through the engine.",
+                yes="Retry",
+            ),
+            confirmed,
+        )
+
+    async def _retry_day(self, flt: FailureFilter) -> None:
+        def ids() -> list[int]:
+            with self.console.store.read() as conn:
+                return failure_ids(conn, flt)
+
+        row_ids = await asyncio.to_thread(ids)
+        requeued = await self.console.retry(row_ids)
+        visible = [r.id for r in self.rows if r.id in set(row_ids)]
+        states = await asyncio.to_thread(self._read_states, visible)
+        self.post_message(RowsRetried(states, requeued))
+
+    # -- destination --------------------------------------------------------------------------
+    def action_choose_destination(self) -> None:
+        def chosen(choice: object) -> None:
+            if isinstance(choice, str):
+                destination = None if choice == ALL else choice
+                self.flt = FailureFilter(destination, self.flt.day, self.flt.text)
+                self.query_one(PagedTable).page = 0
+                self.reload()
+
+        self._choose(chosen)
+
+    @work(thread=True, group="failures-load")
+    def _choose(self, callback: object) -> None:
+        with self.console.store.read() as conn:
+            names = [(d.name, d.name) for d in list_destinations(conn)]
+        self.app.call_from_thread(
+            self.app.push_screen,
+            ChooseScreen(
+                "Failures of which destination?",
+                [(ALL, "All destinations"), *names],
+                self.flt.destination or ALL,
+            ),
+            callback,
+        )
+
+    # -- export -------------------------------------------------------------------------------
+    def action_export(self, fmt: str) -> None:
+        stamp = self.console.now().strftime("%Y%m%d-%H%M%S")
+        path = Path.cwd() / f"failures-{stamp}.{fmt}"
+        self._export(self.flt, self.sort, path, fmt)
+
+    @work(thread=True, group="failures-export")
+    def _export(self, flt: FailureFilter, sort: str, path: Path, fmt: str) -> None:
+        written = 0
+        with self.console.store.read() as conn, path.open("w", encoding="utf-8", newline="") as out:
+            rows = iter_failures(conn, flt, sort=sort)
+            if fmt == "csv":
+                writer = csv.writer(out)
+                writer.writerow(
+                    ["email", "destination", "kind", "feedback", "http_status", "attempts", "at"]
+                )
+                for row in rows:
+                    writer.writerow(
+                        [
+                            row.email or "",
+                            row.destination,
+                            row.kind,
+                            row.feedback or "",
+                            row.http_status or "",
+                            row.attempts,
+                            row.at,
+                        ]
+                    )
+                    written += 1
+            else:
+                out.write("[")
+                for row in rows:
+                    out.write(
+                        ("," if written else "") + "\n  " + orjson.dumps(row.as_json()).decode()
+                    )
+                    written += 1
+                out.write("\n]\n")
+        self.post_message(ExportWritten(str(path), written))
+
+    def on_export_written(self, message: ExportWritten) -> None:
+        self.notify(
+            f"Wrote {count(message.rows)} failures to {Path(message.path).name} "
+            f"(in {Path(message.path).parent})",
+            title="Export",
+            timeout=8,
+        )

@@ -1,0 +1,78 @@
+"""`?`: every key that works on the screen below, and the ones that work everywhere."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+
+from console.ui.screens.base import ConsoleModal
+from console.ui.widgets.nav_bar import NAV_ITEMS
+
+SKIPPED_KEYS = {"tab", "shift+tab", "ctrl+c", "super+c"}
+EVERYWHERE_NOTES = (
+    ("ctrl+p", "Command palette (same as :)"),
+    ("tab / shift+tab", "Move between tables and fields"),
+    ("↑ ↓ pgup pgdn", "Move in a table; pgdn on the last row loads the next page"),
+    ("← →", "Scroll a wide table sideways (the panel below shows the whole row)"),
+    ("esc", "Back: close a dialog, leave a drill-down, then the previous screen"),
+)
+
+
+class KeysScreen(ConsoleModal):
+    """Lists the bindings of `screen` (with their descriptions) and the global keys."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Close", id="cancel"),
+        Binding("question_mark", "cancel", "Close", key_display="?", id="keys-close"),
+    ]
+
+    def __init__(self, screen: Screen[object], store_label: str) -> None:
+        super().__init__()
+        self.target = screen
+        self.store_label = store_label
+
+    def _screen_rows(self) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        # Focus moves and copy are Textual's own, listed once under "Everywhere".
+        nav_keys = {key for key, *_ in NAV_ITEMS} | {"question_mark", "colon"} | SKIPPED_KEYS
+        for key, active in self.target.active_bindings.items():
+            binding = active.binding
+            if active.node is not self.target or not binding.description:
+                continue
+            if key in seen or key in nav_keys:
+                continue
+            seen.add(key)
+            display = binding.key_display or self.app.get_key_display(binding)
+            rows.append((display, binding.tooltip or binding.description))
+        return rows
+
+    def compose(self) -> ComposeResult:
+        screen_name = getattr(self.target, "HELP_NAME", type(self.target).__name__)
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        table.add_row(Text("This screen", style="bold underline"), screen_name)
+        for key, description in self._screen_rows():
+            table.add_row(key, description)
+        table.add_row("", "")
+        table.add_row(Text("Everywhere", style="bold underline"), "")
+        for key, long, _short, _action in NAV_ITEMS:
+            table.add_row(key, long if key in "?:q" else f"Go to {long}")
+        for key, description in EVERYWHERE_NOTES:
+            table.add_row(key, description)
+        table.add_row("", "")
+        table.add_row(Text("Store", style="bold underline"), Text(self.store_label))
+        with Vertical(classes="dialog wide-dialog"):
+            yield Static("Keys", classes="dialog-title")
+            with VerticalScroll(id="keys-scroll"):
+                yield Static(table)
+            yield Static("esc or ? close · ↑↓ scroll", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#keys-scroll").focus()

@@ -1,0 +1,179 @@
+"""Sync summary: per destination, one row a day (completions, failures, suppressed, queued)
+and a chart of the last 30 days. Enter on a day opens that day's failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Sparkline, Static
+
+from console.ui.formatting import count
+from console.ui.messages import SummaryLoaded
+from console.ui.screens.base import ConsoleScreen
+from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.failures import FailuresScreen
+from state.destinations import list_destinations
+from state.queries import SummaryRow, daily_summary
+
+DAYS = 30
+ALL = "__all__"
+
+
+def _number(value: int, width: int, style: str = "") -> Text:
+    # Padded by hand: a DataTable cell does not honour Text.justify.
+    return Text(count(value).rjust(width), style=style if value else "dim")
+
+
+class SummaryScreen(ConsoleScreen):
+    """All destinations by default; `c` narrows to one (the chart follows)."""
+
+    MODE = "summary"
+    HELP_NAME = "Sync summary"
+    BINDINGS = [
+        Binding("enter", "open_day", "Failures of day", key_display="⏎", id="summary-open"),
+        Binding("c", "choose_destination", "Destination", id="summary-destination"),
+        Binding("escape", "back", "Back", id="back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.destination: str | None = None
+        self.rows: list[SummaryRow] = []
+        self._token = 0
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="chart"):
+            with Horizontal(classes="chart-line"):
+                yield Static("Completions", classes="chart-label")
+                yield Sparkline([], id="completions-chart", classes="chart")
+                yield Static(id="completions-total", classes="chart-total", markup=False)
+            with Horizontal(classes="chart-line"):
+                yield Static("Failures", classes="chart-label")
+                yield Sparkline([], id="failures-chart", classes="chart failures-chart")
+                yield Static(id="failures-total", classes="chart-total", markup=False)
+            yield Static(id="chart-axis", classes="chart-axis", markup=False)
+        table = DataTable(id="summary", cursor_type="row", zebra_stripes=True)
+        table.add_column("Date", key="date", width=10)
+        table.add_column("Destination", key="destination", width=16)
+        table.add_column("Completions", key="completions", width=11)
+        table.add_column("Failures", key="failures", width=8)
+        table.add_column("Suppressed", key="suppressed", width=10)
+        table.add_column("Queued", key="queued", width=6)
+        yield table
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "engine_tick", self._engine_moved, init=False)
+        self.query_one(DataTable).focus()
+        self._take_jump()
+        self.reload()
+
+    def jumped(self) -> None:
+        self._take_jump()
+        self.reload()
+
+    def _take_jump(self) -> bool:
+        """A palette jump ("Summary: name") narrows the screen to that destination."""
+        jumps = self.console.jump_targets
+        if "summary" in jumps:
+            self.destination = jumps.pop("summary")
+            return True
+        return False
+
+    def _engine_moved(self, _tick: int) -> None:
+        if self.is_current:
+            self.reload()
+
+    def reload(self) -> None:
+        self._token += 1
+        self._load(self.destination, self._token)
+
+    @work(thread=True, group="summary-load")
+    def _load(self, destination: str | None, token: int) -> None:
+        with self.console.store.read() as conn:
+            rows = daily_summary(conn, destination, DAYS)
+        self.post_message(SummaryLoaded(rows, token))
+
+    def on_summary_loaded(self, message: SummaryLoaded) -> None:
+        if message.token != self._token:
+            return
+        self.rows = message.rows
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for index, row in enumerate(self.rows):
+            table.add_row(
+                row.date,
+                row.destination,
+                _number(row.completions, 11, "green"),
+                _number(row.failures, 8, "bold red"),
+                _number(row.suppressed, 10),
+                _number(row.queued, 6, "yellow"),
+                key=str(index),
+            )
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        which = self.destination or "all destinations"
+        self.set_title(
+            f"Sync summary · {which} · last {DAYS} days · ⏎ failures of the day"
+            if self.rows
+            else f"Sync summary · {which} · nothing delivered yet"
+        )
+        self._chart()
+
+    def _chart(self) -> None:
+        today = self.console.now().date()
+        days = [(today - timedelta(days=DAYS - 1 - i)).isoformat() for i in range(DAYS)]
+        completions = dict.fromkeys(days, 0)
+        failures = dict.fromkeys(days, 0)
+        for row in self.rows:
+            if row.date in completions:
+                completions[row.date] += row.completions
+                failures[row.date] += row.failures
+        self.query_one("#completions-chart", Sparkline).data = list(completions.values())
+        self.query_one("#failures-chart", Sparkline).data = list(failures.values())
+        self.query_one("#completions-total", Static).update(
+            f"{count(sum(completions.values()))} in {DAYS} days · today {count(completions[days[-1]])}"
+        )
+        self.query_one("#failures-total", Static).update(
+            f"{count(sum(failures.values()))} in {DAYS} days · today {count(failures[days[-1]])}"
+        )
+        axis = f"{days[0][5:]}".ljust(DAYS - 5) + days[-1][5:]
+        self.query_one("#chart-axis", Static).update(axis)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_open_day()
+
+    def action_open_day(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.row_count == 0:
+            return
+        row = self.rows[min(table.cursor_row, len(self.rows) - 1)]
+        self.app.push_screen(FailuresScreen(destination=row.destination, day=row.date))
+
+    def action_choose_destination(self) -> None:
+        def chosen(choice: object) -> None:
+            if isinstance(choice, str):
+                self.destination = None if choice == ALL else choice
+                self.reload()
+
+        self._choose(chosen)
+
+    @work(thread=True, group="summary-load")
+    def _choose(self, callback: object) -> None:
+        with self.console.store.read() as conn:
+            names = [(d.name, d.name) for d in list_destinations(conn)]
+        self.app.call_from_thread(
+            self.app.push_screen,
+            ChooseScreen(
+                "Summary of which destination?",
+                [(ALL, "All destinations"), *names],
+                self.destination or ALL,
+            ),
+            callback,
+        )

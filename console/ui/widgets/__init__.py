@@ -1,0 +1,1 @@
+"""Widgets the console's screens share: header, key bar, paged table, detail panel."""

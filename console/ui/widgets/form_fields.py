@@ -1,0 +1,64 @@
+"""Form building blocks: a labelled row with an error line under it, and inputs whose cursor
+blink follows the app (off for snapshots)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Input, Label, Static
+
+
+class FormInput(Input):
+    """A compact Input; the caret blinks unless the app was built with `cursor_blink=False`."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("compact", True)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def on_mount(self) -> None:
+        self.cursor_blink = bool(getattr(self.app, "cursor_blink", True))
+
+
+class FieldRow(Vertical):
+    """`Label  [widget]` on one line, and the field's error (if any) on the next."""
+
+    DEFAULT_CSS = """
+    FieldRow {
+        height: auto;
+        & > Horizontal { height: auto; }
+        & .field-label { width: 22; color: $text-muted; padding-right: 1; }
+        & .field-error { color: $error; padding-left: 22; display: none; height: auto; }
+        & .field-error.-shown { display: block; }
+        & .field-hint { color: $text-muted; padding-left: 22; height: auto; }
+    }
+    """
+
+    def __init__(self, label: str, widget: Widget, field: str, hint: str = "") -> None:
+        super().__init__(id=f"row-{field}")
+        self.label = label
+        self.widget = widget
+        self.field = field
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(self.label, classes="field-label", markup=False)
+            yield self.widget
+        if self.hint:
+            yield Static(self.hint, classes="field-hint", markup=False)
+        yield Static("", id=f"error-{self.field}", classes="field-error", markup=False)
+
+    def show_error(self, message: str | None) -> None:
+        error = self.query_one(f"#error-{self.field}", Static)
+        error.update(message or "")
+        error.set_class(bool(message), "-shown")
+        self.set_class(bool(message), "-invalid")
+
+
+class SectionTitle(Static):
+    """A bold line that groups the fields below it."""
+
+    DEFAULT_CSS = """
+    SectionTitle { text-style: bold; color: $accent; margin-top: 1; }
+    """

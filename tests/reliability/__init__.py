@@ -1,0 +1,1 @@
+"""Reliability tests: crashes, receiver faults, bad input, concurrency, secrets, migrations."""
