@@ -95,9 +95,10 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
         raise ConfigError(f"{path}: use [[destinations]] and [[audiences]] tables")
     audience_rules: dict[str, str] = {}
     for index, entry in enumerate(audiences, 1):
-        name = str(entry.get("name") or "").strip() if isinstance(entry, dict) else ""
-        if not name:
-            raise ConfigError(f"{path}: audience #{index}: name: required")
+        raw_name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(raw_name, str) or not raw_name.strip():
+            raise ConfigError(f"{path}: audience #{index}: name: required, as text")
+        name = raw_name.strip()
         rule = entry.get("rule")
         if not isinstance(rule, str) or not rule.strip():
             raise ConfigError(f"{path}: audience {name!r}: rule: required")
@@ -113,9 +114,10 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
     for index, entry in enumerate(destinations, 1):
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}: destination #{index}: must be a table")
-        name = str(entry.get("name") or "").strip()
-        if not name:
-            raise ConfigError(f"{path}: destination #{index}: name: required")
+        raw_name = entry.get("name")
+        if not isinstance(raw_name, str) or not raw_name.strip():
+            raise ConfigError(f"{path}: destination #{index}: name: required, as text")
+        name = raw_name.strip()
         if name in seen:
             raise ConfigError(f"{path}: destination {name!r}: name: appears twice")
         seen.add(name)

@@ -298,13 +298,14 @@ class ResciAdapter:
         site_id: str | None = None,
         *,
         key_label: str = "ReSci API key",
-        timeout: float = 15.0,
+        timeout: float | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.site_id = site_id
         self.key_label = key_label
-        self.timeout = timeout
+        # None: the engine's client decides (EngineOptions.timeout_seconds).
+        self.timeout: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         self.concurrency = max(1, concurrency)
         self._auth = {AUTH_HEADER: f"{AUTH_SCHEME} {api_key}", "User-Agent": USER_AGENT}
         self._json_headers = {**self._auth, "Content-Type": "application/json"}

@@ -200,14 +200,15 @@ def batch_body(rows: Sequence[OutgoingRow]) -> bytes:
 class SegmentAdapter:
     """Sends outbox rows to `POST /v1/batch`, splitting a refused batch until bad rows stand alone."""
 
-    def __init__(self, endpoint: str, write_key: str, timeout: float = 15.0) -> None:
+    def __init__(self, endpoint: str, write_key: str, timeout: float | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._headers = {
             "Authorization": write_key_header(write_key),
             "Content-Type": "application/json",
             "User-Agent": "retention-console/0.1",
         }
-        self.timeout = timeout
+        # None: the engine's client decides (EngineOptions.timeout_seconds).
+        self.timeout: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
 
     async def send(self, client: httpx.AsyncClient, rows: Sequence[OutgoingRow]) -> SendResult:
         outcomes: list[RowOutcome] = []

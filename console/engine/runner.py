@@ -18,6 +18,7 @@ from console.destinations.base import DestinationAdapter, DestinationHalted, Out
 from console.engine.drivers import driver_for
 from console.engine.outbox import RetryPolicy, claim_due, next_due, record_outcomes
 from console.engine.runs import (
+    LEASE_SECONDS,
     RunCounts,
     acquire_lease,
     close_abandoned_runs,
@@ -128,17 +129,17 @@ async def _deliver(
                 after_id = rows[-1].id
                 while len(tasks) >= options.in_flight:
                     done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        task.result()
+                    _raise_first(done)
                 tasks.add(asyncio.create_task(send_and_record(rows)))
             if tasks:
                 done, _ = await asyncio.wait(tasks)
                 tasks = set()
-                for task in done:
-                    task.result()
+                _raise_first(done)
         finally:
             for task in tasks:
                 task.cancel()
+            # Collect what the cancelled batches raised, so nothing is left unretrieved.
+            await asyncio.gather(*tasks, return_exceptions=True)
         due = await asyncio.to_thread(_next_due, store, destination.id)
         if due is None:
             return
@@ -146,6 +147,28 @@ async def _deliver(
         if loop.time() + max(wait, 0) > deadline:
             return
         await asyncio.sleep(max(wait, 0.01))
+
+
+def _raise_first(done: set[asyncio.Task[None]]) -> None:
+    """Raise the first failure among finished batches, after looking at every one of them
+    (asyncio logs an error for a task exception nobody retrieved)."""
+    errors = [task.exception() for task in done if not task.cancelled()]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+async def _keep_lease(store: Store, destination_id: int, owner: str) -> None:
+    """Renew the lease while a long plan step or retry wait runs, so another engine never
+    takes over a destination this one is still working."""
+    while True:
+        await asyncio.sleep(LEASE_SECONDS / 4)
+
+        def renew() -> None:
+            with store.write() as conn:
+                renew_lease(conn, destination_id, owner)
+
+        await asyncio.to_thread(renew)
 
 
 def _claim(store: Store, destination_id: int, after_id: int, options: EngineOptions):  # type: ignore[no-untyped-def]
@@ -198,6 +221,7 @@ async def run_destination(
             return start_run(conn, destination.id, trigger)
 
     run_id = await asyncio.to_thread(begin)
+    heartbeat = asyncio.create_task(_keep_lease(store, destination.id, owner))
     counts = RunCounts()
     status, message, errored, config_error = "ok", "", False, False
     own_client = client is None
@@ -225,6 +249,8 @@ async def run_destination(
         log.exception("run of %s failed", destination.name)
         status, message, errored = "error", f"{type(exc).__name__}: {exc}", True
     finally:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
         if own_client:
             await http.aclose()
     queued = await asyncio.to_thread(queued_count, store, destination.id)

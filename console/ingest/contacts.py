@@ -109,6 +109,9 @@ def _fast_email(text: str) -> str | None:
     return text
 
 
+FORMULA_FIRST_CHARACTERS = frozenset("=+-@")
+
+
 def normalise_email(raw: str) -> str:
     """The email trimmed, lower-cased and validated by `email_validator` (syntax only, no DNS);
     the library's normalised form, which for ASCII addresses is the lower-cased input.
@@ -119,6 +122,13 @@ def normalise_email(raw: str) -> str:
     text = raw.strip().lower()
     if not text:
         raise ValueError("The email address is empty.")
+    if text[0] in FORMULA_FIRST_CHARACTERS:
+        # Legal in a local part but almost never real, and spreadsheets opening the users CSV
+        # sent to ReSci would run it as a formula; the email column cannot be neutralised
+        # without changing the address, so such an address is refused here.
+        raise ValueError(
+            f"An email starting with {text[0]!r} is refused: spreadsheets run it as a formula."
+        )
     fast = _fast_email(text)
     if fast is not None:
         return fast

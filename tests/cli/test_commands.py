@@ -273,6 +273,10 @@ def test_config_errors_for_the_file_itself(tmp_path: Path, db: Path) -> None:
     nameless = write(tmp_path / "nameless.toml", '[[destinations]]\nkind = "segment"\n')
     result = cli("config", "apply", nameless, "--db", db)
     assert result.stderr.startswith(f"error: {nameless}: destination #1: name: required")
+    listed = write(tmp_path / "listed.toml", "[[destinations]]\nname = ['']\nkind = 'segment'\n")
+    result = cli("config", "apply", listed, "--db", db)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {listed}: destination #1: name: required, as text")
     twice = write(tmp_path / "twice.toml", segment_toml() + segment_toml())
     result = cli("config", "apply", twice, "--db", db)
     assert result.stderr.startswith(f"error: {twice}: destination 'seg': name: appears twice")

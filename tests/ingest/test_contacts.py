@@ -426,6 +426,8 @@ def test_fast_email_path_agrees_with_email_validator(local: str, domain: str, pa
         expected: str | None = validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
         expected = None
+    if text[:1] in contacts_module.FORMULA_FIRST_CHARACTERS:
+        expected = None  # refused on purpose: a spreadsheet would run it as a formula
     try:
         got: str | None = normalise_email(raw)
     except ValueError:
@@ -479,3 +481,10 @@ def test_memory_stays_flat(
 
     small, large = peak(2_000), peak(20_000)
     assert large < small * 2 + 2_000_000, (small, large)
+
+
+def test_formula_looking_email_is_refused_with_reason() -> None:
+    """An email a spreadsheet would run as a formula is refused before it reaches any CSV."""
+    for raw in ("=cmd|'/c calc'!a0@example.com", "+1@example.com", "-x@example.com"):
+        with pytest.raises(ValueError, match="formula"):
+            normalise_email(raw)

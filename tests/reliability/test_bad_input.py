@@ -554,13 +554,6 @@ def test_resci_csv_neutralises_formula_cells(values: list[str], figures: Figures
         assert not cell.strip() or not cell.startswith(FORMULA_STARTS), (column, cell)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an email such as =cmd|'/c calc'!a0@example.com passes the importer "
-    "(console/ingest/contacts.normalise_email accepts =, +, - as the first character) and is "
-    "written unneutralised in the email column of the users CSV sent to ReSci "
-    "(console/engine/resci_driver.build_backfill_file)",
-)
 def test_resci_csv_email_column_holds_no_formula(tmp_path: Path) -> None:
     rows = _backfill_rows(
         tmp_path,
@@ -568,7 +561,11 @@ def test_resci_csv_email_column_holds_no_formula(tmp_path: Path) -> None:
             {"email": "=cmd|'/c calc'!a0@example.com", "first_name": "x"},
             {"email": "+1+2@example.com", "first_name": "y"},
             {"email": "-2+3@example.com", "first_name": "z"},
+            {"email": "plain@example.com", "first_name": "=1+1"},
         ],
     )
+    # Formula-looking emails are refused at import; the good contact's cells are neutralised.
+    assert [row["email"] for row in rows] == ["plain@example.com"]
     for row in rows:
         assert not row["email"].startswith(FORMULA_STARTS), row["email"]
+        assert not row["full_name"].startswith(FORMULA_STARTS), row["full_name"]

@@ -14,7 +14,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -24,8 +24,6 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from console.cli import main
-from console.destinations.segment import SegmentAdapter
-from console.engine.drivers import DRIVERS
 from console.engine.outbox import RetryPolicy
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.engine.service import EngineService
@@ -34,10 +32,10 @@ from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from console.sandbox.faults import FaultDecision, FaultKind
 from state import clock
 from state.db import Store
-from state.destinations import DestinationRecord, get_destination, save_destination
+from state.destinations import get_destination, save_destination
 from state.models import Destination, OutboxRow
 from state.queries import FailureFilter, failure_count, failures_page, runs_page
-from state.settings import SegmentSettings, resolve_secret
+from state.settings import SegmentSettings
 
 from .conftest import WRITE_KEY, Figures, check_delivery, copies_differ, write_events
 
@@ -242,25 +240,6 @@ async def test_every_request_5xx_then_recovery(
     assert set(sandbox.message_ids.values()) == {1}
 
 
-@pytest.fixture
-def adapter_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Make the Segment adapter time out after 0.2 s, as EngineOptions(timeout_seconds=0.2)
-    asks (see test_engine_timeout_reaches_the_adapter for why this is needed)."""
-    timeout = 0.2
-
-    def adapter(destination: DestinationRecord) -> SegmentAdapter:
-        settings: SegmentSettings = destination.settings  # type: ignore[assignment]
-        return SegmentAdapter(settings.endpoint, resolve_secret(settings.write_key), timeout)
-
-    monkeypatch.setitem(DRIVERS, "segment", replace(DRIVERS["segment"], adapter=adapter))
-    return timeout
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: SegmentAdapter passes its own 15 s timeout on every request, which overrides "
-    "the client's EngineOptions.timeout_seconds (console/engine/drivers.py _segment_adapter)",
-)
 async def test_engine_timeout_reaches_the_adapter(
     store: Store,
     tmp_path: Path,
@@ -279,7 +258,6 @@ async def test_replies_slower_than_timeout_then_recovery(
     store: Store,
     tmp_path: Path,
     served: tuple[SegmentSandbox, CountingFaults, str],
-    adapter_timeout: float,
     figures: Figures,
 ) -> None:
     sandbox, faults, url = served
