@@ -1,9 +1,11 @@
 """Plan step for a Segment destination: new contact versions and new events become outbox rows.
 
 Chunks are read and queued in write transactions together with the cursor, so a crash either
-queues a chunk and moves the cursor, or does neither. One transaction takes a few chunks: the
-rows' index entries land on random pages (messageId, email), and committing them every 5,000
-rows wrote most of those pages again each time.
+queues a chunk and moves the cursor, or does neither. One transaction takes several chunks
+(CHUNKS_PER_TRANSACTION, 20,000 rows; only one chunk is in memory at a time): the rows' index
+entries land on random pages (messageId, email), and committing every 5,000 rows wrote most of
+those pages again each time (planning 1,000,000 events went from about 55 s to 32 s). Larger
+transactions gained little more and raised the peak memory of a run (SQLite's page cache).
 """
 
 from __future__ import annotations
