@@ -242,6 +242,23 @@ def _prepare_schema(store: Store) -> None:
     _check_version(store.label, version)
     if version < SCHEMA_VERSION:
         migrate(store, version)
+    _ensure_indexes(store)
+
+
+def _ensure_indexes(store: Store) -> None:
+    """Create indexes a store lacks. Indexes are derived data, so a release may add one without
+    a schema version; building it on a large store takes a few seconds, once."""
+    inspector = inspect(store.engine)
+    missing = [
+        index
+        for table in SQLModel.metadata.sorted_tables
+        for index in table.indexes
+        if index.name not in {i["name"] for i in inspector.get_indexes(table.name)}
+    ]
+    if missing:
+        with store.write() as conn:
+            for index in missing:
+                index.create(conn, checkfirst=True)
 
 
 # Each entry upgrades a store from version N to N+1 inside the upgrade's write transaction

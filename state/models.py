@@ -6,7 +6,7 @@ as text and a `day` column (YYYY-MM-DD) can group the summary without date funct
 
 from __future__ import annotations
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION = 1
@@ -172,7 +172,22 @@ class OutboxRow(SQLModel, table=True):
         UniqueConstraint("destination_id", "message_id", name="uq_outbox_destination_message"),
         Index("ix_outbox_claim", "destination_id", "status", "next_attempt_at"),
         Index("ix_outbox_status_day", "status", "day", "destination_id"),
-        Index("ix_outbox_email", "email"),
+        # Failures pages read only failed rows, newest first or by email: partial indexes keep
+        # them instant on millions of rows without costing every queued row an index entry.
+        Index(
+            "ix_outbox_failed_recent",
+            "updated_at",
+            "id",
+            sqlite_where=text("status = 'failed'"),
+            postgresql_where=text("status = 'failed'"),
+        ),
+        Index(
+            "ix_outbox_failed_email",
+            "email",
+            "id",
+            sqlite_where=text("status = 'failed'"),
+            postgresql_where=text("status = 'failed'"),
+        ),
         Index("ix_outbox_run", "run_id"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, literal_column, or_, select
 
 from state import clock
 from state.models import (
@@ -144,7 +144,9 @@ FAILURE_SORTS = {
 
 
 def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[object]:
-    conditions: list[object] = [OUTBOX.c.status == FAILED]
+    # A literal, not a bound parameter: SQLite uses a partial index (`WHERE status = 'failed'`)
+    # only when it can see the query implies it.
+    conditions: list[object] = [OUTBOX.c.status == literal_column(f"'{FAILED}'")]
     if flt.destination:
         conditions.append(
             OUTBOX.c.destination_id

@@ -40,7 +40,11 @@ async def on_destination(pilot: Pilot[None], name: str) -> None:
 def test_destinations(snap_compare, ui_app: AppFactory) -> None:
     """Destinations: both kinds with schedule, last run and last result; the panel shows the
     highlighted ReSci destination with its key masked to the last four characters."""
-    assert snap_compare(ui_app(), terminal_size=BIG, run_before=settle)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await on_destination(pilot, RESCI)
+
+    assert snap_compare(ui_app(), terminal_size=BIG, run_before=run_before)
 
 
 def test_destinations_small_terminal(snap_compare, ui_app: AppFactory) -> None:
