@@ -7,8 +7,9 @@ instant on millions of outbox rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal_column, or_, select
+from sqlalchemy import Connection, Select, and_, func, literal_column, or_, select
 
 from state import clock
 from state.models import (
@@ -63,7 +64,7 @@ def daily_summary(
 ) -> list[SummaryRow]:
     """One row per destination and day, newest first. `queued` is what is queued now, shown on
     today's row (a queue has no history)."""
-    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    names = _destination_names(conn)
     stmt = select(
         STATS.c.destination_id,
         STATS.c.day,
@@ -167,6 +168,45 @@ def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[object]:
     return conditions
 
 
+_FAILURE_COLUMNS = (
+    OUTBOX.c.id,
+    OUTBOX.c.email,
+    OUTBOX.c.destination_id,
+    OUTBOX.c.kind,
+    OUTBOX.c.feedback,
+    OUTBOX.c.http_status,
+    OUTBOX.c.attempts,
+    OUTBOX.c.updated_at,
+    OUTBOX.c.message_id,
+)
+
+
+def _failures_select(conn: Connection, flt: FailureFilter, sort: str) -> Select[Any]:
+    return (
+        select(*_FAILURE_COLUMNS)
+        .where(and_(*_failure_conditions(conn, flt)))
+        .order_by(*FAILURE_SORTS[sort])
+    )
+
+
+def _destination_names(conn: Connection) -> dict[int, str]:
+    return dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+
+
+def _failure_row(r: Any, names: dict[int, str], kind: str | None = None) -> FailureRow:
+    return FailureRow(
+        r.id,
+        r.email,
+        names.get(r.destination_id, "?"),
+        kind or r.kind,
+        r.feedback,
+        r.http_status,
+        r.attempts,
+        r.updated_at,
+        r.message_id,
+    )
+
+
 def failures_page(
     conn: Connection,
     flt: FailureFilter = FailureFilter(),
@@ -175,38 +215,9 @@ def failures_page(
     offset: int = 0,
     sort: str = "newest",
 ) -> list[FailureRow]:
-    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
-    stmt = (
-        select(
-            OUTBOX.c.id,
-            OUTBOX.c.email,
-            OUTBOX.c.destination_id,
-            OUTBOX.c.kind,
-            OUTBOX.c.feedback,
-            OUTBOX.c.http_status,
-            OUTBOX.c.attempts,
-            OUTBOX.c.updated_at,
-            OUTBOX.c.message_id,
-        )
-        .where(and_(*_failure_conditions(conn, flt)))
-        .order_by(*FAILURE_SORTS[sort])
-        .limit(limit)
-        .offset(offset)
-    )
-    return [
-        FailureRow(
-            r.id,
-            r.email,
-            names.get(r.destination_id, "?"),
-            r.kind,
-            r.feedback,
-            r.http_status,
-            r.attempts,
-            r.updated_at,
-            r.message_id,
-        )
-        for r in conn.execute(stmt)
-    ]
+    names = _destination_names(conn)
+    stmt = _failures_select(conn, flt, sort).limit(limit).offset(offset)
+    return [_failure_row(r, names) for r in conn.execute(stmt)]
 
 
 def failure_count(conn: Connection, flt: FailureFilter = FailureFilter()) -> int:
@@ -260,7 +271,7 @@ class RunRow:
 def runs_page(
     conn: Connection, destination: str | None = None, *, limit: int = 50, offset: int = 0
 ) -> list[RunRow]:
-    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    names = _destination_names(conn)
     stmt = select(RUNS).order_by(RUNS.c.id.desc()).limit(limit).offset(offset)
     if destination:
         ids = [i for i, n in names.items() if n == destination]
@@ -292,39 +303,15 @@ def run_rows_page(
     conn: Connection, run_id: int, *, limit: int = 50, offset: int = 0
 ) -> list[FailureRow]:
     """Outbox rows last changed by a run (its deliveries and failures)."""
-    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    names = _destination_names(conn)
     stmt = (
-        select(
-            OUTBOX.c.id,
-            OUTBOX.c.email,
-            OUTBOX.c.destination_id,
-            OUTBOX.c.kind,
-            OUTBOX.c.feedback,
-            OUTBOX.c.http_status,
-            OUTBOX.c.attempts,
-            OUTBOX.c.updated_at,
-            OUTBOX.c.message_id,
-            OUTBOX.c.status,
-        )
+        select(*_FAILURE_COLUMNS, OUTBOX.c.status)
         .where(OUTBOX.c.run_id == run_id)
         .order_by(OUTBOX.c.id)
         .limit(limit)
         .offset(offset)
     )
-    return [
-        FailureRow(
-            r.id,
-            r.email,
-            names.get(r.destination_id, "?"),
-            f"{r.kind} ({r.status})",
-            r.feedback,
-            r.http_status,
-            r.attempts,
-            r.updated_at,
-            r.message_id,
-        )
-        for r in conn.execute(stmt)
-    ]
+    return [_failure_row(r, names, f"{r.kind} ({r.status})") for r in conn.execute(stmt)]
 
 
 # -- console screens (added for console/ui) ---------------------------------------------------
@@ -390,31 +377,7 @@ def iter_failures(
     conn: Connection, flt: FailureFilter = FailureFilter(), *, sort: str = "newest"
 ) -> Iterator[FailureRow]:
     """Every failure matching a filter, streamed (for exports of a filtered view)."""
-    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
-    stmt = (
-        select(
-            OUTBOX.c.id,
-            OUTBOX.c.email,
-            OUTBOX.c.destination_id,
-            OUTBOX.c.kind,
-            OUTBOX.c.feedback,
-            OUTBOX.c.http_status,
-            OUTBOX.c.attempts,
-            OUTBOX.c.updated_at,
-            OUTBOX.c.message_id,
-        )
-        .where(and_(*_failure_conditions(conn, flt)))
-        .order_by(*FAILURE_SORTS[sort])
-    )
+    names = _destination_names(conn)
+    stmt = _failures_select(conn, flt, sort)
     for r in conn.execution_options(yield_per=2000).execute(stmt):
-        yield FailureRow(
-            r.id,
-            r.email,
-            names.get(r.destination_id, "?"),
-            r.kind,
-            r.feedback,
-            r.http_status,
-            r.attempts,
-            r.updated_at,
-            r.message_id,
-        )
+        yield _failure_row(r, names)

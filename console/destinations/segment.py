@@ -28,6 +28,7 @@ from console.destinations.base import (
     reply_feedback,
     transport_feedback,
 )
+from console.identity import email_md5
 from state import clock
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -61,10 +62,6 @@ GROW_TRAITS: tuple[str, ...] = (
     "referrer",
     "updated_at",
 )
-
-
-def email_md5(email: str) -> str:
-    return hashlib.md5(email.strip().lower().encode()).hexdigest()
 
 
 def stable_message_id(*parts: str) -> str:

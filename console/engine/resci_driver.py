@@ -109,6 +109,7 @@ from console.destinations.resci import (
 from console.engine.drivers import DRIVERS, Driver
 from console.engine.outbox import NewRow, bump_stats, queue_rows
 from console.engine.runs import RunCounts
+from console.identity import email_md5
 from state import clock
 from state.audiences import get_audience
 from state.db import Store
@@ -379,7 +380,7 @@ def build_backfill_file(store: Store, export: Export, csv_path: Path) -> BuiltFi
     snapshot_seq = 0
     matches, email_of, created_of = projection.matches, projection.email, projection.created_at
     mapped_of = projection.mapped_values
-    md5, blake2b, dumps = hashlib.md5, hashlib.blake2b, orjson.dumps
+    blake2b, dumps = hashlib.blake2b, orjson.dumps
     with store.read() as conn, _private_open(csv_part) as out, _private_open(members_part) as side:
         writer = csv.writer(out)
         writer.writerow(header)
@@ -395,7 +396,7 @@ def build_backfill_file(store: Store, export: Export, csv_path: Path) -> BuiltFi
                 email = email_of(row)
                 created = (created_of(row) or "")[:10]
                 mapped = mapped_of(row)
-                line = [md5(email.strip().lower().encode()).hexdigest(), email, created]
+                line = [email_md5(email), email, created]
                 for value in mapped:
                     if value is None:
                         line.append("")

@@ -9,7 +9,6 @@ value a line. Inserting is insert-or-ignore: a suppression already stored counts
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, bindparam, select
 
+from console.identity import email_md5
 from console.ingest.contacts import normalise_email
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
@@ -41,12 +41,6 @@ _MD5 = re.compile(r"[0-9a-fA-F]{32}")
 _KNOWN = select(_TABLE.c.email_md5).where(_TABLE.c.email_md5.in_(bindparam("md5s", expanding=True)))
 
 Row = tuple[int, str]
-
-
-def email_md5(email: str) -> str:
-    """MD5 hex of an already normalised email (see `normalise_email`): how a contact is
-    matched against the suppressions."""
-    return hashlib.md5(email.encode("utf-8")).hexdigest()
 
 
 def suppression_md5(value: str) -> str:

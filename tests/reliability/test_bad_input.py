@@ -151,7 +151,7 @@ json_values = st.one_of(
     st.text(max_size=20),
     st.sampled_from(NASTY_CELLS),
     st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3),
-    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.integers(-(2**63), 2**63 - 1), max_size=2),
     st.integers(1, 40).map(lambda n: {"blob": "y" * (n * 1_000)}),  # up to 40 KB properties
 )
 GOOD_EVENT = {

@@ -166,7 +166,8 @@ async def test_console_engine_and_cron_run_once_share_a_store(
         more = write_events(tmp_path / "more.jsonl", 500, prefix="more")
         imported = run_cli("--db", str(db), "import", "events", str(tmp_path / "more.jsonl"))
         assert imported.returncode == 0, imported.stderr
-        sandbox.faults.update({"delay_seconds": 3.0})  # the console's run outlasts cron's start
+        # Long enough that the console run outlasts cron start-up even on a loaded machine.
+        sandbox.faults.update({"delay_seconds": 8.0})
         before = sandbox.requests
         console_run = asyncio.create_task(service.run_now("seg"))
         assert await asyncio.to_thread(wait_until, lambda: sandbox.requests > before, 30)

@@ -152,6 +152,9 @@ class DestinationsScreen(ConsoleScreen):
         if message.token != self._token:
             return
         self.destinations = message.destinations
+        # Edit, remove and the other row actions depend on having rows: redraw the footer now,
+        # not at the next focus change.
+        self.refresh_bindings()
         table = self.query_one(DataTable)
         wanted = self.console.current_destination
         table.clear()

@@ -258,6 +258,7 @@ class FailuresScreen(ConsoleScreen):
         table = self.query_one(PagedTable)
         table.has_more = len(message.rows) > PAGE_SIZE
         self.rows = message.rows[:PAGE_SIZE]
+        self.refresh_bindings()  # retry, mark and export depend on having rows
         self.total = message.total
         if not table.has_more:
             # The last page is on screen: the total is known without waiting for the count.
