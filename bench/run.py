@@ -191,7 +191,10 @@ class Bench:
     def side_by_side(self) -> str:
         """Figure 2: the same events through our run-once and the official client."""
         n = self.sizes.official_n
-        if importlib.util.find_spec("segment.analytics") is None:
+        # find_spec of a submodule imports its parent, which raises when it is missing.
+        if importlib.util.find_spec("segment") is None or (
+            importlib.util.find_spec("segment.analytics") is None
+        ):
             return (
                 "2 side by side: skipped (segment-analytics-python is not installed; "
                 f"install it with: {OFFICIAL_INSTALL})"
