@@ -23,6 +23,7 @@ from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
+from console.ui.widgets.paged_table import row_under_cursor
 from state.destinations import DestinationRecord, list_destinations, remove_destination
 from state.settings import ResciSettings, SegmentSettings, mask_secret
 
@@ -190,11 +191,7 @@ class DestinationsScreen(ConsoleScreen):
 
     # -- selection ----------------------------------------------------------------------------
     def selected(self) -> DestinationRecord | None:
-        table = self.query_one(DataTable)
-        if not self.destinations or table.row_count == 0:
-            return None
-        index = min(table.cursor_row, len(self.destinations) - 1)
-        return self.destinations[index]
+        return row_under_cursor(self.query_one(DataTable), self.destinations)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

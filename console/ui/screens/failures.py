@@ -35,7 +35,7 @@ from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.widgets.form_fields import FormInput
-from console.ui.widgets.paged_table import PagedTable
+from console.ui.widgets.paged_table import PagedTable, row_under_cursor
 from state.destinations import list_destinations
 from state.queries import (
     FAILURE_SORTS,
@@ -308,10 +308,7 @@ class FailuresScreen(ConsoleScreen):
 
     # -- the highlighted row ------------------------------------------------------------------
     def current(self) -> FailureRow | None:
-        table = self.query_one(PagedTable)
-        if not self.rows or table.row_count == 0:
-            return None
-        return self.rows[min(table.cursor_row, len(self.rows) - 1)]
+        return row_under_cursor(self.query_one(PagedTable), self.rows)
 
     @on(PagedTable.RowHighlighted)
     def _highlighted(self, _event: PagedTable.RowHighlighted) -> None:

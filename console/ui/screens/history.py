@@ -15,7 +15,7 @@ from console.ui.formatting import count, duration, ellipsize, full_time, short_t
 from console.ui.messages import RunRowsLoaded, RunsLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
-from console.ui.widgets.paged_table import PagedTable
+from console.ui.widgets.paged_table import PagedTable, row_under_cursor
 from state import clock
 from state.destinations import list_destinations
 from state.queries import FailureRow, RunRow, run_rows_page, runs_page
@@ -173,10 +173,7 @@ class HistoryScreen(ConsoleScreen):
             self.reload()
 
     def current(self) -> RunRow | None:
-        table = self.query_one(PagedTable)
-        if not self.runs or table.row_count == 0:
-            return None
-        return self.runs[min(table.cursor_row, len(self.runs) - 1)]
+        return row_under_cursor(self.query_one(PagedTable), self.runs)
 
     @on(PagedTable.RowHighlighted)
     def _highlighted(self, _event: PagedTable.RowHighlighted) -> None:
@@ -318,15 +315,14 @@ class RunRowsScreen(ConsoleScreen):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        table = self.query_one(PagedTable)
+        row = row_under_cursor(self.query_one(PagedTable), self.rows)
         summary = self.query_one("#run-row-summary", Static)
-        if not self.rows:
+        if row is None:
             summary.update(
                 "This run changed no rows (nothing new to send, or rows were sent again by a "
                 "later run)."
             )
             return
-        row = self.rows[min(table.cursor_row, len(self.rows) - 1)]
         summary.update(
             f"{row.email or '—'} · {row.kind} · HTTP {row.http_status or '—'} · "
             f"{row.attempts} attempt(s) · {full_time(row.at)}\nFeedback: {row.feedback or '—'}"

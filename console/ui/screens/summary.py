@@ -17,6 +17,7 @@ from console.ui.messages import SummaryLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.failures import FailuresScreen
+from console.ui.widgets.paged_table import row_under_cursor
 from state.destinations import list_destinations
 from state.queries import SummaryRow, daily_summary
 
@@ -150,10 +151,9 @@ class SummaryScreen(ConsoleScreen):
         self.action_open_day()
 
     def action_open_day(self) -> None:
-        table = self.query_one(DataTable)
-        if not self.rows or table.row_count == 0:
+        row = row_under_cursor(self.query_one(DataTable), self.rows)
+        if row is None:
             return
-        row = self.rows[min(table.cursor_row, len(self.rows) - 1)]
         self.app.push_screen(FailuresScreen(destination=row.destination, day=row.date))
 
     def action_choose_destination(self) -> None:

@@ -7,10 +7,22 @@ Rows are never all loaded: on a million-row outbox only `page_size` rows exist i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from textual.message import Message
 from textual.widgets import DataTable
+
+Item = TypeVar("Item")
+
+
+def row_under_cursor(table: DataTable, items: Sequence[Item]) -> Item | None:
+    """The item shown on the table's cursor row, where `items` are the rows in table order;
+    None while the table is empty."""
+    if not items or table.row_count == 0:
+        return None
+    return items[min(table.cursor_row, len(items) - 1)]
 
 
 class PagedTable(DataTable):
