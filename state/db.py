@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
@@ -273,6 +274,14 @@ def migrate(store: Store, version: int) -> Path | None:
         return upgrade(store.engine, store.path, SCHEMA_VERSION, MIGRATIONS)
     except MigrationError as exc:
         raise StoreError(f"{store.label}: {exc}") from exc
+
+
+def conflict_insert(conn: Connection, table: Table) -> Insert:
+    """An INSERT that takes ON CONFLICT clauses, in the dialect of this connection (SQLite, or
+    PostgreSQL when the store is a database URL)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def stamp() -> tuple[str, str]:

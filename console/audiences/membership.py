@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from state.db import conflict_insert
 from state.models import AudienceMember, Contact
 
 MEMBERS = AudienceMember.__table__
@@ -146,7 +145,7 @@ def iter_delta(
 
 
 def _upsert(conn: Connection):  # type: ignore[no-untyped-def]
-    stmt = pg_insert(MEMBERS) if conn.dialect.name == "postgresql" else sqlite_insert(MEMBERS)
+    stmt = conflict_insert(conn, MEMBERS)
     return stmt.on_conflict_do_update(
         index_elements=["destination_id", "contact_id"],
         set_={"content_hash": stmt.excluded.content_hash, "member": stmt.excluded.member},

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from state.db import conflict_insert
 from state.models import Cursor
 
 CURSORS = Cursor.__table__
@@ -20,13 +20,9 @@ def get_cursor(conn: Connection, destination_id: int, stream: str) -> int:
 
 
 def set_cursor(conn: Connection, destination_id: int, stream: str, position: int) -> None:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(CURSORS)
-    else:
-        stmt = sqlite_insert(CURSORS)
-    stmt = stmt.values(destination_id=destination_id, stream=stream, position=position)
+    stmt = conflict_insert(conn, CURSORS).values(
+        destination_id=destination_id, stream=stream, position=position
+    )
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["destination_id", "stream"], set_={"position": position}

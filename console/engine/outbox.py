@@ -13,11 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, and_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from console.destinations.base import Outcome, OutgoingRow, RowOutcome
 from state import clock
+from state.db import conflict_insert
 from state.models import DELIVERED, FAILED, QUEUED, DailyStat, OutboxRow
 
 OUTBOX = OutboxRow.__table__
@@ -58,11 +57,7 @@ class RecordTotals:
 
 
 def _insert_ignore(conn: Connection):  # type: ignore[no-untyped-def]
-    if conn.dialect.name == "postgresql":
-        return pg_insert(OUTBOX).on_conflict_do_nothing(
-            index_elements=["destination_id", "message_id"]
-        )
-    return sqlite_insert(OUTBOX).on_conflict_do_nothing(
+    return conflict_insert(conn, OUTBOX).on_conflict_do_nothing(
         index_elements=["destination_id", "message_id"]
     )
 
@@ -149,7 +144,7 @@ def bump_stats(conn: Connection, destination_id: int, day: str, **counts: int) -
     if not counts:
         return
     table = STATS
-    stmt = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+    stmt = conflict_insert(conn, table)
     stmt = stmt.values(destination_id=destination_id, day=day, **counts)
     stmt = stmt.on_conflict_do_update(
         index_elements=["destination_id", "day"],
