@@ -20,6 +20,14 @@ holding ReSci's documentation corrects it here and nowhere else. Each name is ma
 * [A] `POST /v3/import_jobs` answers `201 {"id", "status": "queued"}`; the file part's name is
   `users-<destination>-<job>.csv` (the contract only asks for a `users` prefix; the rest lets a
   duplicate upload be recognised).
+* [A] `POST /v3/import_jobs` honours an `Idempotency-Key` header (IETF httpapi draft
+  "The Idempotency-Key HTTP Header Field") for at least 24 hours: a second upload with the same
+  key and the same file answers with the first job instead of starting another; the same key
+  with a different file answers 422; 409 while the first upload is still being taken in. The
+  console sends one key per import job and file, so an upload whose reply was lost (killed,
+  connection reset, late or unreadable reply) is safe to send again. Were ReSci to ignore the
+  header, a resent upload would start a second job of the same users (an upsert by
+  `record_id`: repeated, never lost).
 * [A] `GET /v3/import_jobs/{id}` answers `{"id", "status": queued|processing|completed|failed,
   "rows", "imported", "errors": [{"row", "email", "message"}], "message"}`.
 * [A] `POST /v3/users` takes a JSON object of user fields with `record_id` and `email` and
@@ -74,6 +82,8 @@ PATH_IMPORT_JOBS = "/v3/import_jobs"  # [C]
 PATH_IMPORT_JOB = "/v3/import_jobs/{id}"  # [A]
 PATH_USERS = "/v3/users"  # [A]
 PATH_EVENTS = "/v3/events"  # [A]
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # [A] on POST /v3/import_jobs
 
 IMPORT_TYPE_FIELD = "import_type"  # [C]
 IMPORT_TYPE_USERS = "users"  # [C]
@@ -165,6 +175,17 @@ def users_file_name(destination: str, job_id: int) -> str:
     console's job number so a second upload of the same job can be recognised."""
     slug = _SLUG.sub("-", destination.lower()).strip("-") or "destination"
     return f"{USERS_FILE_PREFIX}-{slug}-{job_id}.csv"
+
+
+def import_idempotency_key(destination_id: int, job_id: int, csv_path: Path) -> str:
+    """`rc-import-` and the SHA-256 of the destination, the console's job number and the file's
+    bytes: the same for every upload of one job's file, and a new key for a file rebuilt with
+    other contents (which ReSci would otherwise refuse as a reused key)."""
+    digest = hashlib.sha256(f"{destination_id}\x1f{job_id}\x1f".encode())
+    with csv_path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return "rc-import-" + digest.hexdigest()
 
 
 def user_body(
@@ -398,26 +419,30 @@ class ResciAdapter:
 
     # -- import jobs ------------------------------------------------------------------------
 
-    async def start_import(self, client: httpx.AsyncClient, csv_path: Path, filename: str) -> str:
+    async def start_import(
+        self, client: httpx.AsyncClient, csv_path: Path, filename: str, idempotency_key: str
+    ) -> str:
         """Upload a users CSV as one import job, streamed from the file; returns ReSci's job
-        id. Raises DestinationHalted (key refused), ImportJobError (refused file: not
-        retryable; 5xx / 429 / unreadable reply: retryable) or httpx.TransportError."""
+        id. Sending the same file again with the same `idempotency_key` returns the same job.
+        Raises DestinationHalted (key refused), ImportJobError (refused file: not retryable;
+        5xx / 429 / 409 / unreadable reply: retryable) or httpx.TransportError."""
         with csv_path.open("rb") as handle:
             response = await client.post(
                 self.endpoint + PATH_IMPORT_JOBS,
                 data={IMPORT_TYPE_FIELD: IMPORT_TYPE_USERS},
                 files={USERS_FILE_PART: (filename, handle, "text/csv")},
-                headers=self._auth,
+                headers={**self._auth, IDEMPOTENCY_HEADER: idempotency_key},
                 timeout=UPLOAD_TIMEOUT,
             )
         status = response.status_code
         if status in (401, 403):
             raise DestinationHalted(self._refused(status, reply_feedback(response)), status)
         if status >= 400:
+            # 409: an earlier upload with this key is still being taken in; ask again later.
             raise ImportJobError(
                 f"ReSci did not accept the import file (HTTP {status}): {reply_feedback(response)}",
                 status,
-                retryable=is_retryable_status(status),
+                retryable=is_retryable_status(status) or status == 409,
             )
         body = _json_object(response)
         job_id = body.get(JOB_ID) if body else None

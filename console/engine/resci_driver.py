@@ -21,12 +21,15 @@ Backfill
 
 Resuming
   A restart while a job is queued or processing polls the same ReSci job; no second job is
-  started. A process that dies between recording `uploading` and storing ReSci's reply
-  leaves a job without a remote id; the next run uploads the same file again under the same
-  name (`users-<destination>-<job>.csv`), building it anew if it was not complete. The
-  contract offers no way to ask ReSci whether it got the first upload, so a crash during the
-  upload itself (the only window) can leave ReSci with two jobs of the same users: an
-  import is an upsert by `record_id`, so that repeats data but never loses or corrupts it.
+  started. A process that dies between recording `uploading` and storing ReSci's reply (or
+  an upload whose reply is lost: connection reset, timeout, unreadable body) leaves a job
+  without a remote id; the next run uploads the same file again under the same name
+  (`users-<destination>-<job>.csv`) and the same `Idempotency-Key` (derived from the job and
+  the file's bytes), so ReSci answers with the job it already started instead of a second
+  one. A file that was not complete is built anew (ReSci cannot have it). Only a complete
+  file that vanished from the import folder between upload and reply is rebuilt under a new
+  key; if its contents changed, ReSci then holds two jobs of the same users: an import is an
+  upsert by `record_id`, so that repeats data but never loses or corrupts it.
 
 Failed jobs
   A job ReSci reports `failed` (or a file it refuses with a 4xx, or a job it no longer
@@ -101,6 +104,7 @@ from console.destinations.resci import (
     ResciAdapter,
     account_created_on,
     event_body,
+    import_idempotency_key,
     membership_attribute,
     record_id,
     user_body,
@@ -577,10 +581,11 @@ async def _upload(
         )
         counts.notes.append(f"audience {export.audience!r} has no members: nothing to import")
         return _Job(job.id, job.audience, None, JOB_COMPLETED, 0, None)
-    filename = Path(job.file_path).name
+    csv_path = Path(job.file_path)
+    key = await asyncio.to_thread(import_idempotency_key, destination.id, job.id, csv_path)
     counts.requests += 1
     try:
-        remote_id = await adapter.start_import(client, Path(job.file_path), filename)
+        remote_id = await adapter.start_import(client, csv_path, csv_path.name, key)
     except ImportJobError as exc:
         if exc.retryable:
             raise DestinationHalted(

@@ -12,7 +12,10 @@ public): what a caller may rely on is listed here.
   ``account_created_on`` -> 201 ``{"id": "<job id>", "status": "queued"}``. Missing part, bad
   filename, undecodable or unparsable CSV, missing or duplicate columns -> 400 ``{"message"}``.
   Columns outside ReSci's documented user columns are accepted as custom attributes and listed
-  in ``ImportJob.custom_columns``.
+  in ``ImportJob.custom_columns``. With an ``Idempotency-Key`` header, a second upload under
+  the same API key and key within ``idempotency_seconds`` (default 24 hours) answers with the
+  first job's reply and starts nothing when its file is byte-for-byte the same, and 422
+  ``{"message"}`` when the file differs; each such replay counts in ``replayed_uploads``.
 * ``GET /v3/import_jobs/{id}`` -> ``{"id", "status", "rows", "imported", "errors"}``. The status
   follows the time since creation (``clock``, default ``time.monotonic``): ``queued`` for the
   first half of ``job_delay_seconds``, then ``processing``, then ``completed`` (or ``failed``
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import io
 import itertools
 import re
@@ -198,6 +202,10 @@ class ResciSandbox(SandboxApp):
         self.user_posts: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
+        self.idempotency_seconds = 24 * 3600.0
+        self.uploads_by_key: dict[tuple[str, str], tuple[str, str, float]] = {}
+        """(API key, Idempotency-Key) -> (file SHA-256, job id, time of the first upload)."""
+        self.replayed_uploads = 0
 
     # -- state ------------------------------------------------------------------------------
 
@@ -211,6 +219,8 @@ class ResciSandbox(SandboxApp):
             self.events = []
             self.fail_next_job = False
             self._ids = itertools.count(1)
+            self.uploads_by_key = {}
+            self.replayed_uploads = 0
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -219,6 +229,7 @@ class ResciSandbox(SandboxApp):
             "users": len(self.users),
             "user_posts": len(self.user_posts),
             "events": len(self.events),
+            "replayed_uploads": self.replayed_uploads,
         }
 
     def error_payload(self, status: int, message: str) -> dict[str, Any]:
@@ -344,8 +355,23 @@ class ResciSandbox(SandboxApp):
         except ValueError as exc:
             return self.error(400, str(exc))
         known = set(USER_COLUMNS)
+        key = request.header("idempotency-key").strip()
+        scope = (request.header("authorization").strip(), key)
+        file_digest = hashlib.sha256(part.data).hexdigest()
         with self.lock:
+            now = self.clock()
+            if key and scope in self.uploads_by_key:
+                first_digest, first_job, first_at = self.uploads_by_key[scope]
+                if now - first_at < self.idempotency_seconds:
+                    if first_digest != file_digest:
+                        return self.error(
+                            422, "Idempotency-Key was already used with a different file"
+                        )
+                    self.replayed_uploads += 1
+                    return json_response(201, {"id": first_job, "status": "queued"})
             job_id = f"job_{next(self._ids)}"
+            if key:
+                self.uploads_by_key[scope] = (file_digest, job_id, now)
             fail_message = None
             if self.fail_next_job:
                 fail_message = self.fail_next_job_message
@@ -354,7 +380,7 @@ class ResciSandbox(SandboxApp):
                 id=job_id,
                 import_type=import_type,
                 filename=part.filename,
-                created_at=self.clock(),
+                created_at=now,
                 delay_seconds=self.job_delay_seconds,
                 csv_text=text,
                 columns=columns,

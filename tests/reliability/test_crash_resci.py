@@ -178,27 +178,22 @@ def test_backfill_killed_while_building_the_file(world: World, figures: Figures)
     figures.kills += 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: when ReSci has accepted the upload but its reply is lost (the process is "
-    "killed, the connection resets, or the reply is malformed or late), the next run uploads "
-    "the file again and ReSci holds two jobs for one audience. The assumed contract "
-    "(RESCI-API.md) offers no way to find the first job (no idempotency key, no job listing); "
-    "console/engine/resci_driver.py documents this window.",
-)
-@pytest.mark.parametrize("cause", ["killed", "reply reset"])
+@pytest.mark.parametrize("cause", ["killed", "reply reset", "reply malformed"])
 def test_upload_accepted_but_reply_lost(world: World, cause: str, figures: Figures) -> None:
     if cause == "killed":
         world.kill_when(lambda: bool(world.sandbox.jobs), DELAY * 0.3, "upload")
     else:
-        world.sandbox.faults.update({"reset_every": 1})
+        fault = "reset_every" if cause == "reply reset" else "malformed_every"
+        world.sandbox.faults.update({fault: 1})
         world.run()
-        world.sandbox.faults.update({"reset_every": 0})
+        world.sandbox.faults.update({fault: 0})
     with world.sandbox.lock:
         assert len(world.sandbox.jobs) == 1
     assert world.job_status() == "uploading"
     world.run_until_completed()
     assert_one_complete_job(world)
+    # The second upload carried the first one's Idempotency-Key and got the first job back.
+    assert world.sandbox.replayed_uploads == 1
     if cause == "killed":
         figures.kills += 1
     else:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from console.destinations.base import ConnectionTestFailed
-from console.destinations.resci import ResciAdapter
+from console.destinations.resci import ImportJobError, ResciAdapter, import_idempotency_key
 from console.engine import resci_driver
 from console.engine.outbox import requeue_failures
 from console.engine.service import EngineService
@@ -584,3 +584,36 @@ async def test_delta_preview_lists_who_the_next_run_tells(console: Console, resc
     }
     result = await console.run()
     assert (result.counts.added, result.counts.changed, result.counts.removed) == (1, 1, 1)
+
+
+async def test_upload_carries_one_idempotency_key_per_job_and_file(
+    resci: Resci, tmp_path: Path
+) -> None:
+    """The key is the same for the same job and bytes, new for another job or other bytes;
+    ReSci answering 409 (the first upload still being taken in) is asked again later."""
+    users = tmp_path / "users-main-1.csv"
+    users.write_text("record_id,email,account_created_on\nr1,ann@example.com,2024-01-02\n")
+    key = import_idempotency_key(1, 1, users)
+    assert key == import_idempotency_key(1, 1, users)
+    assert key != import_idempotency_key(1, 2, users)
+    adapter = ResciAdapter(resci.url, API_KEY, "4242")
+    async with httpx.AsyncClient() as client:
+        first = await adapter.start_import(client, users, users.name, key)
+        assert await adapter.start_import(client, users, users.name, key) == first
+        assert len(resci.sandbox.jobs) == 1
+
+        users.write_text(users.read_text() + "r2,bob@example.com,2024-01-03\n")
+        assert import_idempotency_key(1, 1, users) != key
+        with pytest.raises(ImportJobError) as reused:
+            await adapter.start_import(client, users, users.name, key)
+        assert (reused.value.http_status, reused.value.retryable) == (422, False)
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Idempotency-Key"] == key
+        return httpx.Response(409, json={"message": "a request with this key is in progress"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(busy)) as client:
+        with pytest.raises(ImportJobError) as in_progress:
+            await adapter.start_import(client, users, users.name, key)
+    assert in_progress.value.retryable
+    assert "in progress" in str(in_progress.value)

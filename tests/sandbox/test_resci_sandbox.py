@@ -57,10 +57,12 @@ def upload(
     filename: str = "users-20240416.csv",
     import_type: str | None = "users",
     part: str = "users",
+    idempotency_key: str | None = None,
 ) -> httpx.Response:
     data = {"import_type": import_type} if import_type is not None else {}
     files = {part: (filename, csv_text.encode("utf-8"), "text/csv")}
-    return client.post("/v3/import_jobs", data=data, files=files)
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    return client.post("/v3/import_jobs", data=data, files=files, headers=headers)
 
 
 GOOD_CSV = HEADER + "r1,ann@example.com,2024-01-02,Ann\nr2,bob@example.com,2023-12-31,Bob\n"
@@ -125,6 +127,32 @@ def test_job_lifecycle(client: httpx.Client, sandbox: ResciSandbox, clock: FakeC
         "full_name": "Bob",
     }
     assert job.custom_columns == []
+
+
+def test_idempotency_key_replays_the_first_job(
+    client: httpx.Client, sandbox: ResciSandbox, clock: FakeClock
+) -> None:
+    first = upload(client, GOOD_CSV, idempotency_key="k1")
+    assert first.status_code == 201
+    again = upload(client, GOOD_CSV, idempotency_key="k1")
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert len(sandbox.jobs) == 1 and sandbox.replayed_uploads == 1
+
+    other_file = upload(
+        client, GOOD_CSV + "r3,cy@example.com,2024-01-01,Cy\n", idempotency_key="k1"
+    )
+    assert other_file.status_code == 422
+    assert "different file" in other_file.json()["message"]
+
+    # Without a key, or with another key, every upload is a new job.
+    assert upload(client, GOOD_CSV).json()["id"] != first.json()["id"]
+    assert upload(client, GOOD_CSV, idempotency_key="k2").json()["id"] not in (first.json()["id"],)
+    assert len(sandbox.jobs) == 3
+
+    # A key is forgotten after `idempotency_seconds`.
+    clock.now += sandbox.idempotency_seconds
+    assert upload(client, GOOD_CSV, idempotency_key="k1").json()["id"] != first.json()["id"]
+    assert len(sandbox.jobs) == 4
 
 
 def test_import_type_defaults_to_users(client: httpx.Client) -> None:
@@ -398,6 +426,7 @@ def test_control_endpoints(client: httpx.Client, sandbox: ResciSandbox, clock: F
         "users": 1,
         "user_posts": 1,
         "events": 1,
+        "replayed_uploads": 0,
     }
     jobs = anonymous.get("/_sandbox/jobs").json()
     assert [(j["status"], j["rows"], j["errors"]) for j in jobs] == [("queued", 2, 0)]
