@@ -39,12 +39,19 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _store(ctx: click.Context, db: str | None) -> Store:
+def _store(ctx: click.Context, db: str | None, *, create: bool = False) -> Store:
+    """The store named by --db (here or on the main command), $RETENTION_CONSOLE_DB or the
+    default path. Only commands that put something in it (`create`) make a new one: a
+    mistyped path given to cron's `--run-once` or to a report exits 2 instead of reporting
+    an empty store as a success."""
     target = db or (ctx.find_root().params.get("db")) or default_db_path()
     try:
-        store = open_store(target)
+        store = open_store(target, create=create)
     except StoreError as exc:
-        click.echo(f"error: {exc}", err=True)
+        hint = ""
+        if not create and str(exc).startswith("no store at"):
+            hint = "; check --db, or create it with: retention-console config apply FILE"
+        click.echo(f"error: {exc}{hint}", err=True)
         ctx.exit(EXIT_BAD_INPUT)
     if store.path is not None and world_readable(store.path):
         click.echo(
@@ -99,7 +106,7 @@ def main(
         return
     if run_once:
         ctx.exit(_run_once(ctx, db, destinations, max_wait, lease_wait))
-    store = _store(ctx, db)
+    store = _store(ctx, db, create=True)
     try:
         from console.ui.app import make_app
     except ImportError:
@@ -161,7 +168,7 @@ def _import_command(kind: str) -> None:
             "events": ingest.import_events,
             "suppressions": ingest.import_suppressions,
         }[kind]
-        store = _store(ctx, db)
+        store = _store(ctx, db, create=True)
         try:
             report = importer(store, path)
         except ingest.FileRejected as exc:
@@ -195,7 +202,7 @@ def config_apply(ctx: click.Context, path: Path, db: str | None) -> None:
     """Create or update destinations and audiences from a TOML file."""
     from console.config import ConfigError, apply_config
 
-    store = _store(ctx, db)
+    store = _store(ctx, db, create=True)
     try:
         report = apply_config(store, path)
     except ConfigError as exc:

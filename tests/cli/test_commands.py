@@ -432,10 +432,29 @@ def test_a_file_that_is_not_a_store_exits_2(tmp_path: Path) -> None:
         assert result.stderr.startswith(f"error: {not_a_store}")
 
 
-def test_run_once_without_destinations_says_so(db: Path) -> None:
+def test_run_once_without_destinations_says_so(db: Path, tmp_path: Path) -> None:
+    contacts = write(tmp_path / "contacts.csv", "email\na@example.com\n")
+    assert cli("import", "contacts", contacts, "--db", db).exit_code == 0
     result = cli("--run-once", "--db", db)
     assert result.exit_code == 0
     assert "no enabled destinations" in result.stdout
+
+
+def test_reports_and_run_once_refuse_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    """A mistyped --db in a cron line is an error, not an empty store reported as success."""
+    missing = tmp_path / "typo" / "consol.db"
+    for args in (
+        ("--run-once",),
+        ("summary",),
+        ("failures",),
+        ("history",),
+        ("retry",),
+        ("config", "export"),
+    ):
+        result = cli(*args, "--db", missing)
+        assert result.exit_code == 2, args
+        assert result.stderr.startswith(f"error: no store at {missing}; check --db"), args
+    assert not missing.exists() and not missing.parent.exists()
 
 
 # --- where the store lives --------------------------------------------------------------------
@@ -483,7 +502,8 @@ def test_the_default_store_lives_in_the_user_data_directory(tmp_path: Path) -> N
 
 
 def test_a_store_readable_by_others_is_warned_about(tmp_path: Path, db: Path) -> None:
-    assert cli("summary", "--db", db).exit_code == 0
+    contacts = write(tmp_path / "contacts.csv", "email\na@example.com\n")
+    assert cli("import", "contacts", contacts, "--db", db).exit_code == 0
     db.chmod(0o644)
     result = cli("summary", "--json", "--db", db)
     assert result.exit_code == 0

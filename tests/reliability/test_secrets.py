@@ -280,10 +280,12 @@ def test_store_file_is_private_and_wal_files_too(tmp_path: Path) -> None:
         store.dispose()
     # Created through the command line, with a permissive umask, it is 0600 as well.
     other = tmp_path / "cli.db"
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email\na@example.com\n")
     env = cli_env()
     old = os.umask(0o000)
     try:
-        result = run_cli("--db", str(other), "summary", env=env)
+        result = run_cli("--db", str(other), "import", "contacts", str(contacts), env=env)
     finally:
         os.umask(old)
     assert result.returncode == 0, result.stderr
