@@ -428,6 +428,23 @@ async def test_test_connection_shows_the_reply(
         assert "Test connection OK: Segment accepted the write key" in detail
 
 
+async def test_a_store_readable_by_others_is_warned_about_on_screen(
+    ui_app: AppFactory, ui_store: Store
+) -> None:
+    assert ui_store.path is not None
+    async with ui_app().run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not pilot.app._notifications
+    ui_store.path.chmod(0o644)
+    async with ui_app().run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        (notice,) = list(pilot.app._notifications)
+        assert notice.severity == "warning"
+        assert notice.message == (
+            f"{ui_store.path} is readable by other users; run: chmod 600 {ui_store.path}"
+        )
+
+
 # -- navigation ---------------------------------------------------------------------------------
 
 
