@@ -95,13 +95,28 @@ async def _deliver(
     counts: RunCounts,
     options: EngineOptions,
 ) -> None:
-    """Send every due row; wait for retries due within the run's patience; then stop."""
+    """Send every due row; wait for retries due within the run's patience; then stop.
+
+    A `Retry-After` (429) holds the whole destination, not only the batch that got it: no
+    new batch leaves until it has passed, since each would be refused too and spend an
+    attempt of every row in it. A hold past the run's patience ends the run; what was not
+    sent stays queued for the next one."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + options.max_wait_seconds
     lock = asyncio.Lock()  # record steps in order, one write transaction at a time
+    hold_until = 0.0  # loop time before which no batch leaves (the receiver's Retry-After)
 
     async def send_and_record(rows: Sequence[OutgoingRow]) -> None:
+        nonlocal hold_until
         result = await adapter.send(client, rows)
+        asked = max((o.retry_after or 0.0 for o in result.outcomes), default=0.0)
+        if asked > 0:
+            if hold_until <= loop.time():
+                counts.notes.append(
+                    f"the receiver asked to wait {asked:g} s (HTTP 429, Retry-After); "
+                    "sending paused"
+                )
+            hold_until = max(hold_until, loop.time() + asked)
 
         def record() -> None:
             with store.write() as conn:
@@ -121,6 +136,7 @@ async def _deliver(
     while True:
         after_id = 0
         tasks: set[asyncio.Task[None]] = set()
+        held_past_deadline = False
         try:
             while True:
                 rows = await asyncio.to_thread(_claim, store, destination.id, after_id, options)
@@ -130,6 +146,14 @@ async def _deliver(
                 while len(tasks) >= options.in_flight:
                     done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     _raise_first(done)
+                if loop.time() < hold_until:
+                    if tasks:  # the batches already on the wire finish first
+                        done, tasks = await asyncio.wait(tasks)
+                        _raise_first(done)
+                    if hold_until > deadline:
+                        held_past_deadline = True  # the claimed rows stay queued, untouched
+                        break
+                    await asyncio.sleep(hold_until - loop.time())
                 tasks.add(asyncio.create_task(send_and_record(rows)))
             if tasks:
                 done, _ = await asyncio.wait(tasks)
@@ -140,6 +164,8 @@ async def _deliver(
                 task.cancel()
             # Collect what the cancelled batches raised, so nothing is left unretrieved.
             await asyncio.gather(*tasks, return_exceptions=True)
+        if held_past_deadline:
+            return
         due = await asyncio.to_thread(_next_due, store, destination.id)
         if due is None:
             return

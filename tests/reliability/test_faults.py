@@ -283,9 +283,16 @@ async def test_retry_after_is_honoured_and_capped(
     before = clock.now()
     result = await run(store, options(max_wait=0))
     assert result.status == "failed" and result.queued == EVENTS
+    # The first 429 holds the destination: only the batches already on the wire (in_flight=2)
+    # were sent; the other rows kept every attempt.
+    assert sandbox.requests == 2
+    assert "asked to wait 1.5 s (HTTP 429, Retry-After)" in " ".join(result.counts.notes)
     rows = outbox(store)
-    assert {(r["status"], r["attempts"], r["http_status"]) for r in rows} == {("queued", 1, 429)}
-    waits = [(clock.parse_iso(str(r["next_attempt_at"])) - before).total_seconds() for r in rows]
+    refused = [r for r in rows if r["attempts"]]
+    assert {(r["status"], r["attempts"], r["http_status"]) for r in refused} == {("queued", 1, 429)}
+    assert len(refused) == 2 * BATCH_ROWS
+    assert {(r["status"], r["attempts"]) for r in rows if not r["attempts"]} == {("queued", 0)}
+    waits = [(clock.parse_iso(str(r["next_attempt_at"])) - before).total_seconds() for r in refused]
     # Retry-After, not the policy's 0.01 s backoff, sets when a row is tried again.
     assert min(waits) >= 1.4 and max(waits) < 5
 
@@ -296,8 +303,9 @@ async def test_retry_after_is_honoured_and_capped(
     started = time.monotonic()
     result = await run(store, options(max_wait=5))
     assert time.monotonic() - started < 5
-    rows = outbox(store)
-    waits = [(clock.parse_iso(str(r["next_attempt_at"])) - before).total_seconds() for r in rows]
+    refused = [r for r in outbox(store) if r["attempts"] == 2]
+    assert len(refused) == 2 * BATCH_ROWS
+    waits = [(clock.parse_iso(str(r["next_attempt_at"])) - before).total_seconds() for r in refused]
     assert min(waits) > 3500 and max(waits) <= 3600 + 60
 
     # Recovery: the rows wait their turn, then go.
@@ -311,6 +319,40 @@ async def test_retry_after_is_honoured_and_capped(
     result = await run(store, options(max_wait=5))
     assert time.monotonic() - started >= 0.3  # it waited for Retry-After before re-sending
     assert result.status == "ok" and result.counts.delivered == EVENTS
+    lost, foreign = check_delivery(sandbox, expected, figures)
+    assert not lost and not foreign
+    figures.faults_injected += sum(faults.injected.values())
+
+
+async def test_retry_after_holds_every_batch_then_the_run_goes_on(
+    store: Store,
+    tmp_path: Path,
+    served: tuple[SegmentSandbox, CountingFaults, str],
+    figures: Figures,
+) -> None:
+    """A 429 within the run's patience: nothing leaves during the Retry-After, then the same
+    run delivers everything, each refused row after one refused attempt only."""
+    sandbox, faults, url = served
+    faults.update({"rate_limit_every": 1, "retry_after_seconds": 1.0})
+    expected = seed(store, tmp_path, url)
+    requests_during_hold: list[int] = []
+
+    async def receiver_recovers() -> None:
+        while sandbox.requests < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        faults.update({"rate_limit_every": 0})
+        requests_during_hold.append(sandbox.requests)
+        await asyncio.sleep(0.6)  # still inside the 1 s Retry-After
+        requests_during_hold.append(sandbox.requests)
+
+    started = time.monotonic()
+    result, _ = await asyncio.gather(run(store, options(max_wait=10)), receiver_recovers())
+    assert time.monotonic() - started >= 0.95
+    assert requests_during_hold == [2, 2]
+    assert result.status == "ok" and result.counts.delivered == EVENTS
+    assert sandbox.requests == 2 + EVENTS // BATCH_ROWS
+    assert max(int(str(r["attempts"])) for r in outbox(store)) == 2
     lost, foreign = check_delivery(sandbox, expected, figures)
     assert not lost and not foreign
     figures.faults_injected += sum(faults.injected.values())
