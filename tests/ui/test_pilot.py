@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input, Static
 
 from console.sandbox import SandboxServer, SegmentSandbox
 from console.ui.app import RetentionConsoleApp
+from console.ui.screens import failures as failures_screen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.history import HistoryScreen
@@ -358,6 +359,41 @@ async def test_retry_goes_through_the_engine_and_updates_the_row(
     assert status.status == "delivered"
     assert sandbox.message_ids[status.message_id] == 1
     assert runs[0].trigger == "manual" and runs[0].delivered >= 1
+
+
+async def test_failures_refresh_again_once_a_retry_outcome_was_shown(
+    ui_app: AppFactory,
+    sandbox_store: tuple[Store, SegmentSandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once a retry's outcome has been shown (the row in place: the test above), the page
+    refreshes (the delivered row leaves the list) and later runs refresh it again."""
+    monkeypatch.setattr(failures_screen, "RETRY_OUTCOME_SECONDS", 0.2)
+    store, _sandbox = sandbox_store
+    app = ui_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "f", "c", "down", "down", "enter")
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        first = screen.rows[0]
+        await press(pilot, "R")
+        await settle(pilot, rounds=4)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert first.id not in [row.id for row in screen.rows]
+        assert screen.states == {}
+        # A new failure recorded by a later run shows without touching a key.
+        count = len(screen.rows)
+        with store.write() as conn:
+            conn.execute(
+                OutboxRow.__table__.update()
+                .where(OutboxRow.__table__.c.id == first.id)
+                .values(status="failed")
+            )
+        app.engine_tick += 1
+        await settle(pilot)
+        assert len(screen.rows) == count + 1
 
 
 async def test_marked_rows_retry_together(

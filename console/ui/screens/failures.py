@@ -51,6 +51,8 @@ from state.queries import (
 )
 
 PAGE_SIZE = 100
+RETRY_OUTCOME_SECONDS = 8.0
+"""How long a retry's outcome (delivered / failed in place) stays before the page refreshes."""
 # (key, header, width): the columns that tell failures apart come first, so they stay on an
 # 80-column terminal; the rest scroll in with → and all of it is in the panel below.
 COLUMNS = (
@@ -184,6 +186,7 @@ class FailuresScreen(ConsoleScreen):
         self.page_pending = False
         """True from a reload request until its page is on screen (tests, the benchmark)."""
         self._debounce: Timer | None = None
+        self._outcome_timer: Timer | None = None
         self._keep_cursor = 0
 
     def compose_body(self) -> ComposeResult:
@@ -229,9 +232,17 @@ class FailuresScreen(ConsoleScreen):
 
     def _engine_moved(self, _tick: int) -> None:
         # New failures arrive with runs; keep the page the operator is on, refresh its rows
-        # only when nothing is marked (a reload would move rows under the marks).
+        # only when nothing is marked (a reload would move rows under the marks) and no retry
+        # outcome is being shown (a reload would drop the rows it delivered).
         if self.is_current and not self.marked and not self.states:
             self.reload(keep_cursor=True)
+
+    def _retry_outcome_seen(self) -> None:
+        """A retry's outcome has been on screen long enough: refresh as runs arrive again."""
+        if any(status == "retrying…" for status in self.states.values()):
+            return  # another retry is under way; its own outcome restarts the timer
+        self.states = {}
+        self._engine_moved(self.console.engine_tick)
 
     # -- loading ------------------------------------------------------------------------------
     def reload(self, keep_cursor: bool = False) -> None:
@@ -475,6 +486,9 @@ class FailuresScreen(ConsoleScreen):
         )
         self.marked.clear()
         self._update_title()
+        if self._outcome_timer is not None:
+            self._outcome_timer.stop()
+        self._outcome_timer = self.set_timer(RETRY_OUTCOME_SECONDS, self._retry_outcome_seen)
 
     def _show_states(
         self, shown: dict[int, str], states: dict[int, OutboxState] | None = None
