@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from console.ui.screens.base import ConsoleModal
+from console.ui.screens.base import ConsoleModal, ConsoleScreen
+from state.destinations import list_destinations
+
+ALL_DESTINATIONS = "__all__"
 
 
 class ChooseScreen(ConsoleModal):
@@ -53,3 +58,29 @@ class ChooseScreen(ConsoleModal):
         choices = self.query_one(OptionList)
         if choices.highlighted is not None:
             self.dismiss(choices.get_option_at_index(choices.highlighted).id)
+
+
+def choose_destination(
+    screen: ConsoleScreen,
+    question: str,
+    current: str | None,
+    chosen: Callable[[str | None], None],
+) -> None:
+    """Ask which destination a screen shows, "All destinations" first; `chosen` gets the name,
+    or None for all. Escape leaves the screen as it was. The names are read off the event loop."""
+
+    def answered(choice: object) -> None:
+        if isinstance(choice, str):
+            chosen(None if choice == ALL_DESTINATIONS else choice)
+
+    def ask() -> None:
+        with screen.console.store.read() as conn:
+            names = [(d.name, d.name) for d in list_destinations(conn)]
+        options = [(ALL_DESTINATIONS, "All destinations"), *names]
+        screen.app.call_from_thread(
+            screen.app.push_screen,
+            ChooseScreen(question, options, current or ALL_DESTINATIONS),
+            answered,
+        )
+
+    screen.run_worker(ask, thread=True, group="choose-destination")

@@ -32,11 +32,10 @@ from console.ui.messages import (
     RowsRetried,
 )
 from console.ui.screens.base import ConsoleScreen
-from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.choose import choose_destination
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.widgets.form_fields import FormInput
 from console.ui.widgets.paged_table import PagedTable, row_under_cursor
-from state.destinations import list_destinations
 from state.queries import (
     FAILURE_SORTS,
     FailureFilter,
@@ -67,7 +66,6 @@ COLUMNS = (
     ("attempts", "Att", 3),
 )
 SORTS = list(FAILURE_SORTS)
-ALL = "__all__"
 SECRET_KEYS = re.compile(r"(write_?key|api_?key|authorization|password|secret|token)", re.I)
 STATUS_STYLES = {
     "failed": "bold red",
@@ -565,28 +563,12 @@ class FailuresScreen(ConsoleScreen):
 
     # -- destination --------------------------------------------------------------------------
     def action_choose_destination(self) -> None:
-        def chosen(choice: object) -> None:
-            if isinstance(choice, str):
-                destination = None if choice == ALL else choice
-                self.flt = FailureFilter(destination, self.flt.day, self.flt.text)
-                self.query_one(PagedTable).page = 0
-                self.reload()
+        def chosen(destination: str | None) -> None:
+            self.flt = FailureFilter(destination, self.flt.day, self.flt.text)
+            self.query_one(PagedTable).page = 0
+            self.reload()
 
-        self._choose(chosen)
-
-    @work(thread=True, group="failures-load")
-    def _choose(self, callback: object) -> None:
-        with self.console.store.read() as conn:
-            names = [(d.name, d.name) for d in list_destinations(conn)]
-        self.app.call_from_thread(
-            self.app.push_screen,
-            ChooseScreen(
-                "Failures of which destination?",
-                [(ALL, "All destinations"), *names],
-                self.flt.destination or ALL,
-            ),
-            callback,
-        )
+        choose_destination(self, "Failures of which destination?", self.flt.destination, chosen)
 
     # -- export -------------------------------------------------------------------------------
     def action_export(self, fmt: str) -> None:

@@ -14,14 +14,12 @@ from textual.widgets import Static
 from console.ui.formatting import count, duration, ellipsize, full_time, short_time
 from console.ui.messages import RunRowsLoaded, RunsLoaded
 from console.ui.screens.base import ConsoleScreen
-from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.choose import choose_destination
 from console.ui.widgets.paged_table import PagedTable, row_under_cursor
 from state import clock
-from state.destinations import list_destinations
 from state.queries import FailureRow, RunRow, run_rows_page, runs_page
 
 PAGE_SIZE = 100
-ALL = "__all__"
 STATUS_STYLES = {
     "ok": "green",
     "failed": "bold red",
@@ -217,27 +215,12 @@ class HistoryScreen(ConsoleScreen):
         self.action_page(event.delta)
 
     def action_choose_destination(self) -> None:
-        def chosen(choice: object) -> None:
-            if isinstance(choice, str):
-                self.destination = None if choice == ALL else choice
-                self.query_one(PagedTable).page = 0
-                self.reload()
+        def chosen(destination: str | None) -> None:
+            self.destination = destination
+            self.query_one(PagedTable).page = 0
+            self.reload()
 
-        self._choose(chosen)
-
-    @work(thread=True, group="history-load")
-    def _choose(self, callback: object) -> None:
-        with self.console.store.read() as conn:
-            names = [(d.name, d.name) for d in list_destinations(conn)]
-        self.app.call_from_thread(
-            self.app.push_screen,
-            ChooseScreen(
-                "History of which destination?",
-                [(ALL, "All destinations"), *names],
-                self.destination or ALL,
-            ),
-            callback,
-        )
+        choose_destination(self, "History of which destination?", self.destination, chosen)
 
 
 class RunRowsScreen(ConsoleScreen):

@@ -15,14 +15,12 @@ from textual.widgets import DataTable, Sparkline, Static
 from console.ui.formatting import count
 from console.ui.messages import SummaryLoaded
 from console.ui.screens.base import ConsoleScreen
-from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.choose import choose_destination
 from console.ui.screens.failures import FailuresScreen
 from console.ui.widgets.paged_table import row_under_cursor
-from state.destinations import list_destinations
 from state.queries import SummaryRow, daily_summary
 
 DAYS = 30
-ALL = "__all__"
 
 
 def _number(value: int, width: int, style: str = "") -> Text:
@@ -157,23 +155,8 @@ class SummaryScreen(ConsoleScreen):
         self.app.push_screen(FailuresScreen(destination=row.destination, day=row.date))
 
     def action_choose_destination(self) -> None:
-        def chosen(choice: object) -> None:
-            if isinstance(choice, str):
-                self.destination = None if choice == ALL else choice
-                self.reload()
+        def chosen(destination: str | None) -> None:
+            self.destination = destination
+            self.reload()
 
-        self._choose(chosen)
-
-    @work(thread=True, group="summary-load")
-    def _choose(self, callback: object) -> None:
-        with self.console.store.read() as conn:
-            names = [(d.name, d.name) for d in list_destinations(conn)]
-        self.app.call_from_thread(
-            self.app.push_screen,
-            ChooseScreen(
-                "Summary of which destination?",
-                [(ALL, "All destinations"), *names],
-                self.destination or ALL,
-            ),
-            callback,
-        )
+        choose_destination(self, "Summary of which destination?", self.destination, chosen)
