@@ -23,6 +23,14 @@ KIND_TRACK = "track"
 KIND_IMPORT_ROW = "import row"
 KIND_USER_UPDATE = "user update"
 KIND_EVENT = "event"
+STATE_KINDS = (KIND_IDENTIFY, KIND_USER_UPDATE, KIND_IMPORT_ROW)
+"""Kinds whose message carries a contact's whole state: of two for one contact, the one sent
+last wins at the destination, so they must leave in the order they were queued."""
+QUEUED_STATE_ROWS = "status = 'queued' AND kind IN ({})".format(
+    ", ".join(f"'{kind}'" for kind in STATE_KINDS)
+)
+"""The condition of the partial index over queued state rows (a literal, as SQLite needs it in
+the query to use the index)."""
 
 # Run triggers.
 TRIGGER_SCHEDULE = "schedule"
@@ -189,6 +197,16 @@ class OutboxRow(SQLModel, table=True):
             postgresql_where=text("status = 'failed'"),
         ),
         Index("ix_outbox_run", "run_id"),
+        # The engine asks, per batch, whether an older state row of the same contact is still
+        # queued; only queued state rows are in it, so events never pay for it.
+        Index(
+            "ix_outbox_queued_state",
+            "destination_id",
+            "email",
+            "id",
+            sqlite_where=text(QUEUED_STATE_ROWS),
+            postgresql_where=text(QUEUED_STATE_ROWS),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     destination_id: int = Field(foreign_key="destinations.id")

@@ -12,12 +12,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, and_, bindparam, func, select, update
+from sqlalchemy import Connection, CursorResult, and_, bindparam, func, select, text, update
 
 from console.destinations.base import Outcome, OutgoingRow, RowOutcome
 from state import clock
 from state.db import conflict_insert
-from state.models import DELIVERED, FAILED, QUEUED, DailyStat, OutboxRow
+from state.models import (
+    DELIVERED,
+    FAILED,
+    QUEUED,
+    QUEUED_STATE_ROWS,
+    STATE_KINDS,
+    DailyStat,
+    OutboxRow,
+)
 
 OUTBOX = OutboxRow.__table__
 STATS = DailyStat.__table__
@@ -200,6 +208,59 @@ def claim_due(
         .limit(limit)
     )
     return [OutgoingRow(*row) for row in conn.execute(stmt)]
+
+
+_OLDEST_QUEUED_STATE = text(
+    "SELECT email, min(id) FROM outbox "
+    f"WHERE destination_id = :destination_id AND {QUEUED_STATE_ROWS} AND email IN :emails "
+    "GROUP BY email"
+).bindparams(bindparam("emails", expanding=True))
+
+
+def waiting_for_older_versions(
+    conn: Connection, destination_id: int, rows: Sequence[OutgoingRow]
+) -> dict[int, str]:
+    """Claimed state rows (identify, user update) that must wait: an older state row of the
+    same contact is still queued (its retry pending), and sending this one first would let
+    the older state win at the destination. Returns row id -> the older row's next attempt,
+    which is when the waiting row may be claimed again."""
+    emails = list({row.email for row in rows if row.kind in STATE_KINDS and row.email})
+    if not emails:
+        return {}
+    oldest: dict[str, int] = {}
+    for start in range(0, len(emails), 900):
+        found = conn.execute(
+            _OLDEST_QUEUED_STATE,
+            {"destination_id": destination_id, "emails": emails[start : start + 900]},
+        )
+        oldest.update((email, int(first)) for email, first in found)
+    blocked = {
+        row.id: oldest[row.email]
+        for row in rows
+        if row.kind in STATE_KINDS and row.email and oldest.get(row.email, row.id) < row.id
+    }
+    if not blocked:
+        return {}
+    due_at = dict(
+        conn.execute(
+            select(OUTBOX.c.id, OUTBOX.c.next_attempt_at).where(
+                OUTBOX.c.id.in_(set(blocked.values()))
+            )
+        ).all()
+    )
+    return {row_id: str(due_at[older]) for row_id, older in blocked.items()}
+
+
+def defer_rows(conn: Connection, until: dict[int, str]) -> None:
+    """Move rows' next attempt to the given times (never earlier than they already were)."""
+    if not until:
+        return
+    conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("b_id"), OUTBOX.c.next_attempt_at < bindparam("b_at"))
+        .values(next_attempt_at=bindparam("b_at")),
+        [{"b_id": row_id, "b_at": at} for row_id, at in until.items()],
+    )
 
 
 def next_due(conn: Connection, destination_id: int) -> str | None:

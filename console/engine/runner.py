@@ -16,7 +16,14 @@ from sqlalchemy import func, select
 
 from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
 from console.engine.drivers import driver_for
-from console.engine.outbox import RetryPolicy, claim_due, next_due, record_outcomes
+from console.engine.outbox import (
+    RetryPolicy,
+    claim_due,
+    defer_rows,
+    next_due,
+    record_outcomes,
+    waiting_for_older_versions,
+)
 from console.engine.runs import (
     LEASE_SECONDS,
     RunCounts,
@@ -139,10 +146,14 @@ async def _deliver(
         held_past_deadline = False
         try:
             while True:
-                rows = await asyncio.to_thread(_claim, store, destination.id, after_id, options)
-                if not rows:
+                rows, last_id = await asyncio.to_thread(
+                    _claim, store, destination.id, after_id, options
+                )
+                if last_id is None:
                     break
-                after_id = rows[-1].id
+                after_id = last_id
+                if not rows:
+                    continue
                 while len(tasks) >= options.in_flight:
                     done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     _raise_first(done)
@@ -197,9 +208,21 @@ async def _keep_lease(store: Store, destination_id: int, owner: str) -> None:
         await asyncio.to_thread(renew)
 
 
-def _claim(store: Store, destination_id: int, after_id: int, options: EngineOptions):  # type: ignore[no-untyped-def]
+def _claim(
+    store: Store, destination_id: int, after_id: int, options: EngineOptions
+) -> tuple[list[OutgoingRow], int | None]:
+    """The next due rows that may leave now, and the last id claimed (None: nothing due). A
+    contact's newer state waits for its older one still queued, and is deferred to that
+    row's next attempt so the run does not spin on it."""
     with store.read() as conn:
-        return claim_due(conn, destination_id, after_id, options.batch_rows)
+        rows = claim_due(conn, destination_id, after_id, options.batch_rows)
+        if not rows:
+            return [], None
+        waiting = waiting_for_older_versions(conn, destination_id, rows)
+    if waiting:
+        with store.write() as conn:
+            defer_rows(conn, waiting)
+    return [row for row in rows if row.id not in waiting], rows[-1].id
 
 
 def _next_due(store: Store, destination_id: int) -> str | None:

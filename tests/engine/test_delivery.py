@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from console import ingest
+from console.engine import runner
 from console.engine.outbox import RetryPolicy, requeue_failures
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.sandbox import SegmentSandbox
@@ -415,6 +416,44 @@ async def test_a_contact_changed_back_is_sent_again(
         assert result.counts.delivered == 1, name
     assert [m["traits"]["first_name"] for m in sandbox.received] == ["Ann", "Bea", "Ann"]
     assert len(sandbox.message_ids) == 3
+
+
+async def test_a_newer_version_waits_for_the_older_one_still_retrying(
+    store: Store, files: Files, segment_sandbox: Sandbox
+) -> None:
+    """Ann's first version is refused (5xx) and waits for its retry when she changes: the new
+    version must not overtake it, or the older traits would be the last Segment receives.
+    It waits (deferred to the older row's retry time, so the run does not spin), then both
+    go in order; other contacts are not held back."""
+    sandbox, url = segment_sandbox
+    configure(store, url)
+    slow_retry = RetryPolicy(base_seconds=1.0, cap_seconds=1.0, max_attempts=5)
+    files.contacts(people(1, first_name="Ann"))
+    sandbox.faults.update({"error_rate": 1.0})
+    result = await run(store, opts=options(policy=slow_retry, max_wait_seconds=0))
+    assert result.queued == 1
+    sandbox.faults.update({"error_rate": 0.0})
+
+    files.contacts(people(1, first_name="Bea") + people(2, first_name="Cy"))
+    claims = 0
+    real_claim = runner._claim
+
+    def counting_claim(*args: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        return real_claim(*args)
+
+    runner._claim = counting_claim  # type: ignore[assignment]
+    try:
+        result = await run(store, opts=options(policy=slow_retry, max_wait_seconds=5))
+    finally:
+        runner._claim = real_claim  # type: ignore[assignment]
+
+    assert result.status == "ok" and result.counts.delivered == 3
+    names = [(m["traits"]["email"], m["traits"]["first_name"]) for m in sandbox.received]
+    assert names.index(("user1@example.com", "Ann")) < names.index(("user1@example.com", "Bea"))
+    assert names[0] == ("user2@example.com", "Cy")  # not held back by Ann's retry
+    assert claims < 20  # it waited for the retry time instead of claiming in a loop
 
 
 # --- faults -----------------------------------------------------------------------------------
