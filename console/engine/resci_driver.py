@@ -116,7 +116,7 @@ from console.engine.runs import RunCounts
 from console.identity import email_md5
 from state import clock
 from state.audiences import get_audience
-from state.db import Store
+from state.db import Store, conflict_insert
 from state.destinations import DestinationRecord
 from state.models import (
     KIND_EVENT,
@@ -256,11 +256,7 @@ def _set_cursor(
     conn: Connection, destination_id: int, stream: str, position: int, note: dict[str, Any]
 ) -> None:
     text = orjson.dumps(note).decode()
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(CURSORS).values(
+    stmt = conflict_insert(conn, CURSORS).values(
         destination_id=destination_id, stream=stream, position=position, note=text
     )
     conn.execute(
