@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
@@ -160,7 +161,17 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
                 raise StoreError(f"no store at {path}")
             _create_private_file(path)
         _check_existing_file(path)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {})
+    try:
+        engine = create_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {}
+        )
+    except ImportError as exc:
+        raise StoreError(
+            f"{url.split('://', 1)[0]} needs a database driver that is not installed ({exc.name}); "
+            "for PostgreSQL: pip install 'retention-console[postgres]'"
+        ) from None
+    except ArgumentError as exc:
+        raise StoreError(f"not a database URL: {exc}") from None
     if engine.dialect.name == "sqlite":
         _install_sqlite_hooks(engine)
     store = Store(engine, path)

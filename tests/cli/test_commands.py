@@ -432,6 +432,16 @@ def test_a_file_that_is_not_a_store_exits_2(tmp_path: Path) -> None:
         assert result.stderr.startswith(f"error: {not_a_store}")
 
 
+def test_a_database_url_without_its_driver_or_dialect_exits_2() -> None:
+    result = cli("summary", "--db", "postgresql+asyncpg://user@127.0.0.1:1/console")
+    assert result.exit_code == 2
+    assert "needs a database driver that is not installed (asyncpg)" in result.stderr
+    assert "retention-console[postgres]" in result.stderr
+    result = cli("summary", "--db", "nosuchdb://127.0.0.1/console")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: not a database URL")
+
+
 def test_run_once_without_destinations_says_so(db: Path, tmp_path: Path) -> None:
     contacts = write(tmp_path / "contacts.csv", "email\na@example.com\n")
     assert cli("import", "contacts", contacts, "--db", db).exit_code == 0

@@ -1,0 +1,212 @@
+"""The store on PostgreSQL: `--db postgresql+psycopg://...` instead of a SQLite file.
+
+What must hold there as on SQLite: the schema is created once and reopened as is (with its
+partial indexes); Segment and ReSci deliveries through `--run-once` arrive whole, once per
+messageId, under receiver faults; the reports read the same figures; and two `--run-once`
+started at once share the destinations through the lease, never sending a row under two ids.
+
+The tests need a PostgreSQL server: `RETENTION_CONSOLE_TEST_POSTGRES` names an admin URL
+(`.ci/run` starts a throwaway server with `.ci/postgres-up` and sets it). Each test works in a
+database of its own, dropped afterwards. Without the variable the tests skip, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from console.engine.outbox import RetryPolicy
+from console.engine.runner import EngineOptions, run_destination
+from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
+from state.db import open_store
+from state.destinations import get_destination
+from state.models import SCHEMA_VERSION
+
+from .conftest import (
+    WRITE_KEY,
+    Figures,
+    check_delivery,
+    run_cli,
+    segment_toml,
+    start_cli,
+    write_events,
+)
+
+ADMIN_URL = os.environ.get("RETENTION_CONSOLE_TEST_POSTGRES", "")
+pytestmark = pytest.mark.skipif(
+    not ADMIN_URL,
+    reason="no PostgreSQL server: set RETENTION_CONSOLE_TEST_POSTGRES to an admin URL "
+    "(.ci/run starts one with .ci/postgres-up)",
+)
+API_KEY = "resci-pg-key"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped after the test."""
+    name = f"rc_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def cli_ok(*args: str) -> str:
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def test_schema_is_created_once_and_reopens_as_is(pg_url: str) -> None:
+    for _ in range(2):
+        store = open_store(pg_url)
+        try:
+            with store.read() as conn:
+                version = conn.execute(text("SELECT version FROM schema_info")).scalar_one()
+                indexes = dict(
+                    conn.execute(
+                        text(
+                            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'outbox'"
+                        )
+                    ).all()
+                )
+        finally:
+            store.dispose()
+        assert version == SCHEMA_VERSION
+        assert "WHERE" in indexes["ix_outbox_failed_email"]
+        assert "WHERE" in indexes["ix_outbox_queued_state"]
+    # The console's header shows the URL without its password.
+    with_password = make_url(pg_url).set(password="s3cret-pw").render_as_string(False)
+    store = open_store(with_password)
+    try:
+        assert "s3cret-pw" not in store.label and "***" in store.label
+    finally:
+        store.dispose()
+
+
+async def test_segment_delivery_under_faults_and_the_reports(
+    pg_url: str, tmp_path: Path, figures: Figures
+) -> None:
+    faults = Faults(error_rate=0.3, seed=11, reject_emails={"user7@example.com"})
+    sandbox = SegmentSandbox(write_keys={WRITE_KEY}, faults=faults)
+    with SandboxServer(sandbox) as server:
+        ids = write_events(tmp_path / "events.jsonl", 500)
+        (tmp_path / "config.toml").write_text(segment_toml(server.url))
+        cli_ok("import", "events", str(tmp_path / "events.jsonl"), "--db", pg_url)
+        cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+        store = open_store(pg_url)
+        try:
+            with store.read() as conn:
+                destination = get_destination(conn, "seg")
+            assert destination is not None
+            # In process, with test-sized backoff: the production policy waits minutes.
+            fast = EngineOptions(
+                policy=RetryPolicy(base_seconds=0.01, cap_seconds=0.05, max_attempts=12),
+                batch_rows=25,
+                max_wait_seconds=30,
+            )
+            result = await run_destination(store, destination, "manual", fast)
+        finally:
+            store.dispose()
+        assert (result.counts.delivered, result.counts.rejected, result.queued) == (499, 1, 0)
+        assert result.counts.retrying > 0
+        lost, foreign = check_delivery(sandbox, ids - {"ev-000007"}, figures)
+        assert not lost and not foreign
+        figures.faults_injected += sandbox.requests - sandbox.batches  # refused requests
+        # A second run finds nothing new to send.
+        before = sandbox.requests
+        assert "0 delivered" in cli_ok("--run-once", "--max-wait", "0", "--db", pg_url)
+        assert sandbox.requests == before
+
+    failures = orjson.loads(cli_ok("failures", "--json", "--search", "user7", "--db", pg_url))
+    assert [(f["email"], f["http_status"]) for f in failures] == [("user7@example.com", 400)]
+    (day,) = orjson.loads(cli_ok("summary", "--json", "--db", pg_url))
+    assert (day["completions"], day["failures"], day["queued"]) == (499, 1, 0)
+    runs = orjson.loads(cli_ok("history", "--json", "--db", pg_url))
+    assert [r["status"] for r in runs] == ["ok", "failed"]
+
+
+def test_resci_backfill_then_real_time_updates(pg_url: str, tmp_path: Path) -> None:
+    sandbox = ResciSandbox(api_keys={API_KEY}, job_delay_seconds=0.2)
+    with SandboxServer(sandbox) as server:
+        contacts = tmp_path / "contacts.csv"
+        contacts.write_text(
+            "email,first_name,address_state,created_at\n"
+            + "".join(f"user{i}@example.com,=Name{i},CA,2024-04-01\n" for i in range(200))
+            + "outsider@example.com,Out,NY,2024-04-01\n"
+        )
+        (tmp_path / "config.toml").write_text(
+            f"""
+[[audiences]]
+name = "california"
+rule = "address_state = 'CA'"
+
+[[destinations]]
+name = "resci"
+kind = "resci"
+api_key = "{API_KEY}"
+endpoint = "{server.url}"
+
+[destinations.export]
+audience = "california"
+fields = {{ first_name = "full_name" }}
+"""
+        )
+        cli_ok("import", "contacts", str(contacts), "--db", pg_url)
+        cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+        assert "import job job_1 queued: 200 users" in cli_ok("--run-once", "--db", pg_url)
+        time.sleep(0.3)
+        assert "job_1 completed: 200 imported" in cli_ok("--run-once", "--db", pg_url)
+        (job,) = sandbox.jobs.values()
+        assert all(row["full_name"].startswith("'=") for row in job.rows)
+
+        # user0 leaves California, the outsider enters: two user updates, no new job.
+        contacts.write_text(
+            "email,first_name,address_state,created_at\n"
+            "user0@example.com,=Name0,NY,2024-04-01\n"
+            "outsider@example.com,Out,CA,2024-04-01\n"
+        )
+        cli_ok("import", "contacts", str(contacts), "--db", pg_url)
+        assert "2 delivered" in cli_ok("--run-once", "--db", pg_url)
+        assert len(sandbox.jobs) == 1
+        posts = {p["email"]: p["audience_california"] for p in sandbox.user_posts}
+        assert posts == {"user0@example.com": False, "outsider@example.com": True}
+
+
+def test_two_run_once_at_once_share_the_lease(
+    pg_url: str, tmp_path: Path, figures: Figures
+) -> None:
+    sandbox = SegmentSandbox(write_keys={WRITE_KEY}, faults=Faults(delay_seconds=0.05))
+    with SandboxServer(sandbox) as server:
+        ids = write_events(tmp_path / "events.jsonl", 3_000)
+        (tmp_path / "config.toml").write_text(segment_toml(server.url))
+        cli_ok("import", "events", str(tmp_path / "events.jsonl"), "--db", pg_url)
+        cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+        procs = [
+            start_cli("--run-once", "--lease-wait", "0", "--db", pg_url, out=tmp_path / f"r{i}")
+            for i in range(2)
+        ]
+        codes = sorted(proc.wait(timeout=120) for proc in procs)
+        outputs = [(tmp_path / f"r{i}.out").read_text() for i in range(2)]
+        errors = [(tmp_path / f"r{i}.err").read_text() for i in range(2)]
+        assert not any("Traceback" in e or "locked" in e for e in errors), errors
+        # Either the second found the destination busy (exit 3), or the first was done first.
+        assert codes in ([0, 3], [0, 0]), (codes, outputs, errors)
+        if codes == [0, 0]:
+            assert any("0 delivered" in out for out in outputs), outputs
+        lost, foreign = check_delivery(sandbox, ids, figures)
+        assert not lost and not foreign
+        assert set(sandbox.message_ids.values()) == {1}
