@@ -481,6 +481,36 @@ async def test_a_store_readable_by_others_is_warned_about_on_screen(
         )
 
 
+async def test_wide_columns_follow_a_resized_terminal(ui_app: AppFactory) -> None:
+    """Over SSH the terminal is resized under the console: the feedback and last-result
+    columns take the new room (and give it back), marks stay."""
+    app = ui_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        destinations = app.screen.query_one("#destinations", DataTable)
+        narrow_result = destinations.columns["result"].width
+        await press(pilot, "f", "space")
+        failures = app.screen
+        assert isinstance(failures, FailuresScreen)
+        narrow_feedback = failures.feedback_width
+        marked = set(failures.marked)
+
+        await pilot.resize_terminal(160, 40)
+        await settle(pilot)
+        assert failures.feedback_width > narrow_feedback + 30
+        table = failures.query_one("#failures", DataTable)
+        assert table.columns["feedback"].width == failures.feedback_width
+        assert failures.marked == marked and table.row_count == len(failures.rows)
+        await press(pilot, "d")
+        assert destinations.columns["result"].width > narrow_result + 30
+
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert destinations.columns["result"].width == narrow_result
+        await press(pilot, "f")
+        assert failures.feedback_width == narrow_feedback
+
+
 # -- navigation ---------------------------------------------------------------------------------
 
 

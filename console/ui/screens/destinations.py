@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -111,17 +111,27 @@ class DestinationsScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         table = DataTable(id="destinations", cursor_type="row", zebra_stripes=True)
+        self._add_columns(table, self.app.size.width)
+        yield table
+        with VerticalScroll(id="destination-detail", classes="detail"):
+            yield Static(id="detail-text", markup=False)
+
+    def _add_columns(self, table: DataTable, terminal_width: int) -> None:
         table.add_column("Name", key="name", width=18)
         table.add_column("Kind", key="kind", width=7)
         table.add_column("Enabled", key="enabled", width=8)
         table.add_column("Schedule", key="schedule", width=10)
         table.add_column("Last run", key="last_run", width=11)
         # The last result takes what the terminal has left (the panel below has it whole).
-        self.result_width = max(40, self.app.size.width - 78)
+        self.result_width = max(40, terminal_width - 78)
         table.add_column("Last result", key="result", width=self.result_width)
-        yield table
-        with VerticalScroll(id="destination-detail", classes="detail"):
-            yield Static(id="detail-text", markup=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if max(40, event.size.width - 78) != self.result_width:
+            table = self.query_one(DataTable)
+            table.clear(columns=True)
+            self._add_columns(table, event.size.width)
+            self.reload()
 
     def on_mount(self) -> None:
         self.set_title("Destinations")

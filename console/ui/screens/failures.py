@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -194,19 +194,40 @@ class FailuresScreen(ConsoleScreen):
                 placeholder="email, domain or feedback text; ⏎ done, esc keep", id="filter-input"
             )
         table = PagedTable(page_size=PAGE_SIZE, id="failures")
-        # On a wide terminal the feedback gets the room the other columns leave.
-        widths = {key: width for key, _, width in COLUMNS}
-        if self.app.size.width >= 100:
-            widths["email"] = 28
-        fixed = sum(w + 2 for key, w in widths.items() if key != "feedback") + 4
-        widths["feedback"] = max(24, min(120, self.app.size.width - fixed))
-        self.feedback_width = widths["feedback"]
-        for key, label, _ in COLUMNS:
-            table.add_column(label, key=key, width=widths[key])
+        self._add_columns(table, self.app.size.width)
         yield table
         with VerticalScroll(id="failure-detail", classes="detail"):
             yield Static(id="failure-summary", markup=False)
             yield Static(id="failure-payload", markup=False)
+
+    @staticmethod
+    def _column_widths(terminal_width: int) -> dict[str, int]:
+        """On a wide terminal the feedback gets the room the other columns leave."""
+        widths = {key: width for key, _, width in COLUMNS}
+        if terminal_width >= 100:
+            widths["email"] = 28
+        fixed = sum(w + 2 for key, w in widths.items() if key != "feedback") + 4
+        widths["feedback"] = max(24, min(120, terminal_width - fixed))
+        return widths
+
+    def _add_columns(self, table: PagedTable, terminal_width: int) -> None:
+        widths = self._column_widths(terminal_width)
+        self.feedback_width = widths["feedback"]
+        for key, label, _ in COLUMNS:
+            table.add_column(label, key=key, width=widths[key])
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._column_widths(event.size.width)["feedback"] == self.feedback_width:
+            return
+        # The page's rows are redrawn from memory: marks and retry outcomes stay.
+        table = self.query_one(PagedTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        self._add_columns(table, event.size.width)
+        for row in self.rows:
+            table.add_row(*self._cells(row), key=str(row.id))
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
 
     def on_mount(self) -> None:
         self.query_one("#filter-bar").display = False
