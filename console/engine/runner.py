@@ -119,8 +119,9 @@ async def _deliver(
         asked = max((o.retry_after or 0.0 for o in result.outcomes), default=0.0)
         if asked > 0:
             if hold_until <= loop.time():
+                status = next((o.http_status for o in result.outcomes if o.retry_after), None)
                 counts.notes.append(
-                    f"the receiver asked to wait {asked:g} s (HTTP 429, Retry-After); "
+                    f"the receiver asked to wait {asked:g} s (HTTP {status}, Retry-After); "
                     "sending paused"
                 )
             hold_until = max(hold_until, loop.time() + asked)
