@@ -21,7 +21,7 @@ from state.models import (
     DELIVERED,
     FAILED,
     QUEUED,
-    QUEUED_STATE_ROWS,
+    RETRYING_STATE_ROWS,
     STATE_KINDS,
     DailyStat,
     OutboxRow,
@@ -210,27 +210,44 @@ def claim_due(
     return [OutgoingRow(*row) for row in conn.execute(stmt)]
 
 
-_OLDEST_QUEUED_STATE = text(
+_OLDEST_RETRYING_STATE = text(
     "SELECT email, min(id) FROM outbox "
-    f"WHERE destination_id = :destination_id AND {QUEUED_STATE_ROWS} AND email IN :emails "
+    f"WHERE destination_id = :destination_id AND {RETRYING_STATE_ROWS} AND email IN :emails "
     "GROUP BY email"
 ).bindparams(bindparam("emails", expanding=True))
+
+
+_ANY_RETRYING_STATE = (
+    "SELECT 1 FROM outbox {hint} WHERE destination_id = :destination_id AND "
+    f"{RETRYING_STATE_ROWS} LIMIT 1"
+)
+
+
+def any_retrying_state(conn: Connection, destination_id: int) -> bool:
+    """Whether some state row of the destination waits for a retry: when none does, no
+    claimed row can have an older version waiting, and the check per batch is skipped. SQLite
+    is told to use the index of retrying rows, which its planner would otherwise pass over
+    for the claim index and walk every queued row."""
+    hint = "INDEXED BY ix_outbox_retrying" if conn.dialect.name == "sqlite" else ""
+    sql = text(_ANY_RETRYING_STATE.format(hint=hint))
+    return conn.execute(sql, {"destination_id": destination_id}).first() is not None
 
 
 def waiting_for_older_versions(
     conn: Connection, destination_id: int, rows: Sequence[OutgoingRow]
 ) -> dict[int, str]:
     """Claimed state rows (identify, user update) that must wait: an older state row of the
-    same contact is still queued (its retry pending), and sending this one first would let
-    the older state win at the destination. Returns row id -> the older row's next attempt,
-    which is when the waiting row may be claimed again."""
+    same contact is waiting for its retry, and sending this one first would let the older
+    state win at the destination. Returns row id -> the older row's next attempt, which is
+    when the waiting row may be claimed again. (Older rows never tried yet are claimed first,
+    in id order; the engine keeps two of one contact out of the same pass.)"""
     emails = list({row.email for row in rows if row.kind in STATE_KINDS and row.email})
     if not emails:
         return {}
     oldest: dict[str, int] = {}
     for start in range(0, len(emails), 900):
         found = conn.execute(
-            _OLDEST_QUEUED_STATE,
+            _OLDEST_RETRYING_STATE,
             {"destination_id": destination_id, "emails": emails[start : start + 900]},
         )
         oldest.update((email, int(first)) for email, first in found)

@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 
 from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
 from console.engine.drivers import driver_for
+from console.engine.ordering import PassOrder
 from console.engine.outbox import (
     RetryPolicy,
+    any_retrying_state,
     claim_due,
     defer_rows,
     next_due,
@@ -113,9 +115,10 @@ async def _deliver(
     lock = asyncio.Lock()  # record steps in order, one write transaction at a time
     hold_until = 0.0  # loop time before which no batch leaves (the receiver's Retry-After)
 
-    async def send_and_record(rows: Sequence[OutgoingRow]) -> None:
+    async def send_and_record(rows: Sequence[OutgoingRow], order: PassOrder) -> None:
         nonlocal hold_until
         result = await adapter.send(client, rows)
+        order.settled(rows, result.outcomes)
         asked = max((o.retry_after or 0.0 for o in result.outcomes), default=0.0)
         if asked > 0:
             if hold_until <= loop.time():
@@ -145,14 +148,16 @@ async def _deliver(
         after_id = 0
         tasks: set[asyncio.Task[None]] = set()
         held_past_deadline = False
+        order = PassOrder(await asyncio.to_thread(_older_versions_waiting, store, destination.id))
         try:
             while True:
-                rows, last_id = await asyncio.to_thread(
-                    _claim, store, destination.id, after_id, options
+                claimed, last_id = await asyncio.to_thread(
+                    _claim, store, destination.id, after_id, options, order.check_store
                 )
                 if last_id is None:
                     break
                 after_id = last_id
+                rows = order.admit(claimed)
                 if not rows:
                     continue
                 while len(tasks) >= options.in_flight:
@@ -166,7 +171,7 @@ async def _deliver(
                         held_past_deadline = True  # the claimed rows stay queued, untouched
                         break
                     await asyncio.sleep(hold_until - loop.time())
-                tasks.add(asyncio.create_task(send_and_record(rows)))
+                tasks.add(asyncio.create_task(send_and_record(rows, order)))
             if tasks:
                 done, _ = await asyncio.wait(tasks)
                 tasks = set()
@@ -182,6 +187,8 @@ async def _deliver(
         if due is None:
             return
         wait = (clock.parse_iso(due) - clock.now()).total_seconds()
+        if order.left_for_next_pass and wait <= 0:
+            continue  # a contact's next version, due now: not a retry to be patient about
         if loop.time() + max(wait, 0) > deadline:
             return
         await asyncio.sleep(max(wait, 0.01))
@@ -209,17 +216,22 @@ async def _keep_lease(store: Store, destination_id: int, owner: str) -> None:
         await asyncio.to_thread(renew)
 
 
+def _older_versions_waiting(store: Store, destination_id: int) -> bool:
+    with store.read() as conn:
+        return any_retrying_state(conn, destination_id)
+
+
 def _claim(
-    store: Store, destination_id: int, after_id: int, options: EngineOptions
+    store: Store, destination_id: int, after_id: int, options: EngineOptions, check_store: bool
 ) -> tuple[list[OutgoingRow], int | None]:
-    """The next due rows that may leave now, and the last id claimed (None: nothing due). A
-    contact's newer state waits for its older one still queued, and is deferred to that
-    row's next attempt so the run does not spin on it."""
+    """The next due rows, and the last id claimed (None: nothing due). With `check_store`, a
+    contact's newer state whose older one waits for a retry is left out and deferred to that
+    retry's time, so the run does not spin on it."""
     with store.read() as conn:
         rows = claim_due(conn, destination_id, after_id, options.batch_rows)
         if not rows:
             return [], None
-        waiting = waiting_for_older_versions(conn, destination_id, rows)
+        waiting = waiting_for_older_versions(conn, destination_id, rows) if check_store else {}
     if waiting:
         with store.write() as conn:
             defer_rows(conn, waiting)

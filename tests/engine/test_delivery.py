@@ -456,6 +456,29 @@ async def test_a_newer_version_waits_for_the_older_one_still_retrying(
     assert claims < 20  # it waited for the retry time instead of claiming in a loop
 
 
+async def test_two_unsent_versions_of_a_contact_go_in_order_in_separate_requests(
+    store: Store, files: Files, segment_sandbox: Sandbox
+) -> None:
+    """Ann's first version was never sent (the key was refused); she changes meanwhile. Both
+    are due in the same pass: the older goes first, the newer in the next pass, once the
+    older's outcome is recorded (never side by side, where a receiver may reorder them)."""
+    sandbox, url = segment_sandbox
+    configure(store, url, write_key="wrong-key")
+    files.contacts(people(1, first_name="Ann"))
+    result = await run(store)
+    assert result.queued == 1
+    with store.read() as conn:
+        assert set(conn.execute(select(OUTBOX.c.attempts)).scalars()) == {0}
+
+    configure(store, url)
+    files.contacts(people(1, first_name="Bea"))
+    result = await run(store, opts=options(max_wait_seconds=0))
+
+    assert result.status == "ok" and result.counts.delivered == 2
+    assert [m["traits"]["first_name"] for m in sandbox.received] == ["Ann", "Bea"]
+    assert sandbox.batches == 2
+
+
 # --- faults -----------------------------------------------------------------------------------
 
 

@@ -87,7 +87,7 @@ def test_schema_is_created_once_and_reopens_as_is(pg_url: str) -> None:
             store.dispose()
         assert version == SCHEMA_VERSION
         assert "WHERE" in indexes["ix_outbox_failed_email"]
-        assert "WHERE" in indexes["ix_outbox_queued_state"]
+        assert "WHERE" in indexes["ix_outbox_retrying"]
     # The console's header shows the URL without its password.
     with_password = make_url(pg_url).set(password="s3cret-pw").render_as_string(False)
     store = open_store(with_password)
