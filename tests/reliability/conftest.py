@@ -161,6 +161,26 @@ def segment_toml(
     return "\n".join(lines) + "\n"
 
 
+def resci_export_toml(url: str, api_key: str = API_KEY) -> str:
+    """A ReSci destination exporting the audience `california` (address_state CA) with
+    first_name as full_name, as `config apply` reads it."""
+    return f"""
+[[audiences]]
+name = "california"
+rule = "address_state = 'CA'"
+
+[[destinations]]
+name = "resci"
+kind = "resci"
+api_key = "{api_key}"
+endpoint = "{url}"
+
+[destinations.export]
+audience = "california"
+fields = {{ first_name = "full_name" }}
+"""
+
+
 def seed_segment_store(
     db: Path,
     url: str,

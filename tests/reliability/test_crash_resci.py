@@ -28,7 +28,15 @@ from console.ingest import import_contacts
 from console.sandbox import Faults, ResciSandbox, SandboxServer
 from state.db import open_store
 
-from .conftest import API_KEY, Figures, run_cli, sqlite_rows, start_cli, wait_until
+from .conftest import (
+    API_KEY,
+    Figures,
+    resci_export_toml,
+    run_cli,
+    sqlite_rows,
+    start_cli,
+    wait_until,
+)
 
 resci_driver = pytest.importorskip("console.engine.resci_driver")
 
@@ -106,23 +114,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 state = "CA" if i < MEMBERS else "NY"
                 writer.writerow([f"user{i}@example.com", f"=Name{i}", state, "2024-04-01"])
         config = tmp_path / "config.toml"
-        config.write_text(
-            f"""
-[[audiences]]
-name = "california"
-rule = "address_state = 'CA'"
-
-[[destinations]]
-name = "resci"
-kind = "resci"
-api_key = "{API_KEY}"
-endpoint = "{server.url}"
-
-[destinations.export]
-audience = "california"
-fields = {{ first_name = "full_name" }}
-"""
-        )
+        config.write_text(resci_export_toml(server.url))
         store = open_store(db)
         try:
             apply_config(store, config)

@@ -30,9 +30,11 @@ from state.destinations import get_destination
 from state.models import SCHEMA_VERSION
 
 from .conftest import (
+    API_KEY,
     WRITE_KEY,
     Figures,
     check_delivery,
+    resci_export_toml,
     run_cli,
     segment_toml,
     start_cli,
@@ -45,7 +47,6 @@ pytestmark = pytest.mark.skipif(
     reason="no PostgreSQL server: set RETENTION_CONSOLE_TEST_POSTGRES to an admin URL "
     "(.ci/run starts one with .ci/postgres-up)",
 )
-API_KEY = "resci-pg-key"
 
 
 @pytest.fixture
@@ -150,23 +151,7 @@ def test_resci_backfill_then_real_time_updates(pg_url: str, tmp_path: Path) -> N
             + "".join(f"user{i}@example.com,=Name{i},CA,2024-04-01\n" for i in range(200))
             + "outsider@example.com,Out,NY,2024-04-01\n"
         )
-        (tmp_path / "config.toml").write_text(
-            f"""
-[[audiences]]
-name = "california"
-rule = "address_state = 'CA'"
-
-[[destinations]]
-name = "resci"
-kind = "resci"
-api_key = "{API_KEY}"
-endpoint = "{server.url}"
-
-[destinations.export]
-audience = "california"
-fields = {{ first_name = "full_name" }}
-"""
-        )
+        (tmp_path / "config.toml").write_text(resci_export_toml(server.url))
         cli_ok("import", "contacts", str(contacts), "--db", pg_url)
         cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
         assert "import job job_1 queued: 200 users" in cli_ok("--run-once", "--db", pg_url)
