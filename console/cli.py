@@ -17,7 +17,14 @@ from typing import Any
 import click
 import orjson
 
-from state.db import Store, StoreError, default_db_path, open_store, world_readable
+from state.db import (
+    Store,
+    StoreError,
+    StoreMissing,
+    default_db_path,
+    open_store,
+    privacy_warning,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
@@ -47,17 +54,17 @@ def _store(ctx: click.Context, db: str | None, *, create: bool = False) -> Store
     target = db or (ctx.find_root().params.get("db")) or default_db_path()
     try:
         store = open_store(target, create=create)
-    except StoreError as exc:
-        hint = ""
-        if not create and str(exc).startswith("no store at"):
-            hint = "; check --db, or create it with: retention-console config apply FILE"
-        click.echo(f"error: {exc}{hint}", err=True)
-        ctx.exit(EXIT_BAD_INPUT)
-    if store.path is not None and world_readable(store.path):
+    except StoreMissing as exc:
         click.echo(
-            f"warning: {store.path} is readable by other users; run: chmod 600 {store.path}",
+            f"error: {exc}; check --db, or create it with: retention-console config apply FILE",
             err=True,
         )
+        ctx.exit(EXIT_BAD_INPUT)
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    if warning := privacy_warning(store):
+        click.echo(f"warning: {warning}", err=True)
     return store
 
 

@@ -36,6 +36,10 @@ class StoreError(Exception):
     """The store cannot be opened or upgraded; the message says why in plain words."""
 
 
+class StoreMissing(StoreError):
+    """No store at the path, and the caller asked not to create one."""
+
+
 def default_db_path() -> Path:
     """`$RETENTION_CONSOLE_DB`, else `console.db` under the user's data directory."""
     if env := os.environ.get(ENV_DB):
@@ -60,6 +64,14 @@ def world_readable(path: Path) -> bool:
         return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
     except FileNotFoundError:
         return False
+
+
+def privacy_warning(store: Store) -> str | None:
+    """What to tell the operator when the store file is readable by other users (it holds the
+    customer list), or None."""
+    if store.path is None or not world_readable(store.path):
+        return None
+    return f"{store.path} is readable by other users; run: chmod 600 {store.path}"
 
 
 class Store:
@@ -158,7 +170,7 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
     if path is not None:
         if not path.exists():
             if not create:
-                raise StoreError(f"no store at {path}")
+                raise StoreMissing(f"no store at {path}")
             _create_private_file(path)
         _check_existing_file(path)
     try:

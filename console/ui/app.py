@@ -24,7 +24,7 @@ from console.ui.screens.keys import KeysScreen
 from console.ui.screens.mapping import MappingScreen
 from console.ui.screens.summary import SummaryScreen
 from state import clock as state_clock
-from state.db import Store, world_readable
+from state.db import Store, privacy_warning
 
 SCREENS = ("destinations", "mapping", "summary", "failures", "history")
 
@@ -92,15 +92,9 @@ class RetentionConsoleApp(App[None]):
         if self.start_engine:
             self.engine.start()
         self.switch_mode("destinations")
-        path = self.store.path
-        if path is not None and world_readable(path):
+        if warning := privacy_warning(self.store):
             # The command line's stderr warning is hidden behind the console's screen.
-            self.notify(
-                f"{path} is readable by other users; run: chmod 600 {path}",
-                title="Store not private",
-                severity="warning",
-                timeout=60,
-            )
+            self.notify(warning, title="Store not private", severity="warning", timeout=60)
 
     def on_unmount(self) -> None:
         self.engine.shutdown()

@@ -224,6 +224,10 @@ class FailuresScreen(ConsoleScreen):
         cursor = table.cursor_row
         table.clear(columns=True)
         self._add_columns(table, event.size.width)
+        self._add_rows(table, cursor)
+
+    def _add_rows(self, table: PagedTable, cursor: int) -> None:
+        """The page's rows into the (cleared) table, the cursor on row `cursor` or the last."""
         for row in self.rows:
             table.add_row(*self._cells(row), key=str(row.id))
         if self.rows:
@@ -295,10 +299,7 @@ class FailuresScreen(ConsoleScreen):
             self.total = table.page * PAGE_SIZE + len(self.rows)
         self.states = {}
         table.clear()
-        for row in self.rows:
-            table.add_row(*self._cells(row), key=str(row.id))
-        if self.rows:
-            table.move_cursor(row=min(self._keep_cursor, len(self.rows) - 1))
+        self._add_rows(table, self._keep_cursor)
         self._update_title()
         self._show_detail()
 
