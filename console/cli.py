@@ -129,8 +129,8 @@ def _run_once(
     max_wait: float,
     lease_wait: float,
 ) -> int:
+    from console.core.vocab import RunStatus, Trigger
     from console.engine.runner import EngineOptions, run_all
-    from state.models import TRIGGER_RUN_ONCE
 
     store = _store(ctx, db)
     options = EngineOptions(max_wait_seconds=max_wait, lease_wait_seconds=lease_wait)
@@ -142,7 +142,7 @@ def _run_once(
     if missing:
         click.echo(f"error: no destination named {', '.join(missing)}", err=True)
         return EXIT_BAD_INPUT
-    results = asyncio.run(run_all(store, TRIGGER_RUN_ONCE, options, names or None))
+    results = asyncio.run(run_all(store, Trigger.RUN_ONCE, options, names or None))
     if not results:
         click.echo("no enabled destinations; add one with: retention-console config apply FILE")
         return EXIT_OK
@@ -150,7 +150,7 @@ def _run_once(
         click.echo(result.line())
     if any(r.config_error for r in results):
         return EXIT_BAD_INPUT
-    if any(r.status == "busy" for r in results):
+    if any(r.status == RunStatus.BUSY for r in results):
         return EXIT_BUSY
     if any(r.status != "ok" for r in results):
         return EXIT_FAILED

@@ -15,7 +15,7 @@ import tomli_w
 from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Connection, select
 
-from state import clock
+from console.core import clock
 from state.db import Store
 from state.destinations import get_destination, list_destinations, save_destination
 from state.models import Audience

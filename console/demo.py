@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 from sqlalchemy import insert
 
+from console.core import clock
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
-from state import clock
 from state.db import Store, open_store
 from state.destinations import save_destination
 from state.models import CONTACT_FIELDS, Audience, Contact, Event, Suppression
@@ -327,8 +327,8 @@ def _deliver_history(
     """Insert each past day's contacts and events and deliver both destinations as of that
     day's end, through the engine, with the store's clock set to that moment; today's rows
     stay queued for the console's first run."""
+    from console.core.vocab import Trigger
     from console.engine.runner import EngineOptions, run_all
-    from state.models import TRIGGER_SCHEDULE
 
     options = EngineOptions(max_wait_seconds=0.0)
     inserted_c = inserted_e = 0
@@ -345,7 +345,7 @@ def _deliver_history(
             inserted_c += len(day_contacts)
             inserted_e += len(day_events)
             clock.set_clock(lambda moment=moment: moment)
-            asyncio.run(run_all(env.store, TRIGGER_SCHEDULE, options))
+            asyncio.run(run_all(env.store, Trigger.SCHEDULE, options))
     finally:
         resci.job_delay_seconds = job_delay
         clock.set_clock((lambda: frozen_at) if frozen_at else None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import Connection, select
 
-from state import clock
+from console.core import clock
 from state.models import Audience, Destination, ImportJob
 
 AUDIENCES = Audience.__table__

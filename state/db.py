@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
-from state import clock
+from console.core import clock
 from state.migrations import STEPS, MigrationError, Step, upgrade
 from state.models import SCHEMA_VERSION, SchemaInfo
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, update
 
-from state import clock
+from console.core import clock
 from state.db import Store
 from state.models import (
     AudienceMember,

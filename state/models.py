@@ -9,37 +9,19 @@ from __future__ import annotations
 from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from console.core.vocab import STATE_KINDS, ImportJobStatus, OutboxStatus, RunStatus
+
 SCHEMA_VERSION = 1
 
-# Outbox row states. `queued` rows are owned by the engine until they are delivered or failed.
-QUEUED = "queued"
-DELIVERED = "delivered"
-FAILED = "failed"
-OUTBOX_STATES = (QUEUED, DELIVERED, FAILED)
-
-# Outbox row kinds, as shown in Failures.
-KIND_IDENTIFY = "identify"
-KIND_TRACK = "track"
-KIND_IMPORT_ROW = "import row"
-KIND_USER_UPDATE = "user update"
-KIND_EVENT = "event"
-STATE_KINDS = (KIND_IDENTIFY, KIND_USER_UPDATE, KIND_IMPORT_ROW)
-"""Kinds whose message carries a contact's whole state: of two for one contact, the one sent
-last wins at the destination, so they must leave in the order they were queued."""
 RETRYING_ROWS = "status = 'queued' AND attempts > 0"
 """The condition of the partial index over rows waiting for a retry (a literal: SQLite uses a
 partial index only when the query repeats its terms). Rows enter it only when a send fails, so
 a backfill of a million fresh contacts never writes to it. (With `kind IN (...)` in it too,
 SQLite's peak memory on such a backfill grew by about 60 MB.)"""
 RETRYING_STATE_ROWS = "{} AND kind IN ({})".format(
-    RETRYING_ROWS, ", ".join(f"'{kind}'" for kind in STATE_KINDS)
+    RETRYING_ROWS, ", ".join(f"'{kind}'" for kind in sorted(STATE_KINDS))
 )
 """State rows waiting for a retry, as the engine asks for them (through that index)."""
-
-# Run triggers.
-TRIGGER_SCHEDULE = "schedule"
-TRIGGER_MANUAL = "manual"
-TRIGGER_RUN_ONCE = "run-once"
 
 
 class SchemaInfo(SQLModel, table=True):
@@ -217,7 +199,7 @@ class OutboxRow(SQLModel, table=True):
     message_id: str
     email: str | None = None
     payload: bytes
-    status: str = QUEUED
+    status: str = OutboxStatus.QUEUED.value
     attempts: int = 0
     next_attempt_at: str
     http_status: int | None = None
@@ -249,7 +231,7 @@ class SyncRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     destination_id: int = Field(foreign_key="destinations.id")
     trigger: str
-    status: str = "running"  # running | ok | failed | error
+    status: str = RunStatus.RUNNING.value  # a RunStatus
     started_at: str
     finished_at: str | None = None
     added: int = 0
@@ -283,7 +265,7 @@ class ImportJob(SQLModel, table=True):
     destination_id: int = Field(foreign_key="destinations.id", index=True)
     audience: str
     remote_id: str | None = None  # None while the upload has not been acknowledged
-    status: str = "uploading"  # uploading | queued | processing | completed | failed
+    status: str = ImportJobStatus.UPLOADING.value  # an ImportJobStatus
     rows: int = 0
     imported: int = 0
     rejected: int = 0

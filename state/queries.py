@@ -11,16 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, literal_column, or_, select
 
-from state import clock
-from state.models import (
-    FAILED,
-    QUEUED,
-    DailyStat,
-    Destination,
-    ImportJob,
-    OutboxRow,
-    SyncRun,
-)
+from console.core import clock
+from console.core.vocab import OutboxStatus
+from state.models import DailyStat, Destination, ImportJob, OutboxRow, SyncRun
 
 OUTBOX = OutboxRow.__table__
 STATS = DailyStat.__table__
@@ -53,7 +46,7 @@ def queued_by_destination(conn: Connection) -> dict[int, int]:
     return dict(
         conn.execute(
             select(OUTBOX.c.destination_id, func.count())
-            .where(OUTBOX.c.status == QUEUED)
+            .where(OUTBOX.c.status == OutboxStatus.QUEUED)
             .group_by(OUTBOX.c.destination_id)
         ).all()
     )
@@ -147,7 +140,7 @@ FAILURE_SORTS = {
 def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[object]:
     # A literal, not a bound parameter: SQLite uses a partial index (`WHERE status = 'failed'`)
     # only when it can see the query implies it.
-    conditions: list[object] = [OUTBOX.c.status == literal_column(f"'{FAILED}'")]
+    conditions: list[object] = [OUTBOX.c.status == literal_column(f"'{OutboxStatus.FAILED}'")]
     if flt.destination:
         conditions.append(
             OUTBOX.c.destination_id

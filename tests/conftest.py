@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from console.core import clock
 from console.sandbox import SandboxServer, SegmentSandbox
-from state import clock
 from state.db import Store, open_store
 
 SANDBOX_WRITE_KEY = "test-write-key"
@@ -35,7 +35,7 @@ def segment_sandbox() -> Iterator[tuple[SegmentSandbox, str]]:
 
 
 class FrozenClock:
-    """The time `state.clock` reports while frozen; move it with `set` or `advance`."""
+    """The time `console.core.clock` reports while frozen; move it with `set` or `advance`."""
 
     def __init__(self, moment: datetime) -> None:
         self.moment = moment
@@ -52,7 +52,7 @@ class FrozenClock:
 
 @pytest.fixture
 def frozen_clock() -> Iterator[FrozenClock]:
-    """Freeze `state.clock` at `FROZEN_AT` (2024-04-16T16:54:09.697Z); the real clock comes
+    """Freeze `console.core.clock` at `FROZEN_AT` (2024-04-16T16:54:09.697Z); the real clock comes
     back after the test."""
     frozen = FrozenClock(FROZEN_AT)
     clock.set_clock(frozen)

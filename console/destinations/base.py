@@ -17,7 +17,7 @@ from typing import Protocol
 import httpx
 import orjson
 
-from state import clock
+from console.core import clock
 
 FEEDBACK_LIMIT = 500
 

@@ -57,6 +57,7 @@ from typing import Any
 import httpx
 import orjson
 
+from console.core.vocab import RowKind
 from console.destinations.base import (
     FEEDBACK_LIMIT,
     ConnectionTestFailed,
@@ -70,7 +71,6 @@ from console.destinations.base import (
     reply_feedback,
     transport_feedback,
 )
-from state.models import KIND_EVENT, KIND_IMPORT_ROW, KIND_USER_UPDATE
 from state.settings import RESCI_ALWAYS_SENT, RESCI_DEFAULT_ENDPOINT, RESCI_RESERVED_EVENTS
 
 DEFAULT_ENDPOINT = RESCI_DEFAULT_ENDPOINT  # [A]
@@ -346,9 +346,9 @@ class ResciAdapter:
         return SendResult(list(outcomes), len(rows))
 
     def _path_for(self, kind: str) -> str | None:
-        if kind in (KIND_USER_UPDATE, KIND_IMPORT_ROW):
+        if kind in (RowKind.USER_UPDATE, RowKind.IMPORT_ROW):
             return PATH_USERS
-        if kind == KIND_EVENT:
+        if kind == RowKind.EVENT:
             return PATH_EVENTS
         return None
 

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
+from console.core import clock
+from console.core.identity import email_md5
 from console.destinations.base import (
     ConnectionTestFailed,
     DestinationHalted,
@@ -28,8 +30,6 @@ from console.destinations.base import (
     reply_feedback,
     transport_feedback,
 )
-from console.identity import email_md5
-from state import clock
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from console.core.vocab import STATE_KINDS
 from console.destinations.base import Outcome, OutgoingRow, RowOutcome
-from state.models import STATE_KINDS
 
 
 class PassOrder:

@@ -14,18 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, and_, bindparam, func, select, text, update
 
+from console.core import clock
+from console.core.vocab import STATE_KINDS, OutboxStatus
 from console.destinations.base import Outcome, OutgoingRow, RowOutcome
-from state import clock
 from state.db import conflict_insert
-from state.models import (
-    DELIVERED,
-    FAILED,
-    QUEUED,
-    RETRYING_STATE_ROWS,
-    STATE_KINDS,
-    DailyStat,
-    OutboxRow,
-)
+from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow
 
 OUTBOX = OutboxRow.__table__
 STATS = DailyStat.__table__
@@ -127,7 +120,7 @@ def queue_rows(conn: Connection, destination_id: int, run_id: int, rows: Sequenc
             row.message_id,
             row.email,
             row.payload,
-            FAILED if row.problem else QUEUED,
+            OutboxStatus.FAILED if row.problem else OutboxStatus.QUEUED,
             0,
             now,
             row.problem,
@@ -186,12 +179,14 @@ def claim_due(
     now = clock.now_iso()
     if conn.dialect.name == "sqlite":
         if after_id <= 0:
-            first = conn.exec_driver_sql(_SQLITE_FIRST_DUE, (destination_id, QUEUED, now)).scalar()
+            first = conn.exec_driver_sql(
+                _SQLITE_FIRST_DUE, (destination_id, OutboxStatus.QUEUED, now)
+            ).scalar()
             if first is None:
                 return []
             after_id = int(first) - 1
         found = conn.exec_driver_sql(
-            _SQLITE_CLAIM, (after_id, destination_id, QUEUED, now, limit)
+            _SQLITE_CLAIM, (after_id, destination_id, OutboxStatus.QUEUED, now, limit)
         ).fetchall()
         return [OutgoingRow(*row) for row in found]
     stmt = (
@@ -199,7 +194,7 @@ def claim_due(
         .where(
             and_(
                 OUTBOX.c.destination_id == destination_id,
-                OUTBOX.c.status == QUEUED,
+                OUTBOX.c.status == OutboxStatus.QUEUED,
                 OUTBOX.c.next_attempt_at <= now,
                 OUTBOX.c.id > after_id,
             )
@@ -284,7 +279,7 @@ def next_due(conn: Connection, destination_id: int) -> str | None:
     """When the earliest queued row of a destination is due, or None when nothing is queued."""
     return conn.execute(
         select(func.min(OUTBOX.c.next_attempt_at)).where(
-            OUTBOX.c.destination_id == destination_id, OUTBOX.c.status == QUEUED
+            OUTBOX.c.destination_id == destination_id, OUTBOX.c.status == OutboxStatus.QUEUED
         )
     ).scalar()
 
@@ -368,7 +363,7 @@ def record_outcomes(
             update(OUTBOX)
             .where(OUTBOX.c.id.between(bindparam("b_low"), bindparam("b_high")))
             .values(
-                status=DELIVERED,
+                status=OutboxStatus.DELIVERED,
                 attempts=OUTBOX.c.attempts + 1,
                 feedback=None,
                 updated_at=now,
@@ -384,7 +379,7 @@ def record_outcomes(
             update(OUTBOX)
             .where(OUTBOX.c.id == bindparam("b_id"))
             .values(
-                status=FAILED,
+                status=OutboxStatus.FAILED,
                 attempts=func.coalesce(bindparam("b_attempts"), OUTBOX.c.attempts + 1),
                 http_status=bindparam("b_status"),
                 feedback=bindparam("b_feedback"),
@@ -430,15 +425,15 @@ def requeue_failures(conn: Connection, row_ids: Sequence[int]) -> int:
         chunk = list(row_ids[start : start + 900])
         per_day = conn.execute(
             select(OUTBOX.c.destination_id, OUTBOX.c.day, func.count())
-            .where(OUTBOX.c.id.in_(chunk), OUTBOX.c.status == FAILED)
+            .where(OUTBOX.c.id.in_(chunk), OUTBOX.c.status == OutboxStatus.FAILED)
             .group_by(OUTBOX.c.destination_id, OUTBOX.c.day)
         ).all()
         for destination_id, day, count in per_day:
             bump_stats(conn, destination_id, day, failures=-count)
         result = conn.execute(
             update(OUTBOX)
-            .where(OUTBOX.c.id.in_(chunk), OUTBOX.c.status == FAILED)
-            .values(status=QUEUED, attempts=0, next_attempt_at=now, updated_at=now)
+            .where(OUTBOX.c.id.in_(chunk), OUTBOX.c.status == OutboxStatus.FAILED)
+            .values(status=OutboxStatus.QUEUED, attempts=0, next_attempt_at=now, updated_at=now)
         )
         requeued += result.rowcount or 0
     return requeued

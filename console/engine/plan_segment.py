@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Select, select
 
+from console.core import clock
+from console.core.vocab import RowKind
 from console.destinations.segment import (
     email_md5,
     identify_message,
@@ -24,10 +26,9 @@ from console.destinations.segment import (
 from console.engine.cursors import get_cursor, set_cursor
 from console.engine.outbox import NewRow, bump_stats, queue_rows
 from console.engine.runs import RunCounts
-from state import clock
 from state.db import Store
 from state.destinations import DestinationRecord
-from state.models import KIND_IDENTIFY, KIND_TRACK, Contact, Event, Suppression
+from state.models import Contact, Event, Suppression
 from state.settings import SegmentFilters, SegmentSettings
 
 CONTACTS = Contact.__table__
@@ -126,7 +127,7 @@ def _grow_chunk(
             suppressed_count += 1
             continue
         message = identify_message(contact, settings.group_id)
-        new_rows.append(_encoded(KIND_IDENTIFY, contact["email"], message))
+        new_rows.append(_encoded(RowKind.IDENTIFY, contact["email"], message))
     added = queue_rows(conn, destination.id, run_id, new_rows)
     counts.added += added
     counts.rejected += sum(1 for r in new_rows if r.problem)
@@ -170,7 +171,7 @@ def _reclaim_chunk(
             skipped += 1
             continue
         message = track_message(event, settings.revenue_metric)
-        new_rows.append(_encoded(KIND_TRACK, event.get("email"), message))
+        new_rows.append(_encoded(RowKind.TRACK, event.get("email"), message))
     counts.added += queue_rows(conn, destination.id, run_id, new_rows)
     counts.rejected += sum(1 for r in new_rows if r.problem)
     counts.skipped += skipped

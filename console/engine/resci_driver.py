@@ -91,6 +91,9 @@ from console.audiences.membership import (
     scan_chunk,
 )
 from console.audiences.rules import Rule, parse_rule
+from console.core import clock
+from console.core.identity import email_md5
+from console.core.vocab import RowKind
 from console.destinations.base import DestinationHalted, transport_feedback
 from console.destinations.resci import (
     FIXED_COLUMNS,
@@ -113,21 +116,10 @@ from console.destinations.resci import (
 from console.engine.drivers import DRIVERS, Driver
 from console.engine.outbox import NewRow, bump_stats, queue_rows
 from console.engine.runs import RunCounts
-from console.identity import email_md5
-from state import clock
 from state.audiences import get_audience
 from state.db import Store, conflict_insert
 from state.destinations import DestinationRecord
-from state.models import (
-    KIND_EVENT,
-    KIND_IMPORT_ROW,
-    KIND_USER_UPDATE,
-    AudienceMember,
-    Contact,
-    Cursor,
-    Event,
-    ImportJob,
-)
+from state.models import AudienceMember, Contact, Cursor, Event, ImportJob
 from state.settings import ResciExport, ResciSettings, resolve_secret
 
 CONTACTS = Contact.__table__
@@ -767,7 +759,7 @@ def _rejection_row(
 ) -> NewRow:
     payload = body if body is not None else {"record_id": record_id(email), "email": email}
     return NewRow(
-        kind=KIND_IMPORT_ROW,
+        kind=RowKind.IMPORT_ROW,
         message_id=_message_id("resci-import", str(destination.id), str(job.id), key),
         email=email or None,
         payload=orjson.dumps(payload),
@@ -884,7 +876,7 @@ def _user_row(
         unsubscribed_on=clock.today() if leaving and exit_mode == "unsubscribe" else None,
     )
     return NewRow(
-        kind=KIND_USER_UPDATE,
+        kind=RowKind.USER_UPDATE,
         message_id=_message_id(
             "resci-user", str(destination.id), email, digest, change, str(run_id)
         ),
@@ -1006,7 +998,7 @@ def plan_events(
                     body.pop("record_id", None)
                 rows.append(
                     NewRow(
-                        kind=KIND_EVENT,
+                        kind=RowKind.EVENT,
                         message_id=event.message_id,
                         email=event.email,
                         payload=orjson.dumps(body),

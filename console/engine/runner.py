@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import func, select
 
+from console.core import clock
+from console.core.vocab import OutboxStatus, RunStatus
 from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
 from console.engine.drivers import driver_for
 from console.engine.ordering import PassOrder
@@ -38,10 +40,9 @@ from console.engine.runs import (
     save_progress,
     start_run,
 )
-from state import clock
 from state.db import Store
 from state.destinations import DestinationRecord, list_destinations
-from state.models import QUEUED, OutboxRow
+from state.models import OutboxRow
 from state.settings import SecretError
 
 log = logging.getLogger("retention_console.engine")
@@ -66,7 +67,7 @@ class EngineOptions:
 @dataclass
 class RunResult:
     destination: str
-    status: str  # ok | failed | error | busy | skipped
+    status: RunStatus
     counts: RunCounts = field(default_factory=RunCounts)
     queued: int = 0
     message: str = ""
@@ -88,7 +89,8 @@ def queued_count(store: Store, destination_id: int) -> int:
         return int(
             conn.execute(
                 select(func.count()).where(
-                    OUTBOX.c.destination_id == destination_id, OUTBOX.c.status == QUEUED
+                    OUTBOX.c.destination_id == destination_id,
+                    OUTBOX.c.status == OutboxStatus.QUEUED,
                 )
             ).scalar_one()
         )
@@ -276,7 +278,7 @@ async def run_destination(
     owner = owner_id()
     holder = await _take_lease(store, destination, owner, options)
     if holder is not None:
-        return RunResult(destination.name, "busy", message=f"being delivered by {holder}")
+        return RunResult(destination.name, RunStatus.BUSY, message=f"being delivered by {holder}")
 
     def begin() -> int:
         with store.write() as conn:
@@ -285,7 +287,7 @@ async def run_destination(
     run_id = await asyncio.to_thread(begin)
     heartbeat = asyncio.create_task(_keep_lease(store, destination.id, owner))
     counts = RunCounts()
-    status, message, errored, config_error = "ok", "", False, False
+    status, message, errored, config_error = RunStatus.OK, "", False, False
     own_client = client is None
     http = client or httpx.AsyncClient(
         timeout=options.timeout_seconds,
@@ -301,23 +303,23 @@ async def run_destination(
             await asyncio.to_thread(driver.plan, store, destination, run_id, counts)
         await _deliver(store, destination, adapter, http, run_id, owner, counts, options)
     except DestinationHalted as exc:
-        status, message, errored = "error", str(exc), True
+        status, message, errored = RunStatus.ERROR, str(exc), True
     except SecretError as exc:
-        status, message, errored, config_error = "error", str(exc), True, True
+        status, message, errored, config_error = RunStatus.ERROR, str(exc), True, True
     except (httpx.TransportError, OSError) as exc:
-        status, message, errored = "error", f"connection failed: {exc}", True
+        status, message, errored = RunStatus.ERROR, f"connection failed: {exc}", True
     except Exception as exc:
         # A bug must not take the scheduler down; History shows it and the log has the trace.
         log.exception("run of %s failed", destination.name)
-        status, message, errored = "error", f"{type(exc).__name__}: {exc}", True
+        status, message, errored = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", True
     finally:
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
         if own_client:
             await http.aclose()
     queued = await asyncio.to_thread(queued_count, store, destination.id)
-    if status == "ok" and (counts.rejected or queued):
-        status = "failed"
+    if status == RunStatus.OK and (counts.rejected or queued):
+        status = RunStatus.FAILED
         errored = counts.retrying > 0 and counts.delivered == 0
     if not message:
         message = ", ".join(counts.notes) if counts.notes else ""

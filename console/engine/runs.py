@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, or_, select, update
 
-from state import clock
+from console.core import clock
+from console.core.vocab import RunStatus
 from state.models import Destination, SyncRun
 
 DESTINATIONS = Destination.__table__
@@ -185,7 +186,7 @@ def close_abandoned_runs(conn: Connection, destination_id: int) -> int:
     """Runs left `running` by a process that died are closed as interrupted."""
     result = conn.execute(
         update(RUNS)
-        .where(RUNS.c.destination_id == destination_id, RUNS.c.status == "running")
-        .values(status="interrupted", finished_at=clock.now_iso(), message="process ended")
+        .where(RUNS.c.destination_id == destination_id, RUNS.c.status == RunStatus.RUNNING)
+        .values(status=RunStatus.INTERRUPTED, finished_at=clock.now_iso(), message="process ended")
     )
     return result.rowcount or 0

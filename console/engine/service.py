@@ -15,14 +15,15 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
+from console.core import clock
+from console.core.vocab import RunStatus, Trigger
 from console.destinations.base import ConnectionTestFailed
 from console.engine.drivers import driver_for
 from console.engine.outbox import requeue_failures
 from console.engine.runner import EngineOptions, RunResult, run_destination
-from state import clock
 from state.db import Store
 from state.destinations import DestinationRecord, get_destination, list_destinations, set_flags
-from state.models import TRIGGER_MANUAL, TRIGGER_SCHEDULE, OutboxRow
+from state.models import OutboxRow
 from state.settings import SecretError
 
 log = logging.getLogger("retention_console.engine")
@@ -132,14 +133,14 @@ class EngineService:
             since = clock.now() - clock.parse_iso(destination.last_run_at)
             if since < UNHEALTHY_PROBE:
                 return  # keep an unhealthy destination from spinning; probe it now and then
-        await self._run(destination, TRIGGER_SCHEDULE)
+        await self._run(destination, Trigger.SCHEDULE)
 
     # -- operator actions ------------------------------------------------------------------
     async def run_now(self, name: str) -> RunResult:
         destination = self._load(name)
         if destination is None:
-            return RunResult(name, "error", message="no such destination")
-        return await self._run(destination, TRIGGER_MANUAL)
+            return RunResult(name, RunStatus.ERROR, message="no such destination")
+        return await self._run(destination, Trigger.MANUAL)
 
     async def run_all_now(self) -> list[RunResult]:
         with self.store.read() as conn:
@@ -184,7 +185,7 @@ class EngineService:
             for destination_id in destination_ids:
                 destination = self._load(destination_id)
                 if destination is not None:
-                    await self._run(destination, TRIGGER_MANUAL)
+                    await self._run(destination, Trigger.MANUAL)
         return count
 
     async def test_connection(self, name: str) -> str:

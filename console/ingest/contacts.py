@@ -21,6 +21,7 @@ import orjson
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, bindparam, func, select
 
+from console.core import clock
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
     NUL_REASON,
@@ -35,7 +36,6 @@ from console.ingest.reader import (
     write_chunks,
 )
 from console.ingest.report import FileRejected, ImportReport, RowError
-from state import clock
 from state.db import Store
 from state.models import CONTACT_FIELDS, Contact
 

@@ -18,8 +18,8 @@ from typing import Any, BinaryIO, TypeVar
 import orjson
 from sqlalchemy import Connection, Executable, Table, bindparam
 
+from console.core import clock
 from console.ingest.report import FileRejected, ImportReport, RowError
-from state import clock
 from state.db import Store
 
 T = TypeVar("T")

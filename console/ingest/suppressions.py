@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, bindparam, select
 
-from console.identity import email_md5
+from console.core.identity import email_md5
 from console.ingest.contacts import normalise_email
 from console.ingest.reader import (
     MAX_TEXT_CHARS,

@@ -13,6 +13,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
+from console.core import clock as state_clock
 from console.engine.runner import EngineOptions, RunResult
 from console.engine.service import EngineEvent, EngineService
 from console.ui.commands import JumpProvider
@@ -23,7 +24,6 @@ from console.ui.screens.history import HistoryScreen
 from console.ui.screens.keys import KeysScreen
 from console.ui.screens.mapping import MappingScreen
 from console.ui.screens.summary import SummaryScreen
-from state import clock as state_clock
 from state.db import Store, privacy_warning
 
 SCREENS = ("destinations", "mapping", "summary", "failures", "history")

@@ -36,7 +36,7 @@ FEEDBACK = (
 
 def fill(path: Path, rows: int) -> None:
     """Two destinations, `rows` outbox rows over 30 days, matching daily stats and runs."""
-    from state import clock
+    from console.core import clock
     from state.db import open_store
     from state.destinations import save_destination
     from state.settings import ResciSettings, SegmentSettings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from state import clock
+from console.core import clock
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -19,11 +19,11 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from console.core import clock
+from console.core.vocab import Trigger
 from console.demo import RESCI_NAME, SEGMENT_NAME, build_demo
 from console.engine.runner import EngineOptions, run_all
 from console.ui.app import RetentionConsoleApp, make_app
-from state import clock
-from state.models import TRIGGER_MANUAL
 
 MOMENT = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 SIZE = (100, 32)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 options = EngineOptions(max_wait_seconds=0.0)
                 # Twice: ReSci's first run uploads the audience, the second sees the job done.
                 for _ in range(2):
-                    asyncio.run(run_all(env.store, TRIGGER_MANUAL, options))
+                    asyncio.run(run_all(env.store, Trigger.MANUAL, options))
                 for name, steps in SHOTS.items():
                     app = make_app(
                         env.store,

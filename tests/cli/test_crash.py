@@ -16,10 +16,11 @@ import orjson
 from sqlalchemy import func, select
 
 from console import ingest
+from console.core.vocab import OutboxStatus
 from console.sandbox import SegmentSandbox
 from state.db import Store
 from state.destinations import save_destination
-from state.models import DELIVERED, OutboxRow
+from state.models import OutboxRow
 from state.queries import runs_page
 from state.settings import SegmentSettings
 
@@ -91,7 +92,7 @@ def test_sigkill_mid_delivery_loses_nothing(
     assert arrived < EVENTS, "the first run finished before it was killed"
     assert at_kill.get("queued", 0) > 0
     assert sum(at_kill.values()) == EVENTS  # the plan step had queued every event
-    delivered_before = at_kill.get(DELIVERED, 0)
+    delivered_before = at_kill.get(OutboxStatus.DELIVERED, 0)
     assert delivered_before <= arrived
 
     sandbox.faults.update({"delay_seconds": 0})
@@ -107,7 +108,7 @@ def test_sigkill_mid_delivery_loses_nothing(
     assert repeats == sum(count - 1 for count in sandbox.message_ids.values())
     # The kill left accepted but unrecorded batches: they were sent again, and only they.
     assert 0 < repeats <= IN_FLIGHT_ROWS
-    assert outbox_counts(store) == {DELIVERED: EVENTS}
+    assert outbox_counts(store) == {OutboxStatus.DELIVERED: EVENTS}
     with store.read() as conn:
         runs = runs_page(conn, "seg")
     assert [(r.trigger, r.status) for r in runs] == [

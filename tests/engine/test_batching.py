@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from console import ingest
+from console.core.vocab import OutboxStatus
 from console.destinations.base import Outcome, OutgoingRow
 from console.destinations.segment import (
     MAX_BATCH_BYTES,
@@ -26,7 +27,7 @@ from console.engine.runner import EngineOptions, run_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
 from state.destinations import get_destination, save_destination
-from state.models import FAILED, Event, OutboxRow
+from state.models import Event, OutboxRow
 from state.queries import FailureFilter, daily_summary, failures_page
 from state.settings import SegmentSettings
 
@@ -165,8 +166,8 @@ async def test_an_oversized_message_is_a_local_failure_never_sent(
         statuses = dict(conn.execute(select(OUTBOX.c.email, OUTBOX.c.status)).all())
         summary = daily_summary(conn, "seg")
     assert statuses == {
-        "big@example.com": FAILED,
-        "huge@example.com": FAILED,
+        "big@example.com": OutboxStatus.FAILED,
+        "huge@example.com": OutboxStatus.FAILED,
         "small@example.com": "delivered",
     }
     huge = failures["huge@example.com"]

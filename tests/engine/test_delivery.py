@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from console import ingest
+from console.core.vocab import OutboxStatus
 from console.engine import runner
 from console.engine.outbox import RetryPolicy, requeue_failures
 from console.engine.runner import EngineOptions, RunResult, run_destination
@@ -24,7 +25,7 @@ from console.sandbox import SegmentSandbox
 from console.sandbox.server import Request, Response
 from state.db import Store
 from state.destinations import DestinationRecord, get_destination, save_destination
-from state.models import DELIVERED, FAILED, QUEUED, OutboxRow
+from state.models import OutboxRow
 from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
 from state.settings import SegmentFilters, SegmentSettings
 
@@ -153,7 +154,7 @@ async def test_contacts_and_events_are_delivered(
             for mid, body in conn.execute(select(OUTBOX.c.message_id, OUTBOX.c.payload))
         }
     assert {m["messageId"]: m for m in sandbox.received} == payloads
-    assert set(statuses(store).values()) == {DELIVERED}
+    assert set(statuses(store).values()) == {OutboxStatus.DELIVERED}
     with store.read() as conn:
         summary = daily_summary(conn)
         (history,) = runs_page(conn)
@@ -499,7 +500,7 @@ async def test_5xx_replies_are_retried_until_delivered(
     # 5xx replies processed nothing, so every message arrived exactly once.
     assert len(sandbox.message_ids) == 60
     assert set(sandbox.message_ids.values()) == {1}
-    assert set(statuses(store).values()) == {DELIVERED}
+    assert set(statuses(store).values()) == {OutboxStatus.DELIVERED}
 
 
 async def test_lost_replies_are_re_sent_with_the_same_message_ids(
@@ -513,7 +514,7 @@ async def test_lost_replies_are_re_sent_with_the_same_message_ids(
     result = await run(store, opts=options(batch_rows=5))
 
     assert result.status == "ok"
-    assert set(statuses(store).values()) == {DELIVERED}
+    assert set(statuses(store).values()) == {OutboxStatus.DELIVERED}
     # The reset requests were processed, then their reply lost: re-sent with the same ids.
     assert set(sandbox.message_ids) == set(statuses(store))
     assert sandbox.stats()["duplicates"] > 0
@@ -617,7 +618,7 @@ async def test_retries_not_due_within_max_wait_stay_queued(
     assert time.monotonic() - started < 5
     assert result.status == "failed"
     assert (result.counts.delivered, result.counts.rejected, result.queued) == (0, 0, 1)
-    assert set(statuses(store).values()) == {QUEUED}
+    assert set(statuses(store).values()) == {OutboxStatus.QUEUED}
     with store.read() as conn:
         (today,) = daily_summary(conn)
     assert today.queued == 1
@@ -679,7 +680,7 @@ async def test_a_refused_write_key_keeps_rows_queued_and_marks_the_destination(
         assert result.counts.rejected == 0
         assert destination(store).healthy is (attempt < 3)
     assert sandbox.message_count == 0
-    assert set(statuses(store).values()) == {QUEUED}
+    assert set(statuses(store).values()) == {OutboxStatus.QUEUED}
     record = destination(store)
     assert record.health_note is not None and "3 runs in a row failed" in record.health_note
     with store.read() as conn:
@@ -706,7 +707,7 @@ async def test_an_unreachable_endpoint_keeps_rows_queued(store: Store, files: Fi
     with store.read() as conn:
         feedback = conn.execute(select(OUTBOX.c.feedback)).scalar_one()
         status = conn.execute(select(OUTBOX.c.status)).scalar_one()
-    assert status == QUEUED
+    assert status == OutboxStatus.QUEUED
     assert feedback is not None and feedback.startswith("could not connect")
 
 
@@ -720,7 +721,7 @@ async def test_the_failed_row_keeps_its_payload_for_inspection(
     await run(store)
     with store.read() as conn:
         status, payload = conn.execute(select(OUTBOX.c.status, OUTBOX.c.payload)).one()
-    assert status == FAILED
+    assert status == OutboxStatus.FAILED
     assert orjson.loads(payload)["traits"]["email"] == "user1@example.com"
 
 
@@ -739,7 +740,7 @@ async def test_a_wrong_endpoint_path_keeps_rows_queued(
     assert "no such endpoint: /segment/v1/batch" in result.message
     assert (result.counts.rejected, result.queued) == (0, 40)
     assert sandbox.requests == 1
-    assert set(statuses(store).values()) == {QUEUED}
+    assert set(statuses(store).values()) == {OutboxStatus.QUEUED}
 
 
 async def test_widened_filter_reconsiders_held_back_contacts(

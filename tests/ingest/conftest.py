@@ -12,7 +12,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from state import clock
+from console.core import clock
 from state.db import Store, open_store
 from state.models import Contact, Event, Suppression
 

@@ -24,13 +24,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from console.cli import main
+from console.core import clock
 from console.engine.outbox import RetryPolicy
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.engine.service import EngineService
 from console.ingest import import_events
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from console.sandbox.faults import FaultDecision, FaultKind
-from state import clock
 from state.db import Store
 from state.destinations import get_destination, save_destination
 from state.models import Destination, OutboxRow

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from console.core.vocab import RowKind
 from console.engine.resci_driver import NO_EMAIL
-from state.models import KIND_EVENT, DailyStat
+from state.models import DailyStat
 from state.queries import FailureFilter, failures_page
 from tests.resci.conftest import Console, Resci, contact, destination_toml
 
@@ -77,7 +78,7 @@ async def test_mapped_events_are_sent_with_their_reserved_names(
     with console.store.read() as conn:
         [failure] = failures_page(conn, FailureFilter(destination="resci-main"))
         skipped = conn.execute(select(STATS.c.skipped)).scalar_one()
-    assert (failure.kind, failure.email, failure.feedback) == (KIND_EVENT, None, NO_EMAIL)
+    assert (failure.kind, failure.email, failure.feedback) == (RowKind.EVENT, None, NO_EMAIL)
     assert skipped == 2
 
     again = await console.run()

@@ -14,15 +14,16 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from console.core import clock
+from console.core.vocab import RowKind
 from console.destinations.base import ConnectionTestFailed
 from console.destinations.resci import ImportJobError, ResciAdapter, import_idempotency_key
 from console.engine import resci_driver
 from console.engine.outbox import requeue_failures
 from console.engine.service import EngineService
-from state import clock
 from state.audiences import import_jobs_for
 from state.db import open_store
-from state.models import KIND_IMPORT_ROW, KIND_USER_UPDATE, AudienceMember
+from state.models import AudienceMember
 from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
 from tests.resci.conftest import API_KEY, Console, Resci, contact, destination_toml
 
@@ -224,7 +225,7 @@ async def test_rows_resci_rejects_become_per_email_failures_and_can_be_retried(
         failures = failures_page(conn, FailureFilter(destination="resci-main"))
         [today] = daily_summary(conn, "resci-main", 1)
     assert sorted(f.email for f in failures) == ["user3@gmail.com", "user7@gmail.com"]
-    assert {f.kind for f in failures} == {KIND_IMPORT_ROW}
+    assert {f.kind for f in failures} == {RowKind.IMPORT_ROW}
     assert {f.feedback for f in failures} == {
         "rejected: user3@gmail.com is on the sandbox's reject list",
         "rejected: user7@gmail.com is on the sandbox's reject list",
@@ -274,7 +275,7 @@ async def test_no_user_update_before_the_backfill_completes_then_enter_change_ex
     pending = await console.run()
     assert "user updates wait" in pending.message
     assert resci.sandbox.user_posts == []
-    assert console.outbox(KIND_USER_UPDATE) == []
+    assert console.outbox(RowKind.USER_UPDATE) == []
 
     resci.to_done()
     done = await console.run()
@@ -291,7 +292,7 @@ async def test_no_user_update_before_the_backfill_completes_then_enter_change_ex
         "account_created_on": "2024-01-02",
         ATTRIBUTE: False,
     }
-    assert {r["kind"] for r in console.outbox()} == {KIND_USER_UPDATE}
+    assert {r["kind"] for r in console.outbox()} == {RowKind.USER_UPDATE}
 
     quiet = await console.run()
     assert len(resci.sandbox.user_posts) == 3 and quiet.counts.delivered == 0

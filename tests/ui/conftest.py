@@ -14,22 +14,16 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from console.core import clock
+from console.core.vocab import RowKind, Trigger
 from console.destinations.base import Outcome, RowOutcome
 from console.destinations.segment import identify_message, track_message
 from console.engine.outbox import NewRow, RetryPolicy, bump_stats, queue_rows, record_outcomes
 from console.engine.runs import RunCounts, finish_run, save_progress, start_run
 from console.ui.app import RetentionConsoleApp, make_app
-from state import clock
 from state.db import Store, open_store
 from state.destinations import save_destination
-from state.models import (
-    KIND_IDENTIFY,
-    KIND_TRACK,
-    TRIGGER_MANUAL,
-    TRIGGER_SCHEDULE,
-    Audience,
-    OutboxRow,
-)
+from state.models import Audience, OutboxRow
 from state.settings import (
     ResciExport,
     ResciSettings,
@@ -119,12 +113,14 @@ def _rows_for(day: int, kind: str) -> list[NewRow]:
             if i % 3 == 2:
                 message = track_message(event(n, "Viewed Product Reclaim"), "Price")
                 rows.append(
-                    NewRow(KIND_TRACK, message["messageId"], c["email"], orjson.dumps(message))
+                    NewRow(RowKind.TRACK, message["messageId"], c["email"], orjson.dumps(message))
                 )
             else:
                 message = identify_message(c, "newsletter")
                 rows.append(
-                    NewRow(KIND_IDENTIFY, message["messageId"], c["email"], orjson.dumps(message))
+                    NewRow(
+                        RowKind.IDENTIFY, message["messageId"], c["email"], orjson.dumps(message)
+                    )
                 )
         else:
             body = {"record_id": str(n), "email": c["email"], "full_name": c["first_name"]}
@@ -183,7 +179,7 @@ def fill_store(
     # A ReSci run still going at 09:00: History shows its live counts.
     ui_clock.moment = FROZEN - timedelta(seconds=20)
     with store.write() as conn:
-        run_id = start_run(conn, ids[RESCI], TRIGGER_SCHEDULE)
+        run_id = start_run(conn, ids[RESCI], Trigger.SCHEDULE)
         save_progress(conn, run_id, RunCounts(added=50, changed=4, delivered=37, requests=2))
     ui_clock.moment = FROZEN
 
@@ -192,7 +188,7 @@ def _one_run(
     store: Store, destination_id: int, name: str, kind: str, back: int, ui_clock: Clock
 ) -> None:
     rows = _rows_for(back, kind)
-    trigger = TRIGGER_MANUAL if back == 3 else TRIGGER_SCHEDULE
+    trigger = Trigger.MANUAL if back == 3 else Trigger.SCHEDULE
     with store.write() as conn:
         run_id = start_run(conn, destination_id, trigger)
         queue_rows(conn, destination_id, run_id, rows)

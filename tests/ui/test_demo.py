@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from console.cli import main
+from console.core.vocab import Trigger
 from console.demo import AUDIENCE_NAME, RESCI_NAME, SEGMENT_NAME, build_demo
 from console.engine.runner import EngineOptions, run_all
 from state.destinations import list_destinations
-from state.models import TRIGGER_MANUAL, Audience, Contact, Event
+from state.models import Audience, Contact, Event
 from state.queries import FailureFilter, failure_count
 
 
@@ -27,7 +28,7 @@ def test_demo_builds_a_store_that_delivers_and_fails_a_few(tmp_path: Path) -> No
             audiences = list(conn.execute(select(Audience.__table__.c.name)).scalars())
         assert names == [RESCI_NAME, SEGMENT_NAME]
         assert (contacts, events, audiences) == (120, 300, [AUDIENCE_NAME])
-        asyncio.run(run_all(env.store, TRIGGER_MANUAL, EngineOptions(max_wait_seconds=0)))
+        asyncio.run(run_all(env.store, Trigger.MANUAL, EngineOptions(max_wait_seconds=0)))
         with env.store.read() as conn:
             failed = failure_count(conn, FailureFilter(destination=SEGMENT_NAME))
         assert failed > 0

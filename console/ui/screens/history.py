@@ -11,12 +11,12 @@ from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
+from console.core import clock
 from console.ui.formatting import count, duration, ellipsize, full_time, short_time
 from console.ui.messages import RunRowsLoaded, RunsLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.widgets.paged_table import PagedTable, row_under_cursor
-from state import clock
 from state.queries import FailureRow, RunRow, run_rows_page, runs_page
 
 PAGE_SIZE = 100

@@ -1,0 +1,81 @@
+"""The shared vocabulary: the values stored in status, kind and trigger columns.
+
+They are `StrEnum`s so they compare equal to, and are stored as, their plain values; display
+words belong to the UI, not here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OutboxStatus(StrEnum):
+    """Where one outbox row stands. `queued` rows are the engine's until delivered or failed."""
+
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class RowKind(StrEnum):
+    """What one outbox row carries, as Failures shows it."""
+
+    IDENTIFY = "identify"
+    TRACK = "track"
+    IMPORT_ROW = "import row"
+    USER_UPDATE = "user update"
+    EVENT = "event"
+
+    @property
+    def carries_state(self) -> bool:
+        """A message with a contact's whole state: of two for one contact, the one sent last
+        wins at the destination, so they must leave in the order they were queued."""
+        return self in STATE_KINDS
+
+
+STATE_KINDS: frozenset[RowKind] = frozenset(
+    {RowKind.IDENTIFY, RowKind.USER_UPDATE, RowKind.IMPORT_ROW}
+)
+
+
+class RunStatus(StrEnum):
+    """How one run of one destination ended (or that it is still going)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    """The run worked, but some rows were refused or are still queued."""
+    ERROR = "error"
+    """The run could not work at all (a refused key, no connection, a bad configuration)."""
+    INTERRUPTED = "interrupted"
+    """The process ended mid-run; the next run closes it."""
+    BUSY = "busy"
+    """Another engine holds the destination's lease (never stored)."""
+    SKIPPED = "skipped"
+    """Disabled or paused (never stored)."""
+
+
+class Trigger(StrEnum):
+    """What started a run."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RUN_ONCE = "run-once"
+
+
+class ImportJobStatus(StrEnum):
+    """A ReSci import job's state, as the console tracks it."""
+
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def pending(self) -> bool:
+        return self in (
+            ImportJobStatus.UPLOADING,
+            ImportJobStatus.QUEUED,
+            ImportJobStatus.PROCESSING,
+        )
