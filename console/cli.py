@@ -135,7 +135,7 @@ def _run_once(
     store = _store(ctx, db)
     options = EngineOptions(max_wait_seconds=max_wait, lease_wait_seconds=lease_wait)
     with store.read() as conn:
-        from state.destinations import list_destinations
+        from console.engine.destinations import list_destinations
 
         known = {d.name for d in list_destinations(conn)}
     missing = [n for n in names if n not in known]

@@ -12,9 +12,9 @@ import click
 import orjson
 
 from console.cli import EXIT_BAD_INPUT, _print_table, _store, db_option
+from console.destinations import resci as resci_kind
+from console.engine.destinations import DestinationRecord, get_destination
 from state.db import Store
-from state.destinations import DestinationRecord, get_destination
-from state.settings import ResciSettings
 
 
 @click.group("resci")
@@ -31,9 +31,12 @@ def _resci_destination(
     if destination is None:
         click.echo(f"error: no destination named {name!r}", err=True)
         ctx.exit(EXIT_BAD_INPUT)
-    if not isinstance(destination.settings, ResciSettings):
+    # This command group is the ReSci kind's own: it asks for that kind by its declaration.
+    if destination.kind != resci_kind.KIND.name:
         click.echo(
-            f"error: {name!r} is a {destination.kind} destination, not a ReSci one", err=True
+            f"error: {name!r} is a {destination.kind} destination, "
+            f"not a {resci_kind.KIND.label} one",
+            err=True,
         )
         ctx.exit(EXIT_BAD_INPUT)
     return store, destination
@@ -45,10 +48,10 @@ def _resci_destination(
 @click.pass_context
 def tag(ctx: click.Context, destination: str, db: Path | None) -> None:
     """Print the on-site tag (`_rsq` snippet) for DESTINATION's website, ready to paste."""
-    from console.resci_tag import onsite_tag
+    from console.destinations.resci.tag import onsite_tag
 
     _, record = _resci_destination(ctx, db, destination)
-    settings: ResciSettings = record.settings  # type: ignore[assignment]
+    settings = record.settings
     try:
         text = onsite_tag(settings, record.name)
     except ValueError as exc:

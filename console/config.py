@@ -16,14 +16,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Connection, select
 
 from console.core import clock
+from console.core.secrets import is_masked, mask_secret, secret_fields
+from console.destinations import registry
+from console.engine.destinations import get_destination, list_destinations, save_destination
 from state.db import Store
-from state.destinations import get_destination, list_destinations, save_destination
 from state.models import Audience
-from state.settings import SETTINGS_BY_KIND, DestinationSettings, mask_secret
 
 AUDIENCES = Audience.__table__
-SECRET_FIELDS = ("write_key", "api_key")
-MASK_PREFIX = "\u2022"  # how `mask_secret` starts a masked key; never part of a real one
 
 
 class ConfigError(Exception):
@@ -57,15 +56,16 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_destination(name: str, data: dict[str, Any]) -> DestinationSettings:
-    """Validate one destination table; raises ValueError with `field: reason`."""
+def parse_destination(name: str, data: dict[str, Any]) -> BaseModel:
+    """Validate one destination table against its kind's model; raises ValueError with
+    `field: reason`."""
     kind = data.get("kind")
-    model = SETTINGS_BY_KIND.get(str(kind))
-    if model is None:
-        raise ValueError(f"kind: must be one of {', '.join(SETTINGS_BY_KIND)} (got {kind!r})")
+    declared = registry.KINDS.get(str(kind))
+    if declared is None:
+        raise ValueError(f"kind: must be one of {', '.join(registry.KINDS)} (got {kind!r})")
     values = {k: v for k, v in data.items() if k not in ("name", "enabled")}
     try:
-        return model.model_validate(values)
+        return declared.settings_model.model_validate(values)
     except ValidationError as exc:
         raise ValueError(validation_message(exc)) from None
 
@@ -109,7 +109,7 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
         except ValueError as exc:
             raise ConfigError(f"{path}: audience {name!r}: rule: {exc}") from None
         audience_rules[name] = rule.strip()
-    parsed: list[tuple[str, DestinationSettings, bool]] = []
+    parsed: list[tuple[str, BaseModel, bool]] = []
     seen: set[str] = set()
     for index, entry in enumerate(destinations, 1):
         if not isinstance(entry, dict):
@@ -160,17 +160,16 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
     return report
 
 
-def _unmask_secrets(
-    conn: Connection, path: Path, name: str, settings: DestinationSettings
-) -> DestinationSettings:
+def _unmask_secrets(conn: Connection, path: Path, name: str, settings: BaseModel) -> BaseModel:
     """A file exported without `--include-secrets` carries masked keys: applying it keeps the
     stored key the mask stands for, instead of saving the mask as the key. A mask that stands
     for no stored key is an error, since there is no key to keep."""
-    for field_name in SECRET_FIELDS:
+    # Secrets are found by their type (`SecretStr`), whatever the kind names them.
+    for field_name in secret_fields(type(settings)):
         secret = getattr(settings, field_name, None)
         if not isinstance(secret, SecretStr):
             continue
-        if not secret.get_secret_value().startswith(MASK_PREFIX):
+        if not is_masked(secret.get_secret_value()):
             continue
         existing = get_destination(conn, name)
         stored = getattr(existing.settings, field_name, None) if existing else None

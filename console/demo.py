@@ -21,11 +21,12 @@ import orjson
 from sqlalchemy import insert
 
 from console.core import clock
+from console.core.fields import CONTACT_FIELDS
+from console.destinations import registry
+from console.engine.destinations import save_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
 from state.db import Store, open_store
-from state.destinations import save_destination
-from state.models import CONTACT_FIELDS, Audience, Contact, Event, Suppression
-from state.settings import ResciExport, ResciSettings, SegmentSettings
+from state.models import Audience, Contact, Event, Suppression
 
 SEGMENT_NAME = "segment-demo"
 RESCI_NAME = "resci-demo"
@@ -283,28 +284,34 @@ def build_demo(
         save_destination(
             conn,
             SEGMENT_NAME,
-            SegmentSettings(
-                write_key=SEGMENT_WRITE_KEY,  # type: ignore[arg-type]
-                endpoint=segment.url,
-                group_id="demo-list",
-                revenue_metric="Price",
-                reclaim_events=list(EVENT_NAMES),
-                schedule_minutes=schedule_minutes,
+            registry.parse_settings(
+                "segment",
+                {
+                    "write_key": SEGMENT_WRITE_KEY,
+                    "endpoint": segment.url,
+                    "group_id": "demo-list",
+                    "revenue_metric": "Price",
+                    "reclaim_events": list(EVENT_NAMES),
+                    "schedule_minutes": schedule_minutes,
+                },
             ),
         )
         save_destination(
             conn,
             RESCI_NAME,
-            ResciSettings(
-                api_key=RESCI_API_KEY,  # type: ignore[arg-type]
-                api_key_label="Demo key",
-                api_key_description="sandbox key for the demo",
-                endpoint=resci.url,
-                site_id="4242",
-                on_site=True,
-                schedule_minutes=schedule_minutes,
-                export=ResciExport(audience=AUDIENCE_NAME, fields=EXPORT_FIELDS),
-                events=EVENT_MAPPING,
+            registry.parse_settings(
+                "resci",
+                {
+                    "api_key": RESCI_API_KEY,
+                    "api_key_label": "Demo key",
+                    "api_key_description": "sandbox key for the demo",
+                    "endpoint": resci.url,
+                    "site_id": "4242",
+                    "on_site": True,
+                    "schedule_minutes": schedule_minutes,
+                    "export": {"audience": AUDIENCE_NAME, "fields": EXPORT_FIELDS},
+                    "events": EVENT_MAPPING,
+                },
             ),
         )
     env = DemoEnvironment(store, segment, resci, rejected, contacts, events, history_days)

@@ -73,11 +73,10 @@ def save_audience(
 
 
 def exporting_destinations(conn: Connection, name: str) -> list[str]:
-    """Names of the ReSci destinations whose export uses the audience."""
+    """Names of the destinations whose audience export (`export.audience` in their settings,
+    whatever their kind) uses the audience."""
     users: list[str] = []
-    for dest_name, settings in conn.execute(
-        select(DESTINATIONS.c.name, DESTINATIONS.c.settings).where(DESTINATIONS.c.kind == "resci")
-    ):
+    for dest_name, settings in conn.execute(select(DESTINATIONS.c.name, DESTINATIONS.c.settings)):
         export = orjson.loads(settings).get("export") or {}
         if export.get("audience") == name:
             users.append(dest_name)

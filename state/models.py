@@ -9,6 +9,9 @@ from __future__ import annotations
 from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+# The contact vocabulary lives in the neutral core (the kinds validate settings against it);
+# re-exported here beside the `contacts` table it names.
+from console.core.fields import CONTACT_FIELDS  # noqa: F401
 from console.core.vocab import STATE_KINDS, ImportJobStatus, OutboxStatus, RunStatus
 
 SCHEMA_VERSION = 1
@@ -60,28 +63,6 @@ class Contact(SQLModel, table=True):
     anonymous_id: str | None = None
     content_hash: str
     seq: int = Field(index=True)
-
-
-# Contact attributes an operator may filter on, map or use in audience rules.
-CONTACT_FIELDS: tuple[str, ...] = (
-    "email",
-    "email_domain",
-    "first_name",
-    "last_name",
-    "address_city",
-    "address_line_1",
-    "address_postal",
-    "address_state",
-    "landing_page_url",
-    "landing_page_domain",
-    "referrer",
-    "page_title",
-    "clicked_at",
-    "created_at",
-    "updated_at",
-    "extra_data",
-    "anonymous_id",
-)
 
 
 class Event(SQLModel, table=True):

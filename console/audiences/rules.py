@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import itemgetter
 
-from state.models import CONTACT_FIELDS
+from console.core.fields import CONTACT_FIELDS
 
 DATE_FIELDS: tuple[str, ...] = ("clicked_at", "created_at", "updated_at")
 KEYWORDS = frozenset({"and", "or", "not", "in", "contains", "before", "after"})

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, CursorResult, and_, bindparam, func, select, 
 from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
 from console.destinations.base import Outcome, OutgoingRow, RowOutcome
+from console.destinations.kind import PlannedMessage
 from state.db import conflict_insert
 from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow
 
@@ -105,7 +106,9 @@ def _bulk_insert_ignore(conn: Connection, values: list[tuple[object, ...]]) -> C
     return conn.exec_driver_sql(sql, params)
 
 
-def queue_rows(conn: Connection, destination_id: int, run_id: int, rows: Sequence[NewRow]) -> int:
+def queue_rows(
+    conn: Connection, destination_id: int, run_id: int, rows: Sequence[NewRow | PlannedMessage]
+) -> int:
     """Insert rows not already in this destination's outbox (by messageId); returns how many
     are new. Rows with a `problem` land as failures at once, counted in today's failures."""
     if not rows:

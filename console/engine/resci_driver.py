@@ -93,9 +93,10 @@ from console.audiences.membership import (
 from console.audiences.rules import Rule, parse_rule
 from console.core import clock
 from console.core.identity import email_md5
+from console.core.secrets import resolve_secret
 from console.core.vocab import RowKind
 from console.destinations.base import DestinationHalted, transport_feedback
-from console.destinations.resci import (
+from console.destinations.resci.adapter import (
     FIXED_COLUMNS,
     FORMULA_PREFIXES,
     JOB_COMPLETED,
@@ -113,14 +114,13 @@ from console.destinations.resci import (
     user_body,
     users_file_name,
 )
-from console.engine.drivers import DRIVERS, Driver
+from console.destinations.resci.settings import ResciExport, ResciSettings
+from console.engine.destinations import DestinationRecord
 from console.engine.outbox import NewRow, bump_stats, queue_rows
 from console.engine.runs import RunCounts
 from state.audiences import get_audience
 from state.db import Store, conflict_insert
-from state.destinations import DestinationRecord
 from state.models import AudienceMember, Contact, Cursor, Event, ImportJob
-from state.settings import ResciExport, ResciSettings, resolve_secret
 
 CONTACTS = Contact.__table__
 EVENTS = Event.__table__
@@ -1024,6 +1024,3 @@ def plan_resci(
             plan_audience(store, destination, run_id, counts, export)
     if settings.on_site:
         plan_events(store, destination, run_id, counts)
-
-
-DRIVERS["resci"] = Driver(plan=plan_resci, adapter=_adapter_for, poll=poll_resci)

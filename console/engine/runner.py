@@ -15,9 +15,12 @@ import httpx
 from sqlalchemy import func, select
 
 from console.core import clock
+from console.core.secrets import SecretError
 from console.core.vocab import OutboxStatus, RunStatus
+from console.destinations import registry
 from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
-from console.engine.drivers import driver_for
+from console.destinations.kind import ChunkPlanner
+from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
 from console.engine.outbox import (
     RetryPolicy,
@@ -28,6 +31,7 @@ from console.engine.outbox import (
     record_outcomes,
     waiting_for_older_versions,
 )
+from console.engine.planning import plan_chunks
 from console.engine.runs import (
     LEASE_SECONDS,
     RunCounts,
@@ -41,9 +45,7 @@ from console.engine.runs import (
     start_run,
 )
 from state.db import Store
-from state.destinations import DestinationRecord, list_destinations
 from state.models import OutboxRow
-from state.settings import SecretError
 
 log = logging.getLogger("retention_console.engine")
 OUTBOX = OutboxRow.__table__
@@ -294,13 +296,17 @@ async def run_destination(
         limits=httpx.Limits(max_connections=max(4, options.in_flight * 2)),
     )
     try:
-        driver = driver_for(destination.kind)
-        adapter = driver.adapter(destination)
+        declared = registry.kind(destination.kind)
+        adapter = declared.adapter(destination.settings)
         realtime = True
-        if driver.poll is not None:
-            realtime = await driver.poll(store, destination, run_id, counts, http)
+        if declared.poller is not None:
+            realtime = await declared.poller(store, destination, run_id, counts, http)
         if realtime:
-            await asyncio.to_thread(driver.plan, store, destination, run_id, counts)
+            planner = declared.planner
+            if isinstance(planner, ChunkPlanner):
+                await asyncio.to_thread(plan_chunks, planner, store, destination, run_id, counts)
+            else:
+                await asyncio.to_thread(planner, store, destination, run_id, counts)
         await _deliver(store, destination, adapter, http, run_id, owner, counts, options)
     except DestinationHalted as exc:
         status, message, errored = RunStatus.ERROR, str(exc), True

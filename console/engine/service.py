@@ -16,15 +16,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from console.core import clock
+from console.core.secrets import SecretError
 from console.core.vocab import RunStatus, Trigger
+from console.destinations import registry
 from console.destinations.base import ConnectionTestFailed
-from console.engine.drivers import driver_for
+from console.engine.destinations import DestinationRecord, get_destination, list_destinations
 from console.engine.outbox import requeue_failures
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from state.db import Store
-from state.destinations import DestinationRecord, get_destination, list_destinations, set_flags
+from state.destinations import set_flags
 from state.models import OutboxRow
-from state.settings import SecretError
 
 log = logging.getLogger("retention_console.engine")
 OUTBOX = OutboxRow.__table__
@@ -194,7 +195,7 @@ class EngineService:
         if destination is None:
             raise ConnectionTestFailed(f"no destination named {name!r}")
         try:
-            adapter = driver_for(destination.kind).adapter(destination)
+            adapter = registry.kind(destination.kind).adapter(destination.settings)
         except SecretError as exc:
             raise ConnectionTestFailed(str(exc)) from exc
         async with httpx.AsyncClient(timeout=self.options.timeout_seconds) as client:

@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, bindparam, func, select
 
 from console.core import clock
+from console.core.fields import CONTACT_FIELDS
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
     NUL_REASON,
@@ -37,7 +38,7 @@ from console.ingest.reader import (
 )
 from console.ingest.report import FileRejected, ImportReport, RowError
 from state.db import Store
-from state.models import CONTACT_FIELDS, Contact
+from state.models import Contact
 
 # Keys a file may carry: the contact fields, plus `id`, which exports of the seed carry and which
 # is ignored because ids are the store's own.

@@ -37,21 +37,21 @@ FEEDBACK = (
 def fill(path: Path, rows: int) -> None:
     """Two destinations, `rows` outbox rows over 30 days, matching daily stats and runs."""
     from console.core import clock
+    from console.destinations import registry
+    from console.engine.destinations import save_destination
     from state.db import open_store
-    from state.destinations import save_destination
-    from state.settings import ResciSettings, SegmentSettings
 
     store = open_store(path)
     with store.write() as conn:
         save_destination(
             conn,
             "segment-big",
-            SegmentSettings(write_key="bench-segment-key-0000"),  # type: ignore[arg-type]
+            registry.parse_settings("segment", {"write_key": "bench-segment-key-0000"}),
         )
         save_destination(
             conn,
             "resci-big",
-            ResciSettings(api_key="bench-resci-key-0000", site_id="1"),  # type: ignore[arg-type]
+            registry.parse_settings("resci", {"api_key": "bench-resci-key-0000", "site_id": "1"}),
         )
     now = datetime.now(UTC).replace(microsecond=0)
     payload = b'{"type":"identify","traits":{"email":"x"}}'

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from state.destinations import load_destinations
+from console.engine.destinations import load_destinations
 
 if TYPE_CHECKING:
     from console.ui.app import RetentionConsoleApp

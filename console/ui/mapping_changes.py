@@ -1,5 +1,9 @@
 """Changes to a destination's mappings, each validated as a whole by the kind's settings model.
 
+They work on the settings fields a kind's capabilities promise (`export` for an audience
+export, `events` for event mapping, `reclaim_events` and `revenue_metric` for event selection),
+whatever the kind; the kind's model keeps its own rules (reserved names, always-sent fields).
+
 Every function returns new settings or raises ValueError with the reason in plain words (the
 operator sees it as is), so the refusal rules live in one place and are tested without Textual.
 """
@@ -8,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from console.config import validation_message
-from state.settings import RESCI_RESERVED_EVENTS, ResciSettings, SegmentSettings
+from console.destinations import registry
+
+# A kind's settings model; the fields used are the ones its capabilities promise.
+Settings = Any
 
 
-def _rebuild(settings: ResciSettings | SegmentSettings, **changes: Any) -> Any:
+def _rebuild(settings: BaseModel, **changes: Any) -> Any:
     data = settings.model_dump()
     data.update(changes)
     try:
@@ -23,8 +30,10 @@ def _rebuild(settings: ResciSettings | SegmentSettings, **changes: Any) -> Any:
         raise ValueError(validation_message(exc)) from None
 
 
-def add_user_field(settings: ResciSettings, source: str, target: str) -> ResciSettings:
-    """Map a console contact field onto a ReSci user field; one field each way."""
+def add_user_field(settings: Settings, source: str, target: str) -> Settings:
+    """Map a console contact field onto one of the destination's user fields; one field each
+    way."""
+    label = registry.kind_of(settings).label
     if settings.export is None:
         raise ValueError("no audience is exported: choose one first (u)")
     fields = dict(settings.export.fields)
@@ -32,13 +41,13 @@ def add_user_field(settings: ResciSettings, source: str, target: str) -> ResciSe
         raise ValueError(f"{source} is already mapped onto {fields[source]}; remove that first")
     for other, existing in fields.items():
         if existing == target:
-            raise ValueError(f"{target} already receives {other}: a ReSci field takes one field")
+            raise ValueError(f"{target} already receives {other}: a {label} field takes one field")
     fields[source] = target
     export = settings.export.model_dump() | {"fields": fields}
     return _rebuild(settings, export=export)
 
 
-def remove_user_field(settings: ResciSettings, source: str) -> ResciSettings:
+def remove_user_field(settings: Settings, source: str) -> Settings:
     if settings.export is None or source not in settings.export.fields:
         raise ValueError(f"{source} is not mapped")
     fields = {k: v for k, v in settings.export.fields.items() if k != source}
@@ -52,8 +61,8 @@ def remove_user_field(settings: ResciSettings, source: str) -> ResciSettings:
 
 
 def set_export(
-    settings: ResciSettings, audience: str | None, default_fields: dict[str, str]
-) -> ResciSettings:
+    settings: Settings, audience: str | None, default_fields: dict[str, str]
+) -> Settings:
     """Export `audience` (keeping the fields already mapped), or stop exporting (None)."""
     if audience is None:
         return _rebuild(settings, export=None)
@@ -64,26 +73,28 @@ def set_export(
     )
 
 
-def add_event(settings: ResciSettings, custom: str, reserved: str) -> ResciSettings:
-    """Map a custom event onto one reserved ReSci event."""
+def add_event(settings: Settings, custom: str, reserved: str) -> Settings:
+    """Map a custom event onto one of the destination's reserved events."""
     custom = custom.strip()
     if not custom:
         raise ValueError("type the custom event's name")
-    if custom in RESCI_RESERVED_EVENTS:
+    declared = registry.kind_of(settings)
+    if custom in declared.capabilities.reserved_events:
+        # Said here in plain words; the model refuses it too, in a field-prefixed message.
         raise ValueError(
-            f"{custom!r} is a ReSci reserved event and cannot be used as a custom event; "
-            "map a custom event onto it instead"
+            f"{custom!r} is a {declared.label} reserved event and cannot be used as a custom "
+            "event; map a custom event onto it instead"
         )
     if custom in settings.events:
         raise ValueError(f"{custom} is already mapped onto {settings.events[custom]}")
     return _rebuild(settings, events={**settings.events, custom: reserved})
 
 
-def remove_event(settings: ResciSettings, custom: str) -> ResciSettings:
+def remove_event(settings: Settings, custom: str) -> Settings:
     return _rebuild(settings, events={k: v for k, v in settings.events.items() if k != custom})
 
 
-def add_reclaim_event(settings: SegmentSettings, name: str) -> SegmentSettings:
+def add_reclaim_event(settings: Settings, name: str) -> Settings:
     """Send this event name with Reclaim (an empty list sends every event)."""
     name = name.strip()
     if not name:
@@ -93,9 +104,9 @@ def add_reclaim_event(settings: SegmentSettings, name: str) -> SegmentSettings:
     return _rebuild(settings, reclaim_events=[*settings.reclaim_events, name])
 
 
-def remove_reclaim_event(settings: SegmentSettings, name: str) -> SegmentSettings:
+def remove_reclaim_event(settings: Settings, name: str) -> Settings:
     return _rebuild(settings, reclaim_events=[e for e in settings.reclaim_events if e != name])
 
 
-def set_revenue_metric(settings: SegmentSettings, metric: str) -> SegmentSettings:
+def set_revenue_metric(settings: Settings, metric: str) -> Settings:
     return _rebuild(settings, revenue_metric=metric.strip() or None)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+from console.engine.destinations import DestinationRecord
 from console.engine.service import EngineEvent
-from state.destinations import DestinationRecord
 from state.queries import FailureRow, OutboxState, RunRow, SummaryRow
 
 

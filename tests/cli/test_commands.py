@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from console.cli import main
+from console.engine.destinations import get_destination
 from console.sandbox import SegmentSandbox
 from state.db import ENV_DB, open_store
-from state.destinations import get_destination
 
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts
 ENTRY_POINT = Path(sys.executable).parent / "retention-console"

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from console import ingest
 from console.core.vocab import OutboxStatus
+from console.destinations.segment.settings import SegmentSettings
+from console.engine.destinations import save_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
-from state.destinations import save_destination
 from state.models import OutboxRow
 from state.queries import runs_page
-from state.settings import SegmentSettings
 
 OUTBOX = OutboxRow.__table__
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts

@@ -16,20 +16,20 @@ from sqlalchemy import select
 from console import ingest
 from console.core.vocab import OutboxStatus
 from console.destinations.base import Outcome, OutgoingRow
-from console.destinations.segment import (
+from console.destinations.segment.adapter import (
     MAX_BATCH_BYTES,
     MAX_BATCH_MESSAGES,
     SegmentAdapter,
     batch_body,
     split_into_requests,
 )
+from console.destinations.segment.settings import SegmentSettings
+from console.engine.destinations import get_destination, save_destination
 from console.engine.runner import EngineOptions, run_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
-from state.destinations import get_destination, save_destination
 from state.models import Event, OutboxRow
 from state.queries import FailureFilter, daily_summary, failures_page
-from state.settings import SegmentSettings
 
 OUTBOX = OutboxRow.__table__
 EVENTS = Event.__table__

@@ -18,16 +18,16 @@ from sqlalchemy import select
 
 from console import ingest
 from console.core.vocab import OutboxStatus
+from console.destinations.segment.settings import SegmentFilters, SegmentSettings
 from console.engine import runner
+from console.engine.destinations import DestinationRecord, get_destination, save_destination
 from console.engine.outbox import RetryPolicy, requeue_failures
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.sandbox import SegmentSandbox
 from console.sandbox.server import Request, Response
 from state.db import Store
-from state.destinations import DestinationRecord, get_destination, save_destination
 from state.models import OutboxRow
 from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
-from state.settings import SegmentFilters, SegmentSettings
 
 OUTBOX = OutboxRow.__table__
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from console import ingest
-from console.destinations.segment import (
+from console.destinations.segment.adapter import (
     MAX_MESSAGE_BYTES,
     identify_message,
     message_problem,

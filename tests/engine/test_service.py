@@ -14,13 +14,14 @@ import pytest
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
 from console import ingest
+from console.destinations.segment.settings import SegmentSettings
+from console.engine.destinations import get_destination, save_destination
 from console.engine.runner import EngineOptions
 from console.engine.service import EngineEvent, EngineService
 from console.sandbox import SegmentSandbox
 from state.db import Store
-from state.destinations import get_destination, save_destination, set_flags
+from state.destinations import set_flags
 from state.queries import FailureFilter, failure_ids, failures_page, runs_page
-from state.settings import SegmentSettings
 
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts
 Sandbox = tuple[SegmentSandbox, str]

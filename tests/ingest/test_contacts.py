@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from console.core.fields import CONTACT_FIELDS
 from console.ingest import (
     FileRejected,
     ImportReport,
@@ -22,7 +23,6 @@ from console.ingest import (
 from console.ingest import contacts as contacts_module
 from console.ingest import report as report_module
 from state.db import Store
-from state.models import CONTACT_FIELDS
 
 from .conftest import FROZEN_ISO, WriteFile, contacts_by_email
 

@@ -32,11 +32,11 @@ from pydantic import ValidationError
 
 from console.cli import main
 from console.config import export_config, validation_message
+from console.destinations import registry
+from console.engine.destinations import list_destinations
 from console.ingest.reader import MAX_LINE_BYTES
 from state.db import Store, open_store
-from state.destinations import list_destinations
 from state.models import Contact, Event, Suppression
-from state.settings import SETTINGS_BY_KIND
 
 from .conftest import WRITE_KEY, Figures
 
@@ -339,7 +339,10 @@ RESCI_BASE: dict[str, Any] = {
     "export": {"audience": "ca", "fields": {"first_name": "full_name"}},
 }
 FIELDS = sorted(
-    {*SETTINGS_BY_KIND["segment"].model_fields, *SETTINGS_BY_KIND["resci"].model_fields}
+    {
+        *registry.kind("segment").settings_model.model_fields,
+        *registry.kind("resci").settings_model.model_fields,
+    }
     | {"name", "enabled", "bogus"}
 )
 toml_values = st.one_of(
@@ -473,7 +476,7 @@ def test_form_values(kind: str, values: dict[str, str], figures: Figures) -> Non
     """Every value the form can hand over is a string; the settings model either accepts it
     or names each bad field, without echoing what was typed."""
     figures.inputs_tried += 1
-    model = SETTINGS_BY_KIND[kind]
+    model = registry.kind(kind).settings_model
     secret = "api_key" if kind == "resci" else "write_key"
     data: dict[str, Any] = {"kind": kind, secret: WRITE_KEY}
     data.update({k: v for k, v in values.items() if k in model.model_fields})
@@ -495,8 +498,8 @@ def test_form_values(kind: str, values: dict[str, str], figures: Figures) -> Non
 
 def _backfill_rows(tmp_path: Path, contacts: list[dict[str, str]]) -> list[dict[str, str]]:
     resci_driver = pytest.importorskip("console.engine.resci_driver")
+    from console.destinations.resci.settings import ResciExport
     from console.ingest import import_contacts
-    from state.settings import ResciExport
 
     db = tmp_path / "console.db"
     store = open_store(db)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from console.engine.destinations import get_destination
 from console.engine.runner import EngineOptions, run_destination
 from console.engine.service import EngineService
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from state.db import open_store
-from state.destinations import get_destination
 from state.models import Destination
 from state.queries import daily_summary, failures_page, runs_page
 

@@ -41,7 +41,7 @@ KILLS = 20
 PLAN_KILLS = 3
 SEED = 20_240_416
 SANDBOX_DELAY = 0.1
-PLAN_CHUNK = 5_000  # console.engine.plan_segment.CHUNK: rows queued per plan transaction
+PLAN_CHUNK = 5_000  # console.engine.planning.CHUNK: rows queued per plan transaction
 # Delivery kills fall below this many received ids, so a killed run can never have finished.
 DELIVERY_SPAN = 45_000
 

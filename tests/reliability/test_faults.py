@@ -25,6 +25,8 @@ from sqlalchemy import select
 
 from console.cli import main
 from console.core import clock
+from console.destinations.segment.settings import SegmentSettings
+from console.engine.destinations import get_destination, save_destination
 from console.engine.outbox import RetryPolicy
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.engine.service import EngineService
@@ -32,10 +34,8 @@ from console.ingest import import_events
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from console.sandbox.faults import FaultDecision, FaultKind
 from state.db import Store
-from state.destinations import get_destination, save_destination
 from state.models import Destination, OutboxRow
 from state.queries import FailureFilter, failure_count, failures_page, runs_page
-from state.settings import SegmentSettings
 
 from .conftest import WRITE_KEY, Figures, check_delivery, copies_differ, write_events
 

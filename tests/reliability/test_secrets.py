@@ -27,12 +27,13 @@ import pytest
 from pydantic import SecretStr
 
 from console.config import ConfigError, apply_config
+from console.core.secrets import mask_secret
+from console.destinations.segment.settings import SegmentSettings
+from console.engine.destinations import get_destination, list_destinations, save_destination
 from console.engine.runner import EngineOptions, run_destination
 from console.sandbox import ResciSandbox, SandboxServer, SegmentSandbox
 from state.db import open_store
-from state.destinations import get_destination, list_destinations, save_destination
 from state.models import Contact, OutboxRow
-from state.settings import SegmentSettings, mask_secret
 
 from .conftest import (
     API_KEY,

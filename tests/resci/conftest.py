@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from console.config import apply_config
+from console.engine.destinations import DestinationRecord, get_destination
 from console.engine.outbox import RetryPolicy
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.ingest import import_contacts, import_events
 from console.sandbox import ResciSandbox, SandboxServer
 from state.db import Store
-from state.destinations import DestinationRecord, get_destination
 from state.models import OutboxRow
 
 API_KEY = "resci-test-key"

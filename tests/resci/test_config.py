@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from console.cli import main
 from console.config import ConfigError, apply_config
+from console.destinations.resci.settings import ResciSettings
+from console.engine.destinations import list_destinations
 from state.audiences import list_audiences
 from state.db import Store
-from state.destinations import list_destinations
-from state.settings import ResciSettings
 
 EXAMPLE = """
 [[audiences]]

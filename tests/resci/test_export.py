@@ -17,7 +17,11 @@ from sqlalchemy import func, select
 from console.core import clock
 from console.core.vocab import RowKind
 from console.destinations.base import ConnectionTestFailed
-from console.destinations.resci import ImportJobError, ResciAdapter, import_idempotency_key
+from console.destinations.resci.adapter import (
+    ImportJobError,
+    ResciAdapter,
+    import_idempotency_key,
+)
 from console.engine import resci_driver
 from console.engine.outbox import requeue_failures
 from console.engine.service import EngineService

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from console.audiences.rules import parse_rule
-from state.models import CONTACT_FIELDS
+from console.core.fields import CONTACT_FIELDS
 
 ANN = {
     "email": "ann@gmail.com",

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import main
-from console.resci_tag import js_string, onsite_tag
-from state.settings import ResciSettings
+from console.destinations.resci.settings import ResciSettings
+from console.destinations.resci.tag import js_string, onsite_tag
 from tests.resci.conftest import Console, Resci, contact, destination_toml
 
 LOADER = "https://d1stxfv94hrhia.cloudfront.net/waves/v3/w.js"

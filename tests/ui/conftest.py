@@ -17,19 +17,15 @@ from sqlalchemy import select
 from console.core import clock
 from console.core.vocab import RowKind, Trigger
 from console.destinations.base import Outcome, RowOutcome
-from console.destinations.segment import identify_message, track_message
+from console.destinations.resci.settings import ResciExport, ResciSettings
+from console.destinations.segment.adapter import identify_message, track_message
+from console.destinations.segment.settings import SegmentFilters, SegmentSettings
+from console.engine.destinations import save_destination
 from console.engine.outbox import NewRow, RetryPolicy, bump_stats, queue_rows, record_outcomes
 from console.engine.runs import RunCounts, finish_run, save_progress, start_run
 from console.ui.app import RetentionConsoleApp, make_app
 from state.db import Store, open_store
-from state.destinations import save_destination
 from state.models import Audience, OutboxRow
-from state.settings import (
-    ResciExport,
-    ResciSettings,
-    SegmentFilters,
-    SegmentSettings,
-)
 
 FROZEN = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 STORE_LABEL = "/srv/retention/console.db"

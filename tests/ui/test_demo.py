@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from console.cli import main
 from console.core.vocab import Trigger
 from console.demo import AUDIENCE_NAME, RESCI_NAME, SEGMENT_NAME, build_demo
+from console.engine.destinations import list_destinations
 from console.engine.runner import EngineOptions, run_all
-from state.destinations import list_destinations
 from state.models import Audience, Contact, Event
 from state.queries import FailureFilter, failure_count
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from console.destinations.resci.settings import ResciExport, ResciSettings
+from console.destinations.segment.settings import SegmentSettings
 from console.ui import mapping_changes as changes
-from state.settings import ResciExport, ResciSettings, SegmentSettings
 
 
 def resci(fields: dict[str, str] | None = None) -> ResciSettings:

@@ -14,6 +14,9 @@ from sqlalchemy import select
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from console.destinations.resci.settings import ResciSettings
+from console.destinations.segment.settings import SegmentSettings
+from console.engine.destinations import get_destination, list_destinations
 from console.sandbox import SandboxServer, SegmentSandbox
 from console.ui.app import RetentionConsoleApp
 from console.ui.screens import failures as failures_screen
@@ -24,10 +27,8 @@ from console.ui.screens.keys import KeysScreen
 from console.ui.screens.mapping_forms import MappingDialog
 from console.ui.screens.summary import SummaryScreen
 from state.db import Store, open_store
-from state.destinations import get_destination, list_destinations
 from state.models import OutboxRow
 from state.queries import FailureFilter, failures_page, runs_page
-from state.settings import ResciSettings, SegmentSettings
 from tests.ui.conftest import (
     RESCI,
     RESCI_KEY,

@@ -10,8 +10,8 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from console.engine.destinations import list_destinations
 from console.ui.screens.base import ConsoleModal, ConsoleScreen
-from state.destinations import list_destinations
 
 ALL_DESTINATIONS = "__all__"
 

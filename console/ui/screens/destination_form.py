@@ -1,35 +1,35 @@
-"""Add or edit a destination: the Segment fields of the seed, or the ReSci ones.
+"""Add or edit a destination: the fields its kind's settings model declares.
 
-Fields validate as they are typed (Textual validators) and again as a whole on save (the
-kind's pydantic model, the same one `config apply` uses), and each problem is shown under its
-field. Secrets are never shown: on edit the key field is empty with the masked key as its
-placeholder, and leaving it empty keeps the stored key.
+The form is built from the model (see `console/destinations/kind.py` for the hints): labels,
+placeholders and inline checks come from the fields, a `SecretStr` is a password input, a bool a
+Checkbox, a nested model a section. Fields validate as they are typed (Textual validators) and
+again as a whole on save (the kind's pydantic model, the same one `config apply` uses), and each
+problem is shown under its field. Secrets are never shown: on edit the key field is empty with
+the masked key as its placeholder, and leaving it empty keeps the stored key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.validation import Function, Integer, Regex
+from textual.validation import Function, Integer, Regex, Validator
 from textual.widgets import Button, Checkbox, Footer, Input, Select, Static
 
+from console.core.secrets import mask_secret
+from console.destinations import registry
+from console.destinations.fields import GENERAL, FormField, errors_shown_at, form_fields
+from console.destinations.fields import Input as Kind
+from console.engine.destinations import DestinationRecord, get_destination, save_destination
 from console.ui.screens.base import ConsoleModal
 from console.ui.widgets.form_fields import FieldRow, FormInput, SectionTitle
 from console.ui.widgets.status_bar import StatusBar
-from state.destinations import DestinationRecord, get_destination, save_destination
 from state.queries import audience_names
-from state.settings import (
-    SETTINGS_BY_KIND,
-    DestinationSettings,
-    ResciSettings,
-    SegmentSettings,
-    mask_secret,
-)
 
 NO_EXPORT = "__none__"
 # Offered when an audience export is switched on before any field is mapped; the operator
@@ -40,40 +40,37 @@ DEFAULT_EXPORT_FIELDS = {
     "address_state": "state",
     "address_postal": "zip",
 }
-FILTER_FIELDS = (
-    ("email_domains", "Email domains", "gmail.com, yahoo.com"),
-    ("landing_page_urls", "Landing page URLs", "full URL or any part of one"),
-    ("landing_page_domains", "Landing page domains", "shop.example"),
-    ("states", "States", "CA, NY (legacy plans with address data)"),
-    ("referrer_urls", "Referrer URLs", "full URL or any part of one"),
-)
-# Plainer words than pydantic's for the fields whose inline validator already says them.
-FRIENDLY = {"schedule_minutes": "a whole number of minutes from 1 to 1440"}
-
-
-def field_of(location: list[str]) -> str:
-    return location[0] if location else ""
-
-
-# Model error locations -> the form field that shows them.
-FIELD_OF_LOCATION = {
-    "export": "export_audience",
-    "": "site_id",  # the model-level rule: Enable On-Site needs a Site ID
-}
+# The `audience_export` widget: an audience Select and how a leaving user is told. Its rows are
+# named after the field (`export_audience`, `exit_mode`); model errors on it show on the first.
+AUDIENCE_EXPORT = "audience_export"
+EXIT_MODES = [
+    ("set the membership attribute false", "attribute"),
+    ("set date_unsubscribed", "unsubscribe"),
+]
 
 
 def _not_blank(value: str) -> bool:
     return bool(value.strip())
 
 
-def _url_or_region(value: str) -> bool:
-    text = value.strip().lower()
-    return text in ("", "us", "eu") or text.startswith(("http://", "https://"))
-
-
 def split_list(text: str) -> list[str]:
     """`a, b,,c` -> [a, b, c]."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _validators(field: FormField) -> list[Validator]:
+    if field.input is Kind.INTEGER:
+        return [Integer(field.minimum, field.maximum, field.invalid)]
+    if field.pattern:
+        return [Regex(field.pattern, failure_description=field.invalid)]
+    return []
+
+
+def _walk(fields: Iterable[FormField]) -> Iterable[FormField]:
+    """Every field, those of nested sections included."""
+    for field in fields:
+        yield field
+        yield from _walk(field.children)
 
 
 class DestinationForm(ConsoleModal):
@@ -89,24 +86,24 @@ class DestinationForm(ConsoleModal):
     def __init__(self, kind: str, record: DestinationRecord | None) -> None:
         super().__init__()
         self.kind = kind
+        self.declaration = registry.kind(kind)
         self.record = record
-        self.settings: DestinationSettings | None = record.settings if record else None
+        self.settings: BaseModel | None = record.settings if record else None
+        self.fields = list(form_fields(self.declaration.settings_model))
         self.audiences: list[str] = []
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         editing = self.record is not None
-        kind_label = "Segment" if self.kind == "segment" else "ReSci"
+        label = self.declaration.label
         title = (
-            f"Edit {self.record.name} ({kind_label})"
-            if self.record
-            else f"Add a {kind_label} destination"
+            f"Edit {self.record.name} ({label})" if self.record else f"Add a {label} destination"
         )
         yield StatusBar()
         yield Static(title, classes="screen-title", markup=False)
         yield Static("", id="form-problems", markup=False)
         with VerticalScroll(id="form-body"):
-            yield SectionTitle("General")
+            yield SectionTitle(GENERAL)
             yield FieldRow(
                 "Name",
                 FormInput(
@@ -118,16 +115,9 @@ class DestinationForm(ConsoleModal):
                 ),
                 "name",
             )
-            yield FieldRow(
-                "Schedule (minutes)",
-                FormInput(
-                    str(self.settings.schedule_minutes if self.settings else 15),
-                    id="f-schedule_minutes",
-                    type="integer",
-                    validators=[Integer(1, 1440, "a whole number of minutes from 1 to 1440")],
-                ),
-                "schedule_minutes",
-            )
+            for field in self.fields:
+                if field.section == GENERAL:
+                    yield from self._field_rows(field, self.settings)
             yield FieldRow(
                 "Enabled",
                 Checkbox(
@@ -138,167 +128,72 @@ class DestinationForm(ConsoleModal):
                 ),
                 "enabled",
             )
-            if self.kind == "segment":
-                yield from self._segment_fields()
-            else:
-                yield from self._resci_fields()
+            for field in self.fields:
+                if field.section != GENERAL and field.input is not Kind.HIDDEN:
+                    if field.section:
+                        yield SectionTitle(field.section)
+                    yield from self._field_rows(field, self.settings)
             with Horizontal(id="form-buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
         yield Footer(compact=True, show_command_palette=False)
 
-    def _key_input(self, secret: SecretStr | None, placeholder: str, field: str) -> FormInput:
-        masked = mask_secret(secret)
-        return FormInput(
-            "",
-            placeholder=f"{masked}: leave empty to keep it" if masked else placeholder,
-            password=True,
-            id=f"f-{field}",
-        )
-
-    def _segment_fields(self) -> ComposeResult:
-        s = self.settings if isinstance(self.settings, SegmentSettings) else None
-        yield SectionTitle("Segment source")
-        yield FieldRow(
-            "Write Key",
-            self._key_input(
-                s.write_key if s else None, "the source's Write Key, or env:NAME", "write_key"
-            ),
-            "write_key",
-        )
-        yield FieldRow(
-            "Endpoint",
-            FormInput(
-                s.endpoint if s else "us",
-                placeholder="us, eu or a URL",
-                id="f-endpoint",
-                validators=[Function(_url_or_region, "us, eu, or an http(s):// URL")],
-            ),
-            "endpoint",
-        )
-        yield SectionTitle("Grow and Reclaim")
-        yield FieldRow(
-            "Grow",
-            Checkbox("send contacts as identify", s.grow if s else True, id="f-grow", compact=True),
-            "grow",
-        )
-        yield FieldRow(
-            "Reclaim",
-            Checkbox(
-                "send events as track", s.reclaim if s else True, id="f-reclaim", compact=True
-            ),
-            "reclaim",
-        )
-        yield FieldRow(
-            "Group ID",
-            FormInput((s.group_id or "") if s else "", placeholder="optional", id="f-group_id"),
-            "group_id",
-        )
-        yield FieldRow(
-            "Suppression",
-            Checkbox(
-                "skip contacts on the suppression list",
-                s.suppression if s else True,
-                id="f-suppression",
-                compact=True,
-            ),
-            "suppression",
-        )
-        yield FieldRow(
-            "Revenue metric",
-            FormInput(
-                (s.revenue_metric or "") if s else "",
-                placeholder="event property carrying revenue, e.g. Price",
-                id="f-revenue_metric",
-            ),
-            "revenue_metric",
-        )
-        yield SectionTitle("Sync filters (comma separated; empty sends every contact)")
-        for field, label, placeholder in FILTER_FIELDS:
-            values = getattr(s.filters, field) if s else []
-            yield FieldRow(
-                label,
-                FormInput(", ".join(values), placeholder=placeholder, id=f"f-filters-{field}"),
-                f"filters-{field}",
+    def _field_rows(self, field: FormField, owner: BaseModel | None) -> ComposeResult:
+        """The row(s) of one field; `owner` is the stored model holding it (None when adding)."""
+        value = getattr(owner, field.name) if owner is not None else field.default
+        widget_id = f"f-{field.id}"
+        if field.input is Kind.SECTION:
+            yield SectionTitle(field.label)
+            for child in field.children:
+                yield from self._field_rows(child, value if owner is not None else None)
+            return
+        if field.input is Kind.WIDGET:
+            yield from self._widget_rows(field, value)
+            return
+        widget: Checkbox | FormInput
+        if field.input is Kind.SECRET:
+            masked = mask_secret(value if isinstance(value, SecretStr) else None)
+            widget = FormInput(
+                "",
+                placeholder=f"{masked}: leave empty to keep it" if masked else field.placeholder,
+                password=True,
+                id=widget_id,
             )
+        elif field.input is Kind.CHECKBOX:
+            widget = Checkbox(field.help, bool(value), id=widget_id, compact=True)
+        elif field.input is Kind.LIST:
+            widget = FormInput(", ".join(value or []), placeholder=field.placeholder, id=widget_id)
+        else:
+            widget = FormInput(
+                "" if value is None else str(value),
+                placeholder=field.placeholder,
+                id=widget_id,
+                type="integer" if field.input is Kind.INTEGER else "text",
+                validators=_validators(field),
+            )
+        yield FieldRow(field.label, widget, field.id)
 
-    def _resci_fields(self) -> ComposeResult:
-        s = self.settings if isinstance(self.settings, ResciSettings) else None
-        current = s.export.audience if s and s.export else None
-        yield SectionTitle("API key authorization")
-        yield FieldRow(
-            "API key",
-            self._key_input(s.api_key if s else None, "ReSci Data API key, or env:NAME", "api_key"),
-            "api_key",
-        )
-        yield FieldRow(
-            "Key label",
-            FormInput(
-                s.api_key_label if s else "ReSci API key",
-                id="f-api_key_label",
-                validators=[Function(_not_blank, "a label is required")],
-            ),
-            "api_key_label",
-        )
-        yield FieldRow(
-            "Key description",
-            FormInput(
-                (s.api_key_description or "") if s else "",
-                placeholder="optional: what this key is for",
-                id="f-api_key_description",
-            ),
-            "api_key_description",
-        )
-        yield FieldRow(
-            "Endpoint",
-            FormInput(
-                s.endpoint if s else "https://data.retentionscience.com",
-                id="f-endpoint",
-                validators=[Function(_url_or_region, "an http(s):// URL")],
-            ),
-            "endpoint",
-        )
-        yield SectionTitle("Site")
-        yield FieldRow(
-            "Site ID",
-            FormInput(
-                (s.site_id or "") if s else "",
-                placeholder="a number, e.g. 4242",
-                id="f-site_id",
-                validators=[
-                    Regex(r"^\s*\d*\s*$", failure_description="a ReSci Site ID is a number")
-                ],
-            ),
-            "site_id",
-        )
-        yield FieldRow(
-            "Enable On-Site",
-            Checkbox(
-                "deliver mapped events", s.on_site if s else False, id="f-on_site", compact=True
-            ),
-            "on_site",
-        )
-        yield SectionTitle("Audience export")
+    def _widget_rows(self, field: FormField, value: Any) -> ComposeResult:
+        if field.widget != AUDIENCE_EXPORT:
+            raise TypeError(f"the console has no form widget named {field.widget!r}")
+        current = value.audience if value is not None else None
         yield FieldRow(
             "Audience",
             Select(
                 [("no export", NO_EXPORT)] + ([(current, current)] if current else []),
                 value=current or NO_EXPORT,
-                id="f-export_audience",
+                id=f"f-{field.id}_audience",
                 allow_blank=False,
                 compact=True,
             ),
-            "export_audience",
+            f"{field.id}_audience",
             hint="fields are mapped on the Mapping screen (m)",
         )
         yield FieldRow(
             "When a user leaves",
             Select(
-                [
-                    ("set the membership attribute false", "attribute"),
-                    ("set date_unsubscribed", "unsubscribe"),
-                ],
-                value=s.export.exit_mode if s and s.export else "attribute",
+                EXIT_MODES,
+                value=value.exit_mode if value is not None else "attribute",
                 id="f-exit_mode",
                 allow_blank=False,
                 compact=True,
@@ -306,11 +201,15 @@ class DestinationForm(ConsoleModal):
             "exit_mode",
         )
 
+    def _export_field(self) -> FormField | None:
+        return next((f for f in self.fields if f.widget == AUDIENCE_EXPORT), None)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def on_mount(self) -> None:
-        first = self.query_one("#f-schedule_minutes" if self.record else "#f-name")
-        first.focus()
-        if self.kind == "resci":
+        general = next((f for f in self.fields if f.section == GENERAL), None)
+        first = f"#f-{general.id}" if self.record and general else "#f-name"
+        self.query_one(first).focus()
+        if self._export_field() is not None:
             self._load_audiences()
 
     @work(thread=True, group="form-load")
@@ -320,11 +219,13 @@ class DestinationForm(ConsoleModal):
         self.app.call_from_thread(self._set_audiences, names)
 
     def _set_audiences(self, names: list[str]) -> None:
+        field = self._export_field()
+        if field is None:
+            return
         self.audiences = names
-        select: Select[str] = self.query_one("#f-export_audience", Select)
-        current = None
-        if isinstance(self.settings, ResciSettings) and self.settings.export:
-            current = self.settings.export.audience
+        select: Select[str] = self.query_one(f"#f-{field.id}_audience", Select)
+        export = getattr(self.settings, field.name, None) if self.settings else None
+        current = export.audience if export is not None else None
         options = [("no export", NO_EXPORT)] + [(n, n) for n in names]
         if current and current not in names:
             options.append((f"{current} (missing)", current))
@@ -365,64 +266,83 @@ class DestinationForm(ConsoleModal):
         return self.query_one(f"#f-{field}", Checkbox).value
 
     def collect(self) -> dict[str, Any]:
-        """The form's values as the kind's settings dictionary (secrets kept when left empty)."""
+        """The form's values as the kind's settings dictionary (secrets kept when left empty,
+        hidden fields kept as stored)."""
         values: dict[str, Any] = {"kind": self.kind}
-        schedule = self._value("schedule_minutes").strip()
-        values["schedule_minutes"] = schedule or 0
-        if self.kind == "segment":
-            old = self.settings if isinstance(self.settings, SegmentSettings) else None
-            key = self._value("write_key").strip()
-            values["write_key"] = key or (old.write_key.get_secret_value() if old else "")
-            values["endpoint"] = self._value("endpoint")
-            values["grow"] = self._checked("grow")
-            values["reclaim"] = self._checked("reclaim")
-            values["group_id"] = self._value("group_id")
-            values["suppression"] = self._checked("suppression")
-            values["revenue_metric"] = self._value("revenue_metric")
-            values["reclaim_events"] = list(old.reclaim_events) if old else []
-            values["filters"] = {
-                field: split_list(self._value(f"filters-{field}")) for field, _, _ in FILTER_FIELDS
-            }
-            return values
-        old_r = self.settings if isinstance(self.settings, ResciSettings) else None
-        key = self._value("api_key").strip()
-        values["api_key"] = key or (old_r.api_key.get_secret_value() if old_r else "")
-        values["api_key_label"] = self._value("api_key_label")
-        values["api_key_description"] = self._value("api_key_description").strip() or None
-        values["endpoint"] = self._value("endpoint")
-        values["site_id"] = self._value("site_id")
-        values["on_site"] = self._checked("on_site")
-        values["events"] = dict(old_r.events) if old_r else {}
-        audience = self.query_one("#f-export_audience", Select).value
-        if isinstance(audience, str) and audience != NO_EXPORT:
-            fields = dict(old_r.export.fields) if old_r and old_r.export else {}
-            values["export"] = {
-                "audience": audience,
-                "fields": fields or dict(DEFAULT_EXPORT_FIELDS),
-                "exit_mode": self.query_one("#f-exit_mode", Select).value,
-            }
+        values.update(self._collect(self.fields, self.settings))
         return values
 
-    def validate_form(self) -> tuple[DestinationSettings | None, dict[str, str]]:
+    def _collect(self, fields: Iterable[FormField], old: BaseModel | None) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field in fields:
+            kind = field.input
+            if kind is Kind.HIDDEN:
+                if old is not None:
+                    values[field.name] = old.model_dump(mode="python")[field.name]
+            elif kind is Kind.SECTION:
+                inner = getattr(old, field.name) if old is not None else None
+                values[field.name] = self._collect(field.children, inner)
+            elif kind is Kind.WIDGET:
+                values[field.name] = self._collect_export(field, old)
+            elif kind is Kind.SECRET:
+                typed = self._value(field.id).strip()
+                stored = getattr(old, field.name, None) if old is not None else None
+                kept = stored.get_secret_value() if isinstance(stored, SecretStr) else ""
+                values[field.name] = typed or kept
+            elif kind is Kind.CHECKBOX:
+                values[field.name] = self._checked(field.id)
+            elif kind is Kind.INTEGER:
+                values[field.name] = self._value(field.id).strip() or 0
+            elif kind is Kind.LIST:
+                values[field.name] = split_list(self._value(field.id))
+            elif kind is Kind.OPTIONAL_TEXT:
+                values[field.name] = self._value(field.id).strip() or None
+            else:
+                values[field.name] = self._value(field.id)
+        return values
+
+    def _collect_export(self, field: FormField, old: BaseModel | None) -> dict[str, Any] | None:
+        audience = self.query_one(f"#f-{field.id}_audience", Select).value
+        if not isinstance(audience, str) or audience == NO_EXPORT:
+            return None
+        export = getattr(old, field.name, None) if old is not None else None
+        fields = dict(export.fields) if export is not None else {}
+        return {
+            "audience": audience,
+            "fields": fields or dict(DEFAULT_EXPORT_FIELDS),
+            "exit_mode": self.query_one("#f-exit_mode", Select).value,
+        }
+
+    def _problem_field(self, location: list[str]) -> str:
+        """The form row that shows a model error at `location`."""
+        if not location:
+            return errors_shown_at(self.declaration.settings_model)
+        field = next((f for f in self.fields if f.name == location[0]), None)
+        if field is None:
+            return location[0]
+        if field.input is Kind.SECTION and len(location) > 1:
+            return "-".join(location[:2])
+        if field.input is Kind.WIDGET:
+            return f"{field.id}_audience"
+        return field.id
+
+    def validate_form(self) -> tuple[BaseModel | None, dict[str, str]]:
         """The settings, or the problems by field (messages never echo what was typed)."""
         problems: dict[str, str] = {}
         name = self._value("name").strip()
         if not name:
             problems["name"] = "a name is required"
+        by_id = {f.id: f for f in _walk(self.fields)}
         try:
-            settings = SETTINGS_BY_KIND[self.kind].model_validate(self.collect())
+            settings = self.declaration.settings_model.model_validate(self.collect())
         except ValidationError as exc:
             for error in exc.errors(include_input=False, include_url=False):
                 location = [str(part) for part in error["loc"]]
-                reason = FRIENDLY.get(
-                    field_of(location), error["msg"].removeprefix("Value error, ")
-                )
-                field = (
-                    "-".join(location[:2])
-                    if location[:1] == ["filters"]
-                    else (location[0] if location else "")
-                )
-                field = FIELD_OF_LOCATION.get(field, field)
+                field = self._problem_field(location)
+                declared = by_id.get(location[0]) if location else None
+                # An integer's own words are plainer than pydantic's.
+                friendly = declared.invalid if declared and declared.input is Kind.INTEGER else None
+                reason = friendly or error["msg"].removeprefix("Value error, ")
                 if field in problems:
                     continue
                 problems[field] = reason
@@ -454,7 +374,7 @@ class DestinationForm(ConsoleModal):
         self._save(name, settings, self._checked("enabled"))
 
     @work(thread=True, exclusive=True, group="form-save")
-    def _save(self, name: str, settings: DestinationSettings, enabled: bool) -> None:
+    def _save(self, name: str, settings: BaseModel, enabled: bool) -> None:
         try:
             with self.console.store.write() as conn:
                 if self.record is None and get_destination(conn, name) is not None:

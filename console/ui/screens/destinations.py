@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from console.destinations import registry
+from console.engine.destinations import DestinationRecord, list_destinations
 from console.ui.formatting import clock_time, ellipsize, full_time, relative, schedule, short_time
 from console.ui.messages import (
     ConnectionTested,
@@ -24,14 +26,13 @@ from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.widgets.paged_table import row_under_cursor
-from state.destinations import DestinationRecord, list_destinations, remove_destination
-from state.settings import ResciSettings, SegmentSettings, mask_secret
+from state.destinations import remove_destination
 
-KIND_LABELS = {"segment": "Segment", "resci": "ReSci"}
-KIND_CHOICES = [
-    ("segment", "Segment: Grow contacts (identify) and Reclaim events (track)"),
-    ("resci", "Retention Science: audience export and mapped events"),
-]
+
+def kind_label(kind: str) -> str:
+    """The kind's label, or its stored name when no package declares it."""
+    declared = registry.KINDS.get(kind)
+    return declared.label if declared else kind
 
 
 def state_text(record: DestinationRecord) -> Text:
@@ -48,43 +49,8 @@ def state_text(record: DestinationRecord) -> Text:
 
 
 def settings_lines(record: DestinationRecord) -> list[str]:
-    """What the destination is set to, secrets masked (last four characters at most)."""
-    settings = record.settings
-    if isinstance(settings, SegmentSettings):
-        filters = settings.filters
-        parts = [
-            ("email domain", filters.email_domains),
-            ("landing page URL", filters.landing_page_urls),
-            ("landing page domain", filters.landing_page_domains),
-            ("state", filters.states),
-            ("referrer URL", filters.referrer_urls),
-        ]
-        chosen = "; ".join(f"{label} {', '.join(values)}" for label, values in parts if values)
-        events = ", ".join(settings.reclaim_events) if settings.reclaim_events else "every event"
-        return [
-            f"Write key {mask_secret(settings.write_key)} · endpoint {settings.endpoint}",
-            f"Grow {'on' if settings.grow else 'off'}"
-            + (f" (group {settings.group_id})" if settings.group_id else "")
-            + f" · suppression {'on' if settings.suppression else 'off'}"
-            + f" · Reclaim {'on' if settings.reclaim else 'off'} ({events})",
-            f"Revenue metric {settings.revenue_metric or '—'} · filters: {chosen or 'none (every contact)'}",
-        ]
-    assert isinstance(settings, ResciSettings)
-    export = settings.export
-    events = ", ".join(f"{c} → {r}" for c, r in settings.events.items()) or "none"
-    return [
-        f"{settings.api_key_label} {mask_secret(settings.api_key)}"
-        + (f" ({settings.api_key_description})" if settings.api_key_description else "")
-        + f" · endpoint {settings.endpoint}",
-        f"Site ID {settings.site_id or '—'} · on-site {'on' if settings.on_site else 'off'} · "
-        + (
-            f"exports audience {export.audience} ({len(export.fields)} fields, exit as "
-            f"{export.exit_mode})"
-            if export
-            else "no audience export"
-        ),
-        f"Events: {events}",
-    ]
+    """What the destination is set to, secrets masked (the kind's `describe`)."""
+    return [f"{label} {value}" for label, value in record.declaration.describe(record.settings)]
 
 
 class DestinationsScreen(ConsoleScreen):
@@ -174,7 +140,7 @@ class DestinationsScreen(ConsoleScreen):
             last_run = "running…" if record.name in running else short_time(record.last_run_at)
             table.add_row(
                 record.name,
-                KIND_LABELS.get(record.kind, record.kind),
+                kind_label(record.kind),
                 state_text(record),
                 schedule(record.schedule_minutes),
                 last_run,
@@ -230,7 +196,7 @@ class DestinationsScreen(ConsoleScreen):
         else:
             when = f"engine {engine.state}: not scheduled"
         lines = [
-            f"{record.name} · {KIND_LABELS.get(record.kind, record.kind)} · "
+            f"{record.name} · {kind_label(record.kind)} · "
             f"{state_text(record).plain} · {schedule(record.schedule_minutes)} · {when}",
             *settings_lines(record),
             f"Last run {full_time(record.last_run_at)}: {self._result_of(record)}",
@@ -252,11 +218,13 @@ class DestinationsScreen(ConsoleScreen):
 
     def action_add(self) -> None:
         def chosen(kind: object) -> None:
-            if kind in KIND_LABELS:
-                self.app.push_screen(DestinationForm(str(kind), None), self._form_closed)
+            if isinstance(kind, str) and kind in registry.KINDS:
+                self.app.push_screen(DestinationForm(kind, None), self._form_closed)
 
+        kinds = registry.all_kinds()
+        choices = [(k.name, k.summary) for k in kinds]
         self.app.push_screen(
-            ChooseScreen("Add a destination: which kind?", KIND_CHOICES, "segment"), chosen
+            ChooseScreen("Add a destination: which kind?", choices, kinds[0].name), chosen
         )
 
     def action_edit(self) -> None:

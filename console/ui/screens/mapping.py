@@ -12,21 +12,22 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from console.core.fields import CONTACT_FIELDS
+from console.destinations import registry
+from console.destinations.kind import Capabilities
+from console.engine.destinations import (
+    DestinationRecord,
+    get_destination,
+    list_destinations,
+    save_destination,
+)
 from console.ui import mapping_changes as changes
 from console.ui.messages import DestinationSaved, MappingLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.destination_form import DEFAULT_EXPORT_FIELDS
 from console.ui.screens.mapping_forms import event_dialog, field_dialog, text_dialog
-from state.destinations import (
-    DestinationRecord,
-    get_destination,
-    list_destinations,
-    save_destination,
-)
-from state.models import CONTACT_FIELDS
 from state.queries import audience_names, event_names
-from state.settings import RESCI_RESERVED_EVENTS, RESCI_USER_FIELDS, ResciSettings, SegmentSettings
 
 NO_EXPORT = "__none__"
 
@@ -119,10 +120,10 @@ class MappingScreen(ConsoleScreen):
             fields_title.update("")
             events_title.update("")
             return
-        kind = "ReSci" if record.kind == "resci" else "Segment"
-        self.set_title(f"Mapping · {record.name} ({kind}) · c: another destination")
+        declared = registry.kind(record.kind)
+        self.set_title(f"Mapping · {record.name} ({declared.label}) · c: another destination")
         settings = record.settings
-        if isinstance(settings, ResciSettings):
+        if not declared.capabilities.event_selection:
             fields.display = True
             export = settings.export
             if export is None:
@@ -135,22 +136,22 @@ class MappingScreen(ConsoleScreen):
                     "u: another audience · tab: the other table"
                 )
             fields_title.update(
-                "User fields: console field → ReSci user field (at least one; "
+                f"User fields: console field → {declared.label} user field (at least one; "
                 "record_id, email and account_created_on always go)"
             )
             for source, target in (export.fields if export else {}).items():
                 fields.add_row(source, target, key=source)
-            events_title.update("Events: custom event → ReSci reserved event")
+            events_title.update(f"Events: custom event → {declared.label} reserved event")
             events.add_column("Custom event", key="custom", width=30)
             events.add_column("→ Reserved event", key="reserved", width=18)
             for custom, reserved in settings.events.items():
                 events.add_row(custom, reserved, key=custom)
             if not settings.events:
                 events_title.update(
-                    "Events: custom event → ReSci reserved event (none mapped yet: a adds one)"
+                    f"Events: custom event → {declared.label} reserved event "
+                    "(none mapped yet: a adds one)"
                 )
         else:
-            assert isinstance(settings, SegmentSettings)
             fields.display = False
             fields_title.update("")
             summary.update(
@@ -190,10 +191,14 @@ class MappingScreen(ConsoleScreen):
         if action in ("add", "remove"):
             return True if record is not None else None
         if action == "audience":
-            return record is not None and record.kind == "resci"
+            return record is not None and self._capabilities(record).audience_export
         if action == "revenue":
-            return record is not None and record.kind == "segment"
+            return record is not None and self._capabilities(record).event_selection
         return True
+
+    @staticmethod
+    def _capabilities(record: DestinationRecord) -> Capabilities:
+        return registry.kind(record.kind).capabilities
 
     # -- actions ------------------------------------------------------------------------------
     def action_choose_destination(self) -> None:
@@ -220,7 +225,8 @@ class MappingScreen(ConsoleScreen):
         if record is None:
             return
         settings = record.settings
-        if isinstance(settings, SegmentSettings):
+        capabilities = self._capabilities(record)
+        if capabilities.event_selection:
             dialog = text_dialog(
                 "Send this event name with Reclaim",
                 "Event name",
@@ -232,12 +238,12 @@ class MappingScreen(ConsoleScreen):
         elif self._focused_table().id == "user-fields":
             dialog = field_dialog(
                 CONTACT_FIELDS,
-                RESCI_USER_FIELDS,
+                capabilities.user_fields,
                 lambda v: changes.add_user_field(settings, v["source"], v["target"]),
             )
         else:
             dialog = event_dialog(
-                RESCI_RESERVED_EVENTS,
+                capabilities.reserved_events,
                 self.known_events,
                 lambda v: changes.add_event(settings, v["custom"], v["reserved"] or "view"),
             )
@@ -254,7 +260,7 @@ class MappingScreen(ConsoleScreen):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         settings = record.settings
         try:
-            if isinstance(settings, SegmentSettings):
+            if self._capabilities(record).event_selection:
                 new = changes.remove_reclaim_event(settings, str(key))
             elif table.id == "user-fields":
                 new = changes.remove_user_field(settings, str(key))
@@ -267,7 +273,7 @@ class MappingScreen(ConsoleScreen):
 
     def action_audience(self) -> None:
         record = self.record
-        if record is None or not isinstance(record.settings, ResciSettings):
+        if record is None or not self._capabilities(record).audience_export:
             return
         settings = record.settings
         options = [(NO_EXPORT, "no export")] + [(a, a) for a in self.audiences]
@@ -289,7 +295,7 @@ class MappingScreen(ConsoleScreen):
 
     def action_revenue(self) -> None:
         record = self.record
-        if record is None or not isinstance(record.settings, SegmentSettings):
+        if record is None or not self._capabilities(record).event_selection:
             return
         settings = record.settings
         self.app.push_screen(

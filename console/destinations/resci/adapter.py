@@ -8,14 +8,14 @@ holding ReSci's documentation corrects it here and nowhere else. Each name is ma
 * [C] Import jobs are multipart/form-data posts to `/v3/import_jobs` with the form field
   `import_type` and one file part named after the record type (`users`).
 * [C] Users file columns `record_id`, `email`, `account_created_on` (YYYY-MM-DD) and the
-  documented user columns (`state.settings.RESCI_USER_FIELDS`); a date in `date_unsubscribed`
+  documented user columns (`settings.RESCI_USER_FIELDS`); a date in `date_unsubscribed`
   unsubscribes the user; `record_id` is the MD5 hex of the trimmed, lower-cased email (ReSci's
   Magento extension); the file name starts with `users`.
 * [C] Error replies carry a JSON `message` (a 500 may add `errors`); 5xx and connection errors
   are retried, a 4xx never is.
 * [C] Reserved event names `click`, `view`, `email_open`, `email_click`, `shopping_cart`,
-  `checkout_success`, `search` (`state.settings.RESCI_RESERVED_EVENTS`).
-* [A] Base URL `https://data.retentionscience.com` (`state.settings.RESCI_DEFAULT_ENDPOINT`),
+  `checkout_success`, `search` (`settings.RESCI_RESERVED_EVENTS`).
+* [A] Base URL `https://data.retentionscience.com` (`settings.RESCI_DEFAULT_ENDPOINT`),
   overridable per destination.
 * [A] `POST /v3/import_jobs` answers `201 {"id", "status": "queued"}`; the file part's name is
   `users-<destination>-<job>.csv` (the contract only asks for a `users` prefix; the rest lets a
@@ -71,7 +71,11 @@ from console.destinations.base import (
     reply_feedback,
     transport_feedback,
 )
-from state.settings import RESCI_ALWAYS_SENT, RESCI_DEFAULT_ENDPOINT, RESCI_RESERVED_EVENTS
+from console.destinations.resci.settings import (
+    RESCI_ALWAYS_SENT,
+    RESCI_DEFAULT_ENDPOINT,
+    RESCI_RESERVED_EVENTS,
+)
 
 DEFAULT_ENDPOINT = RESCI_DEFAULT_ENDPOINT  # [A]
 AUTH_HEADER = "Authorization"  # [C]
@@ -122,7 +126,7 @@ RESERVED_EVENTS = RESCI_RESERVED_EVENTS  # [C]
 
 SITE_ID = "site_id"  # [A] GET /v3/site reply
 
-# On-site tag (console/resci_tag.py writes it).
+# On-site tag (tag.py writes it).
 ONSITE_QUEUE = "_rsq"  # [C]
 ONSITE_LOADER_URL = "https://d1stxfv94hrhia.cloudfront.net/waves/v3/w.js"  # [C]
 

@@ -10,8 +10,8 @@ tag pastes as-is on every page, and the operator un-comments an event's lines on
 
 from __future__ import annotations
 
-from console.destinations.resci import ONSITE_LOADER_URL, ONSITE_QUEUE
-from state.settings import ResciSettings
+from console.destinations.resci.adapter import ONSITE_LOADER_URL, ONSITE_QUEUE
+from console.destinations.resci.settings import ResciSettings
 
 # What a page usually pushes besides `_setAction` for each reserved event (placeholders in
 # capitals are for the operator's template to fill in).

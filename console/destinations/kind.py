@@ -1,0 +1,137 @@
+"""What a destination kind declares, once, in its own package.
+
+The registry lists the declarations; the engine, the destination form, the settings panel, the
+mapping screen, `config apply/export`, the demo and the CLI are built from them, so adding a kind
+is one package plus one registry line.
+
+Settings models carry their form hints on each field, by one convention:
+
+* `Field(title=...)` is the field's label; `description=` its help (a Checkbox's own text);
+* `json_schema_extra` may hold `placeholder`, `section` (a title shown before the field; the
+  section `General` puts the field beside the destination's name), `form_default` (what an empty
+  form shows when it differs from the model's default, e.g. `us` for a URL),
+  `pattern` and `invalid` (the inline check and its message), `widget` (a named widget the
+  console supplies, e.g. `audience_export`) and `form: "hidden"` (kept as stored, edited
+  elsewhere, e.g. on Mapping);
+* a nested model is a section of its own, titled by its field's `title`;
+* secrets are `SecretStr`: masking, export and "an empty field keeps the stored key" follow the
+  type, never a field's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from console.core.vocab import RowKind
+from console.destinations.base import DestinationAdapter
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one request may carry (Segment: 2,500 messages, 500 KB; 32 KB a message)."""
+
+    max_messages: int | None = None
+    max_request_bytes: int | None = None
+    max_message_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a kind does, so screens ask the declaration instead of naming a kind."""
+
+    contacts: bool = False
+    """Sends contacts (Grow) and honours contact filters."""
+    events: bool = False
+    """Sends events (Reclaim or mapped events)."""
+    event_selection: bool = False
+    """Settings name the events sent (`reclaim_events`) and the revenue property
+    (`revenue_metric`), edited on the Mapping screen."""
+    event_mapping: bool = False
+    """Settings map custom event names onto the destination's own (`events`, onto
+    `reserved_events`), edited on the Mapping screen."""
+    reserved_events: tuple[str, ...] = ()
+    audience_export: bool = False
+    """Settings export an audience (`export`: audience, fields, exit_mode), contact fields
+    mapped onto the destination's `user_fields`."""
+    user_fields: tuple[str, ...] = ()
+    import_jobs: bool = False
+    """Sends a backfill as a long-running import job, polled before real-time rows flow."""
+    batch: BatchLimits = field(default_factory=BatchLimits)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One message a planner wants sent: its stable id, payload, and a problem found locally
+    (a message the destination would drop), which makes it a failure at once."""
+
+    kind: RowKind
+    message_id: str
+    email: str | None
+    payload: bytes
+    problem: str | None = None
+
+
+@dataclass
+class PlannedChunk:
+    """What a planner made of one chunk of source rows."""
+
+    messages: list[PlannedMessage] = field(default_factory=list)
+    filtered: int = 0
+    suppressed: int = 0
+    skipped: int = 0
+
+
+@runtime_checkable
+class ChunkPlanner(Protocol):
+    """A pure planner: given settings and a chunk of source rows (plain dicts of the store's
+    `contacts` or `events` columns), the messages and the counts. No SQL, no HTTP, no clock."""
+
+    def streams(self, settings: Any) -> Sequence[str]:
+        """The source streams to read for these settings, in order (`contacts`, `events`)."""
+        ...
+
+    def wants_suppressions(self, settings: Any) -> bool:
+        """Whether the engine should look up the suppression list for contact chunks."""
+        ...
+
+    def plan(
+        self, stream: str, settings: Any, rows: Sequence[dict[str, Any]], suppressed: set[str]
+    ) -> PlannedChunk:
+        """`suppressed` holds the email MD5s of the chunk's contacts on the suppression list."""
+        ...
+
+
+# A planning or polling step that still reads the store itself (ReSci's, until its driver moves
+# into its package). The engine calls it as step(store, destination, run_id, counts[, http]);
+# it is typed loosely here because destinations may not name the store's types.
+StoreStep = Callable[..., None]
+StorePoller = Callable[..., Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class DestinationKind:
+    """One destination kind, declared once in its package and listed by the registry."""
+
+    name: str
+    """Stored in `destinations.kind` and written as `kind = "..."` in TOML."""
+    label: str
+    """How screens name the kind (`Segment`, `ReSci`)."""
+    summary: str
+    """One line for the kind picker."""
+    settings_model: type[BaseModel]
+    capabilities: Capabilities
+    adapter: Callable[[Any], DestinationAdapter]
+    """settings -> the adapter that sends (secrets resolved at that moment)."""
+    describe: Callable[[Any], list[tuple[str, str]]]
+    """settings -> (label, value) lines for the settings panel, secrets masked."""
+    planner: ChunkPlanner | StoreStep
+    """A pure `ChunkPlanner`, or a step that plans from the store itself (see `StoreStep`)."""
+    poller: StorePoller | None = None
+    """A step before planning (import jobs); returns False while real-time rows must wait."""
+    rescan_streams: Callable[[Any, Any], Sequence[str]] = lambda old, new: ()
+    """(old settings, new settings) -> source streams to read again from the start, because
+    the new settings let through rows the old ones held back."""

@@ -1,0 +1,186 @@
+"""ReSci settings: API key authorization, Site ID, the audience export and event mapping."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from console.core.fields import CONTACT_FIELDS
+from console.core.secrets import check_secret, http_url
+
+RESCI_DEFAULT_ENDPOINT = "https://data.retentionscience.com"
+RESCI_RESERVED_EVENTS: tuple[str, ...] = (
+    "click",
+    "view",
+    "email_open",
+    "email_click",
+    "shopping_cart",
+    "checkout_success",
+    "search",
+)
+# ReSci's documented user-file columns (RESCI-API.md); record_id, email and account_created_on are
+# always sent, so they are not mapping targets.
+RESCI_USER_FIELDS: tuple[str, ...] = (
+    "date_unsubscribed",
+    "full_name",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "phone",
+    "birthday",
+    "gender",
+    "registration_source",
+)
+RESCI_ALWAYS_SENT = ("record_id", "email", "account_created_on")
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class ResciExport(BaseModel):
+    """The Export Audiences job: which audience, and contact field -> ReSci user field."""
+
+    model_config = ConfigDict(extra="forbid")
+    audience: NonEmptyStr
+    fields: dict[str, str]
+    """Console contact field -> ReSci user field; at least one."""
+    exit_mode: Literal["attribute", "unsubscribe"] = "attribute"
+    """How a user who leaves the audience is told: membership attribute false, or
+    `date_unsubscribed` set."""
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        if not fields:
+            raise ValueError("map at least one contact field onto a ReSci user field")
+        seen: dict[str, str] = {}
+        for source, target in fields.items():
+            if source not in CONTACT_FIELDS:
+                raise ValueError(f"unknown contact field {source!r}")
+            target = target.strip()
+            if not target:
+                raise ValueError(f"{source!r} is mapped onto nothing")
+            if target in RESCI_ALWAYS_SENT:
+                raise ValueError(f"{target!r} is always sent; map {source!r} onto another field")
+            if target in seen:
+                raise ValueError(f"{seen[target]!r} and {source!r} are both mapped onto {target!r}")
+            seen[target] = source
+        return {source: target.strip() for source, target in fields.items()}
+
+
+class ResciSettings(BaseModel):
+    """A Retention Science account: API key authorization, Site ID, export and event mapping."""
+
+    # The model-level rule (On-Site needs a Site ID) is shown under the Site ID field.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"errors_shown_at": "site_id"})
+    kind: Literal["resci"] = "resci"
+    api_key: SecretStr = Field(
+        title="API key",
+        description="ReSci Data API key, or `env:NAME`.",
+        json_schema_extra={
+            "section": "API key authorization",
+            "placeholder": "ReSci Data API key, or env:NAME",
+        },
+    )
+    api_key_label: NonEmptyStr = Field(
+        default="ReSci API key",
+        title="Key label",
+        json_schema_extra={"pattern": r"(?s).*\S.*", "invalid": "a label is required"},
+    )
+    api_key_description: str | None = Field(
+        default=None,
+        title="Key description",
+        json_schema_extra={"placeholder": "optional: what this key is for"},
+    )
+    endpoint: str = Field(
+        default=RESCI_DEFAULT_ENDPOINT,
+        title="Endpoint",
+        json_schema_extra={
+            "pattern": r"(?i)\s*(us|eu|https?://.*)?\s*",
+            "invalid": "an http(s):// URL",
+        },
+    )
+    site_id: str | None = Field(
+        default=None,
+        title="Site ID",
+        description="ReSci Site ID (a small integer).",
+        json_schema_extra={
+            "section": "Site",
+            "placeholder": "a number, e.g. 4242",
+            "pattern": r"^\s*\d*\s*$",
+            "invalid": "a ReSci Site ID is a number",
+        },
+    )
+    on_site: bool = Field(
+        default=False,
+        title="Enable On-Site",
+        description="deliver mapped events",
+    )
+    schedule_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        title="Schedule (minutes)",
+        json_schema_extra={
+            "section": "General",
+            "invalid": "a whole number of minutes from 1 to 1440",
+        },
+    )
+    export: ResciExport | None = Field(
+        default=None,
+        title="Audience export",
+        json_schema_extra={"section": "Audience export", "widget": "audience_export"},
+    )
+    events: dict[str, str] = Field(
+        default={},
+        title="Event mapping",
+        description="Custom event name -> ReSci reserved event.",
+        json_schema_extra={"form": "hidden"},
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr) -> SecretStr:
+        return check_secret(value)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("site_id", mode="before")
+    @classmethod
+    def _site_id(cls, value: object) -> str | None:
+        if value is None or str(value).strip() == "":
+            return None
+        text = str(value).strip()
+        if not text.isdigit():
+            raise ValueError("a ReSci Site ID is a number")
+        return text
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, events: dict[str, str]) -> dict[str, str]:
+        for custom, reserved in events.items():
+            if not custom.strip():
+                raise ValueError("a custom event name must not be empty")
+            if custom.strip() in RESCI_RESERVED_EVENTS:
+                raise ValueError(
+                    f"{custom!r} is a ReSci reserved event and cannot be used as a custom event; "
+                    "map a custom event onto it instead"
+                )
+            if reserved not in RESCI_RESERVED_EVENTS:
+                raise ValueError(
+                    f"{custom!r} is mapped onto {reserved!r}, which is not a ReSci reserved event "
+                    f"({', '.join(RESCI_RESERVED_EVENTS)})"
+                )
+        return {custom.strip(): reserved for custom, reserved in events.items()}
+
+    @model_validator(mode="after")
+    def _on_site_needs_site(self) -> ResciSettings:
+        if self.on_site and not self.site_id:
+            raise ValueError("Enable On-Site needs a Site ID")
+        return self

@@ -1,0 +1,90 @@
+"""Destinations as the engine, the console and the CLI see them: the stored row with its settings
+parsed into the kind's typed model through the registry (the store keeps them as JSON text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from console.destinations import registry
+from console.destinations.kind import DestinationKind
+from state.db import Store
+from state.destinations import StoredDestination, get_stored, list_stored, store_destination
+
+
+@dataclass(frozen=True)
+class DestinationRecord:
+    id: int
+    name: str
+    kind: str
+    enabled: bool
+    paused: bool
+    # The kind's settings model (`registry.kind(kind).settings_model`); typed `Any` because each
+    # kind's package owns its model and callers ask the declaration what the settings can do.
+    settings: Any
+    healthy: bool
+    health_note: str | None
+    last_run_at: str | None
+    last_result: str | None
+
+    @property
+    def schedule_minutes(self) -> int:
+        return int(self.settings.schedule_minutes)
+
+    @property
+    def declaration(self) -> DestinationKind:
+        return registry.kind(self.kind)
+
+
+def typed(stored: StoredDestination) -> DestinationRecord:
+    """The stored destination with its settings parsed by its kind."""
+    return DestinationRecord(
+        id=stored.id,
+        name=stored.name,
+        kind=stored.kind,
+        enabled=stored.enabled,
+        paused=stored.paused,
+        settings=registry.parse_settings(stored.kind, stored.settings_json),
+        healthy=stored.healthy,
+        health_note=stored.health_note,
+        last_run_at=stored.last_run_at,
+        last_result=stored.last_result,
+    )
+
+
+def list_destinations(conn: Connection) -> list[DestinationRecord]:
+    return [typed(stored) for stored in list_stored(conn)]
+
+
+def get_destination(conn: Connection, name_or_id: str | int) -> DestinationRecord | None:
+    stored = get_stored(conn, name_or_id)
+    return typed(stored) if stored else None
+
+
+def save_destination(
+    conn: Connection, name: str, settings: BaseModel, *, enabled: bool = True
+) -> tuple[int, bool]:
+    """Create or update by name. Returns (id, created). A kind never changes under a name; a
+    change that lets through rows the old settings held back reads those rows again."""
+    declared = registry.kind_of(settings)
+
+    def rescan(old_json: str) -> list[str]:
+        old = registry.parse_settings(declared.name, old_json)
+        return list(declared.rescan_streams(old, settings))
+
+    return store_destination(
+        conn,
+        name,
+        declared.name,
+        registry.dump_settings(settings),
+        enabled=enabled,
+        rescan=rescan,
+    )
+
+
+def load_destinations(store: Store) -> list[DestinationRecord]:
+    with store.read() as conn:
+        return list_destinations(conn)

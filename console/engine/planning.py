@@ -1,0 +1,80 @@
+"""The plan step for kinds with a pure planner: read source chunks past the destination's cursor,
+hand them to the planner, and persist what it returns together with the cursor.
+
+Chunks are read and queued in write transactions together with the cursor, so a crash either
+queues a chunk and moves the cursor, or does neither. One transaction takes several chunks
+(CHUNKS_PER_TRANSACTION, 20,000 rows; only one chunk is in memory at a time): the rows' index
+entries land on random pages (messageId, email), and committing every 5,000 rows wrote most of
+those pages again each time (planning 1,000,000 events went from about 55 s to 32 s). Larger
+transactions gained little more and raised the peak memory of a run (SQLite's page cache).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from console.core import clock
+from console.core.identity import email_md5
+from console.destinations.kind import ChunkPlanner
+from console.engine.cursors import get_cursor, set_cursor
+from console.engine.destinations import DestinationRecord
+from console.engine.outbox import bump_stats, queue_rows
+from console.engine.runs import RunCounts
+from state.db import Store
+from state.sources import read_chunk, suppressed_hashes
+
+CHUNK = 5000
+CHUNKS_PER_TRANSACTION = 4
+
+
+def plan_chunks(
+    planner: ChunkPlanner,
+    store: Store,
+    destination: DestinationRecord,
+    run_id: int,
+    counts: RunCounts,
+) -> None:
+    """Plan every stream the planner reads for these settings, up to the newest source row."""
+    for stream in planner.streams(destination.settings):
+        while True:
+            with store.write() as conn:
+                for _ in range(CHUNKS_PER_TRANSACTION):
+                    if not _plan_chunk(planner, conn, destination, stream, run_id, counts):
+                        break
+                else:
+                    continue
+            break
+
+
+def _plan_chunk(
+    planner: ChunkPlanner,
+    conn: Connection,
+    destination: DestinationRecord,
+    stream: str,
+    run_id: int,
+    counts: RunCounts,
+) -> bool:
+    """Queue the next chunk of `stream` and move the cursor; False when none were left."""
+    settings = destination.settings
+    cursor = get_cursor(conn, destination.id, stream)
+    rows = read_chunk(conn, stream, cursor, CHUNK)
+    if not rows:
+        return False
+    suppressed: set[str] = set()
+    if stream == "contacts" and planner.wants_suppressions(settings):
+        suppressed = suppressed_hashes(conn, (email_md5(row["email"]) for row in rows))
+    planned = planner.plan(stream, settings, rows, suppressed)
+    counts.added += queue_rows(conn, destination.id, run_id, planned.messages)
+    counts.rejected += sum(1 for m in planned.messages if m.problem)
+    counts.filtered += planned.filtered
+    counts.suppressed += planned.suppressed
+    counts.skipped += planned.skipped
+    bump_stats(
+        conn,
+        destination.id,
+        clock.today(),
+        suppressed=planned.suppressed,
+        skipped=planned.skipped,
+    )
+    set_cursor(conn, destination.id, stream, rows[-1]["seq"])
+    return True
