@@ -57,3 +57,25 @@ def test_destinations_never_touch_sql() -> None:
         if any(n.split(".")[0] in {"sqlalchemy", "sqlmodel"} for n in _imports(p))
     ]
     assert offenders == []
+
+
+def test_destinations_never_import_the_store() -> None:
+    """Kinds read nothing from the store: the engine hands planners their rows."""
+    offenders = [
+        f"{p.relative_to(ROOT)} imports {name}"
+        for p in _modules("console/destinations")
+        for name in _imports(p)
+        if name == "state" or name.startswith("state.")
+    ]
+    assert offenders == []
+
+
+def test_state_never_imports_the_kinds() -> None:
+    """The store keeps settings as JSON text; only the console parses them by kind."""
+    offenders = [
+        f"{p.relative_to(ROOT)} imports {name}"
+        for p in _modules("state")
+        for name in _imports(p)
+        if name.startswith("console.destinations")
+    ]
+    assert offenders == []

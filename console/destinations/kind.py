@@ -58,6 +58,8 @@ class Capabilities:
     """Settings export an audience (`export`: audience, fields, exit_mode), contact fields
     mapped onto the destination's `user_fields`."""
     user_fields: tuple[str, ...] = ()
+    always_sent: tuple[str, ...] = ()
+    """User fields every export sends by itself (not mapping targets)."""
     import_jobs: bool = False
     """Sends a backfill as a long-running import job, polled before real-time rows flow."""
     batch: BatchLimits = field(default_factory=BatchLimits)

@@ -15,6 +15,7 @@ from console.destinations.base import DestinationAdapter
 from console.destinations.kind import Capabilities, DestinationKind
 from console.destinations.resci.adapter import ResciAdapter
 from console.destinations.resci.settings import (
+    RESCI_ALWAYS_SENT,
     RESCI_RESERVED_EVENTS,
     RESCI_USER_FIELDS,
     ResciSettings,
@@ -78,6 +79,7 @@ KIND = DestinationKind(
         reserved_events=RESCI_RESERVED_EVENTS,
         audience_export=True,
         user_fields=RESCI_USER_FIELDS,
+        always_sent=RESCI_ALWAYS_SENT,
         import_jobs=True,
     ),
     adapter=_adapter,

@@ -26,7 +26,7 @@ from console.ui.messages import DestinationSaved, MappingLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.destination_form import DEFAULT_EXPORT_FIELDS
-from console.ui.screens.mapping_forms import event_dialog, field_dialog, text_dialog
+from console.ui.screens.mapping_forms import event_dialog, field_dialog, text_dialog, words
 from state.queries import audience_names, event_names
 
 NO_EXPORT = "__none__"
@@ -135,9 +135,10 @@ class MappingScreen(ConsoleScreen):
                     f"Exports audience {export.audience} (a user leaving it: {export.exit_mode}). "
                     "u: another audience · tab: the other table"
                 )
+            always = declared.capabilities.always_sent
             fields_title.update(
-                f"User fields: console field → {declared.label} user field (at least one; "
-                "record_id, email and account_created_on always go)"
+                f"User fields: console field → {declared.label} user field (at least one"
+                + (f"; {words(always)} always go)" if always else ")")
             )
             for source, target in (export.fields if export else {}).items():
                 fields.add_row(source, target, key=source)
@@ -237,12 +238,15 @@ class MappingScreen(ConsoleScreen):
             )
         elif self._focused_table().id == "user-fields":
             dialog = field_dialog(
+                registry.kind(record.kind).label,
                 CONTACT_FIELDS,
                 capabilities.user_fields,
+                capabilities.always_sent,
                 lambda v: changes.add_user_field(settings, v["source"], v["target"]),
             )
         else:
             dialog = event_dialog(
+                registry.kind(record.kind).label,
                 capabilities.reserved_events,
                 self.known_events,
                 lambda v: changes.add_event(settings, v["custom"], v["reserved"] or "view"),

@@ -81,11 +81,21 @@ class MappingDialog(ConsoleModal):
         self.dismiss(result)
 
 
+def words(names: tuple[str, ...]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else ""
+
+
 def field_dialog(
-    contact_fields: tuple[str, ...], resci_fields: tuple[str, ...], apply: Apply
+    label: str,
+    contact_fields: tuple[str, ...],
+    user_fields: tuple[str, ...],
+    always_sent: tuple[str, ...],
+    apply: Apply,
 ) -> MappingDialog:
+    """Map a contact field onto one of the user fields of the kind named `label`."""
     return MappingDialog(
-        "Map a console field onto a ReSci user field",
+        f"Map a console field onto a {label} user field",
         [
             (
                 "source",
@@ -94,19 +104,22 @@ def field_dialog(
             ),
             (
                 "target",
-                "ReSci field",
-                Select([(f, f) for f in resci_fields], id="m-target", compact=True),
+                f"{label} field",
+                Select([(f, f) for f in user_fields], id="m-target", compact=True),
             ),
         ],
         apply,
-        hint="record_id, email and account_created_on are always sent. "
-        "enter opens a list, ↑↓ choose.",
+        hint=(f"{words(always_sent)} are always sent. " if always_sent else "")
+        + "enter opens a list, ↑↓ choose.",
     )
 
 
-def event_dialog(reserved: tuple[str, ...], known_events: list[str], apply: Apply) -> MappingDialog:
+def event_dialog(
+    label: str, reserved: tuple[str, ...], known_events: list[str], apply: Apply
+) -> MappingDialog:
+    """Map a custom event onto one of the reserved events of the kind named `label`."""
     return MappingDialog(
-        "Map a custom event onto a ReSci reserved event",
+        f"Map a custom event onto a {label} reserved event",
         [
             (
                 "custom",
