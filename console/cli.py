@@ -321,7 +321,7 @@ def retry(
     db: str | None,
 ) -> None:
     """Put matching failures back in the queue; the next run delivers them."""
-    from console.engine.outbox import requeue_failures
+    from state.outbox import requeue_failures
     from state.queries import FailureFilter, failure_ids
 
     store = _store(ctx, db)

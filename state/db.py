@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect, select
+from sqlalchemy import Connection as Connection  # re-exported, see below
+from sqlalchemy import Engine, Insert, Table, create_engine, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
@@ -27,6 +28,10 @@ from sqlmodel import SQLModel
 from console.core import clock
 from state.migrations import STEPS, MigrationError, Step, upgrade
 from state.models import SCHEMA_VERSION, SchemaInfo
+
+# `Connection` (re-exported above) is the handle `Store.read()` and `Store.write()` give and every
+# state/ function takes: other rooms hold it only to hand it back to state/, so they annotate it
+# from here and never import SQLAlchemy themselves.
 
 ENV_DB = "RETENTION_CONSOLE_DB"
 BUSY_TIMEOUT_MS = 30_000

@@ -16,11 +16,11 @@ from sqlalchemy import Connection
 from console.core import clock
 from console.core.identity import email_md5
 from console.destinations.kind import ChunkPlanner
-from console.engine.cursors import get_cursor, set_cursor
 from console.engine.destinations import DestinationRecord
-from console.engine.outbox import bump_stats, queue_rows
 from console.engine.runs import RunCounts
+from state.cursors import get_cursor, set_cursor
 from state.db import Store
+from state.outbox import bump_stats, queue_rows
 from state.sources import read_chunk, suppressed_hashes
 
 CHUNK = 5000

@@ -116,16 +116,17 @@ from console.destinations.resci.adapter import (
 )
 from console.destinations.resci.settings import ResciExport, ResciSettings
 from console.engine.destinations import DestinationRecord
-from console.engine.outbox import NewRow, bump_stats, queue_rows
 from console.engine.runs import RunCounts
 from state.audiences import get_audience
-from state.db import Store, conflict_insert
-from state.models import AudienceMember, Contact, Cursor, Event, ImportJob
+from state.cursors import get_cursor_dict as _cursor
+from state.cursors import set_cursor_dict as _set_cursor
+from state.db import Store
+from state.models import AudienceMember, Contact, Event, ImportJob
+from state.outbox import NewRow, bump_stats, queue_rows
 
 CONTACTS = Contact.__table__
 EVENTS = Event.__table__
 JOBS = ImportJob.__table__
-CURSORS = Cursor.__table__
 
 BACKFILL_STREAM = "resci-backfill"
 """Cursor whose position is the `import_jobs` id of the current backfill and whose note
@@ -221,41 +222,6 @@ class _Projection:
 
     def mapped(self, row: Sequence[object]) -> list[tuple[str, object]]:
         return [(t, get(row)) for t, get in zip(self.targets, self._mapped, strict=True)]
-
-
-# --- cursors with notes ----------------------------------------------------------------------------
-
-
-def _cursor(conn: Connection, destination_id: int, stream: str) -> tuple[int, dict[str, Any]]:
-    row = conn.execute(
-        select(CURSORS.c.position, CURSORS.c.note).where(
-            CURSORS.c.destination_id == destination_id, CURSORS.c.stream == stream
-        )
-    ).first()
-    if row is None:
-        return 0, {}
-    note: dict[str, Any] = {}
-    if row.note:
-        try:
-            loaded = orjson.loads(row.note)
-            note = loaded if isinstance(loaded, dict) else {}
-        except orjson.JSONDecodeError:
-            note = {}
-    return int(row.position or 0), note
-
-
-def _set_cursor(
-    conn: Connection, destination_id: int, stream: str, position: int, note: dict[str, Any]
-) -> None:
-    text = orjson.dumps(note).decode()
-    stmt = conflict_insert(conn, CURSORS).values(
-        destination_id=destination_id, stream=stream, position=position, note=text
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["destination_id", "stream"], set_={"position": position, "note": text}
-        )
-    )
 
 
 # --- import job rows -----------------------------------------------------------------------------

@@ -12,43 +12,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
-from sqlalchemy import func, select
 
 from console.core import clock
 from console.core.secrets import SecretError
-from console.core.vocab import OutboxStatus, RunStatus
+from console.core.vocab import RunStatus
 from console.destinations import registry
 from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
 from console.destinations.kind import ChunkPlanner
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
-from console.engine.outbox import (
-    RetryPolicy,
-    any_retrying_state,
-    claim_due,
-    defer_rows,
-    next_due,
-    record_outcomes,
-    waiting_for_older_versions,
-)
 from console.engine.planning import plan_chunks
-from console.engine.runs import (
+from console.engine.retries import RetryPolicy, record_outcomes
+from console.engine.runs import RunCounts, finish_run
+from state import outbox
+from state.db import Store
+from state.runs import (
     LEASE_SECONDS,
-    RunCounts,
     acquire_lease,
     close_abandoned_runs,
-    finish_run,
     owner_id,
     release_lease,
     renew_lease,
     save_progress,
     start_run,
 )
-from state.db import Store
-from state.models import OutboxRow
 
 log = logging.getLogger("retention_console.engine")
-OUTBOX = OutboxRow.__table__
 
 
 @dataclass(frozen=True)
@@ -88,14 +77,7 @@ class RunResult:
 
 def queued_count(store: Store, destination_id: int) -> int:
     with store.read() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).where(
-                    OUTBOX.c.destination_id == destination_id,
-                    OUTBOX.c.status == OutboxStatus.QUEUED,
-                )
-            ).scalar_one()
-        )
+        return outbox.queued_count(conn, destination_id)
 
 
 async def _deliver(
@@ -142,7 +124,7 @@ async def _deliver(
                 counts.rejected += totals.failed
                 counts.retrying += totals.retrying
                 counts.requests += result.requests
-                save_progress(conn, run_id, counts)
+                save_progress(conn, run_id, counts.as_row())
                 renew_lease(conn, destination.id, owner)
 
         async with lock:
@@ -222,7 +204,7 @@ async def _keep_lease(store: Store, destination_id: int, owner: str) -> None:
 
 def _older_versions_waiting(store: Store, destination_id: int) -> bool:
     with store.read() as conn:
-        return any_retrying_state(conn, destination_id)
+        return outbox.any_retrying_state(conn, destination_id)
 
 
 def _claim(
@@ -232,19 +214,24 @@ def _claim(
     contact's newer state whose older one waits for a retry is left out and deferred to that
     retry's time, so the run does not spin on it."""
     with store.read() as conn:
-        rows = claim_due(conn, destination_id, after_id, options.batch_rows)
+        rows = [
+            OutgoingRow(*row)
+            for row in outbox.claim_due(conn, destination_id, after_id, options.batch_rows)
+        ]
         if not rows:
             return [], None
-        waiting = waiting_for_older_versions(conn, destination_id, rows) if check_store else {}
+        waiting = (
+            outbox.waiting_for_older_versions(conn, destination_id, rows) if check_store else {}
+        )
     if waiting:
         with store.write() as conn:
-            defer_rows(conn, waiting)
+            outbox.defer_rows(conn, waiting)
     return [row for row in rows if row.id not in waiting], rows[-1].id
 
 
 def _next_due(store: Store, destination_id: int) -> str | None:
     with store.read() as conn:
-        return next_due(conn, destination_id)
+        return outbox.next_due(conn, destination_id)
 
 
 async def _take_lease(

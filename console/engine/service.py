@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
 
 from console.core import clock
 from console.core.secrets import SecretError
@@ -21,14 +20,12 @@ from console.core.vocab import RunStatus, Trigger
 from console.destinations import registry
 from console.destinations.base import ConnectionTestFailed
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
-from console.engine.outbox import requeue_failures
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from state.db import Store
 from state.destinations import set_flags
-from state.models import OutboxRow
+from state.outbox import destinations_of, requeue_failures
 
 log = logging.getLogger("retention_console.engine")
-OUTBOX = OutboxRow.__table__
 # An unhealthy destination is probed at most this often instead of on every tick.
 UNHEALTHY_PROBE = timedelta(minutes=30)
 
@@ -143,11 +140,6 @@ class EngineService:
             return RunResult(name, RunStatus.ERROR, message="no such destination")
         return await self._run(destination, Trigger.MANUAL)
 
-    async def run_all_now(self) -> list[RunResult]:
-        with self.store.read() as conn:
-            names = [d.name for d in list_destinations(conn) if d.enabled]
-        return list(await asyncio.gather(*(self.run_now(n) for n in names)))
-
     def set_paused(self, name: str, paused: bool) -> None:
         destination = self._load(name)
         if destination is None:
@@ -170,16 +162,7 @@ class EngineService:
         def requeue() -> tuple[int, list[int]]:
             with self.store.write() as conn:
                 ids = list(row_ids)
-                destination_ids = sorted(
-                    set(
-                        conn.execute(
-                            select(OUTBOX.c.destination_id)
-                            .where(OUTBOX.c.id.in_(ids[:900]))
-                            .distinct()
-                        ).scalars()
-                    )
-                )
-                return requeue_failures(conn, ids), destination_ids
+                return requeue_failures(conn, ids), destinations_of(conn, ids)
 
         count, destination_ids = await asyncio.to_thread(requeue)
         if deliver and count:

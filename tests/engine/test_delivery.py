@@ -21,12 +21,13 @@ from console.core.vocab import OutboxStatus
 from console.destinations.segment.settings import SegmentFilters, SegmentSettings
 from console.engine import runner
 from console.engine.destinations import DestinationRecord, get_destination, save_destination
-from console.engine.outbox import RetryPolicy, requeue_failures
+from console.engine.retries import RetryPolicy
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.sandbox import SegmentSandbox
 from console.sandbox.server import Request, Response
 from state.db import Store
 from state.models import OutboxRow
+from state.outbox import requeue_failures
 from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
 
 OUTBOX = OutboxRow.__table__

@@ -14,6 +14,8 @@ import pytest
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
 from console import ingest
+from console.core.vocab import RowKind
+from console.destinations.segment.adapter import identify_message
 from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import get_destination, save_destination
 from console.engine.runner import EngineOptions
@@ -21,7 +23,9 @@ from console.engine.service import EngineEvent, EngineService
 from console.sandbox import SegmentSandbox
 from state.db import Store
 from state.destinations import set_flags
-from state.queries import FailureFilter, failure_ids, failures_page, runs_page
+from state.outbox import NewRow, queue_rows
+from state.queries import FailureFilter, failure_count, failure_ids, failures_page, runs_page
+from state.runs import start_run
 
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts
 Sandbox = tuple[SegmentSandbox, str]
@@ -239,3 +243,46 @@ async def test_retry_re_queues_failures_and_delivers_them(
         "a@example.com",
         "b@example.com",
     ]
+
+
+def add_local_failures(store: Store, name: str, count: int) -> None:
+    """`count` identify rows of the destination recorded as failures (refused locally)."""
+    rows = []
+    for n in range(count):
+        email = f"{name}-{n}@example.com"
+        contact = {"email": email, "content_hash": f"h{n}", "seq": n + 1}
+        message = identify_message(contact, None)
+        payload = orjson.dumps(message)
+        rows.append(NewRow(RowKind.IDENTIFY, message["messageId"], email, payload, "refused"))
+    with store.write() as conn:
+        destination = get_destination(conn, name)
+        assert destination is not None
+        run_id = start_run(conn, destination.id, "manual")
+        assert queue_rows(conn, destination.id, run_id, rows) == count
+
+
+async def test_retry_of_more_than_900_rows_runs_every_destination_they_belong_to(
+    store: Store, service: tuple[EngineService, Recorder], segment_sandbox: Sandbox
+) -> None:
+    """Row ids are looked up in chunks of 900: the destination whose failures all come after
+    the first 900 ids is run too."""
+    engine, _ = service
+    _, url = segment_sandbox
+    add(store, "first", url)
+    add(store, "second", url)
+    add_local_failures(store, "first", 950)
+    add_local_failures(store, "second", 5)
+    with store.read() as conn:
+        ids = sorted(failure_ids(conn, FailureFilter()))
+        second_ids = failure_ids(conn, FailureFilter(destination="second"))
+    assert len(ids) == 955 and min(second_ids) > ids[899]
+
+    assert await engine.retry(ids) == 955
+
+    with store.read() as conn:
+        assert failure_count(conn) == 0
+        delivered = {
+            name: [(r.trigger, r.delivered) for r in runs_page(conn, name) if r.delivered]
+            for name in ("first", "second")
+        }
+    assert delivered == {"first": [("manual", 950)], "second": [("manual", 5)]}

@@ -27,7 +27,7 @@ from console.cli import main
 from console.core import clock
 from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import get_destination, save_destination
-from console.engine.outbox import RetryPolicy
+from console.engine.retries import RetryPolicy
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from console.engine.service import EngineService
 from console.ingest import import_events

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from console.engine.destinations import get_destination
-from console.engine.outbox import RetryPolicy
+from console.engine.retries import RetryPolicy
 from console.engine.runner import EngineOptions, run_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
 from state.db import open_store

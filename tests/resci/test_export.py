@@ -23,11 +23,11 @@ from console.destinations.resci.adapter import (
     import_idempotency_key,
 )
 from console.engine import resci_driver
-from console.engine.outbox import requeue_failures
 from console.engine.service import EngineService
 from state.audiences import import_jobs_for
 from state.db import open_store
 from state.models import AudienceMember
+from state.outbox import requeue_failures
 from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
 from tests.resci.conftest import API_KEY, Console, Resci, contact, destination_toml
 

@@ -21,11 +21,13 @@ from console.destinations.resci.settings import ResciExport, ResciSettings
 from console.destinations.segment.adapter import identify_message, track_message
 from console.destinations.segment.settings import SegmentFilters, SegmentSettings
 from console.engine.destinations import save_destination
-from console.engine.outbox import NewRow, RetryPolicy, bump_stats, queue_rows, record_outcomes
-from console.engine.runs import RunCounts, finish_run, save_progress, start_run
+from console.engine.retries import RetryPolicy, record_outcomes
+from console.engine.runs import RunCounts, finish_run
 from console.ui.app import RetentionConsoleApp, make_app
 from state.db import Store, open_store
 from state.models import Audience, OutboxRow
+from state.outbox import NewRow, bump_stats, queue_rows
+from state.runs import save_progress, start_run
 
 FROZEN = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 STORE_LABEL = "/srv/retention/console.db"
@@ -176,7 +178,9 @@ def fill_store(
     ui_clock.moment = FROZEN - timedelta(seconds=20)
     with store.write() as conn:
         run_id = start_run(conn, ids[RESCI], Trigger.SCHEDULE)
-        save_progress(conn, run_id, RunCounts(added=50, changed=4, delivered=37, requests=2))
+        save_progress(
+            conn, run_id, RunCounts(added=50, changed=4, delivered=37, requests=2).as_row()
+        )
     ui_clock.moment = FROZEN
 
 

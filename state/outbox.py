@@ -1,28 +1,30 @@
-"""Outbox writes: queue rows, claim due rows, record outcomes, re-queue failures.
+"""The outbox as stored: queue rows, claim due rows, record outcomes, re-queue failures, and the
+per-day counters kept beside them.
 
-The engine is the only writer of these rows. Every function takes a connection inside a write
-transaction (`Store.write()`), so callers decide what commits together.
+Every function takes a connection inside a transaction (`Store.write()` for writes), so callers
+decide what commits together. What to claim and when to retry is the engine's policy; this module
+only knows how the rows are stored and which statements read them fast on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import Connection, CursorResult, and_, bindparam, func, select, text, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, text, update
 
 from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
-from console.destinations.base import Outcome, OutgoingRow, RowOutcome
-from console.destinations.kind import PlannedMessage
+from state.bulk import BulkStatement, bulk_insert
 from state.db import conflict_insert
 from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow
 
 OUTBOX = OutboxRow.__table__
 STATS = DailyStat.__table__
+# SQLite's historical limit on bound parameters is 999; IN lists stay under it.
+IN_CHUNK = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,33 +38,18 @@ class NewRow:
     problem: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, `Retry-After` honoured, a bounded number of attempts."""
+class ClaimedRow(Protocol):
+    """What the ordering checks read of a claimed row (the engine's `OutgoingRow` is one)."""
 
-    base_seconds: float = 1.0
-    cap_seconds: float = 300.0
-    max_attempts: int = 8
-
-    def delay(self, attempts: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
-        backoff = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
-        return backoff * random.uniform(0.5, 1.0)
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
 
 
-@dataclass
-class RecordTotals:
-    delivered: int = 0
-    failed: int = 0
-    retrying: int = 0
-
-
-def _insert_ignore(conn: Connection):  # type: ignore[no-untyped-def]
-    return conflict_insert(conn, OUTBOX).on_conflict_do_nothing(
-        index_elements=["destination_id", "message_id"]
-    )
-
+# --- queueing ------------------------------------------------------------------------------
 
 _QUEUE_COLUMNS = (
     "destination_id",
@@ -79,36 +66,20 @@ _QUEUE_COLUMNS = (
     "day",
     "run_id",
 )
-_compiled_inserts: dict[str, tuple[str, tuple[int, ...] | None]] = {}
+# Compiled once per dialect: queue_rows runs once per planned chunk.
+_queue_inserts: dict[str, BulkStatement] = {}
 
 
-def _bulk_insert_ignore(conn: Connection, values: list[tuple[object, ...]]) -> CursorResult:
-    """`_insert_ignore` for rows given as tuples in `_QUEUE_COLUMNS` order, compiled once per
-    dialect and run as a single DBAPI executemany."""
-    dialect = conn.dialect
-    cached = _compiled_inserts.get(dialect.name)
-    if cached is None:
-        stmt = _insert_ignore(conn).values({name: bindparam(name) for name in _QUEUE_COLUMNS})
-        compiled = stmt.compile(dialect=dialect)
-        positions = None
-        if compiled.positional:
-            order = list(compiled.positiontup or ())
-            positions = tuple(_QUEUE_COLUMNS.index(name) for name in order)
-        cached = _compiled_inserts[dialect.name] = (compiled.string, positions)
-    sql, positions = cached
-    params: list[Any]
-    if positions is None:
-        params = [dict(zip(_QUEUE_COLUMNS, row, strict=True)) for row in values]
-    elif positions == tuple(range(len(_QUEUE_COLUMNS))):
-        params = values
-    else:
-        params = [tuple(row[i] for i in positions) for row in values]
-    return conn.exec_driver_sql(sql, params)
+def _queue_insert(conn: Connection) -> BulkStatement:
+    statement = _queue_inserts.get(conn.dialect.name)
+    if statement is None:
+        statement = _queue_inserts[conn.dialect.name] = bulk_insert(
+            conn, OUTBOX, _QUEUE_COLUMNS, ignore_conflicts_on=("destination_id", "message_id")
+        )
+    return statement
 
 
-def queue_rows(
-    conn: Connection, destination_id: int, run_id: int, rows: Sequence[NewRow | PlannedMessage]
-) -> int:
+def queue_rows(conn: Connection, destination_id: int, run_id: int, rows: Sequence[NewRow]) -> int:
     """Insert rows not already in this destination's outbox (by messageId); returns how many
     are new. Rows with a `problem` land as failures at once, counted in today's failures."""
     if not rows:
@@ -134,8 +105,9 @@ def queue_rows(
         )
         for row in rows
     ]
-    result = _bulk_insert_ignore(conn, values)
-    inserted = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else 0
+    result = _queue_insert(conn).run(conn, values)
+    rowcount = result.rowcount if result is not None else None
+    inserted = rowcount if rowcount is not None and rowcount >= 0 else 0
     local_failures = sum(1 for row in rows if row.problem)
     if local_failures:
         bump_stats(conn, destination_id, day, failures=local_failures)
@@ -157,6 +129,8 @@ def bump_stats(conn: Connection, destination_id: int, day: str, **counts: int) -
     conn.execute(stmt)
 
 
+# --- claiming ------------------------------------------------------------------------------
+
 # NOT INDEXED keeps the planner on the rowid (id) order; the filters stay the same.
 _SQLITE_CLAIM = (
     "SELECT id, kind, message_id, email, payload FROM outbox NOT INDEXED "
@@ -170,8 +144,9 @@ _SQLITE_FIRST_DUE = (
 
 def claim_due(
     conn: Connection, destination_id: int, after_id: int, limit: int
-) -> list[OutgoingRow]:
-    """Queued rows due now with an id above `after_id`, oldest first.
+) -> Sequence[Row[tuple[int, str, str, str | None, bytes]]]:
+    """Queued rows due now with an id above `after_id`, oldest first, as
+    (id, kind, message_id, email, payload) tuples.
 
     On SQLite the rows are read walking the table in id order from `after_id`: the claim index
     (destination, status, next_attempt_at) cannot give id order, so using it meant reading and
@@ -188,10 +163,9 @@ def claim_due(
             if first is None:
                 return []
             after_id = int(first) - 1
-        found = conn.exec_driver_sql(
+        return conn.exec_driver_sql(
             _SQLITE_CLAIM, (after_id, destination_id, OutboxStatus.QUEUED, now, limit)
-        ).fetchall()
-        return [OutgoingRow(*row) for row in found]
+        ).fetchall()  # type: ignore[return-value]
     stmt = (
         select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.message_id, OUTBOX.c.email, OUTBOX.c.payload)
         .where(
@@ -205,7 +179,7 @@ def claim_due(
         .order_by(OUTBOX.c.id)
         .limit(limit)
     )
-    return [OutgoingRow(*row) for row in conn.execute(stmt)]
+    return conn.execute(stmt).all()
 
 
 _OLDEST_RETRYING_STATE = text(
@@ -232,7 +206,7 @@ def any_retrying_state(conn: Connection, destination_id: int) -> bool:
 
 
 def waiting_for_older_versions(
-    conn: Connection, destination_id: int, rows: Sequence[OutgoingRow]
+    conn: Connection, destination_id: int, rows: Sequence[ClaimedRow]
 ) -> dict[int, str]:
     """Claimed state rows (identify, user update) that must wait: an older state row of the
     same contact is waiting for its retry, and sending this one first would let the older
@@ -243,10 +217,10 @@ def waiting_for_older_versions(
     if not emails:
         return {}
     oldest: dict[str, int] = {}
-    for start in range(0, len(emails), 900):
+    for start in range(0, len(emails), IN_CHUNK):
         found = conn.execute(
             _OLDEST_RETRYING_STATE,
-            {"destination_id": destination_id, "emails": emails[start : start + 900]},
+            {"destination_id": destination_id, "emails": emails[start : start + IN_CHUNK]},
         )
         oldest.update((email, int(first)) for email, first in found)
     blocked = {
@@ -287,79 +261,86 @@ def next_due(conn: Connection, destination_id: int) -> str | None:
     ).scalar()
 
 
+def queued_count(conn: Connection, destination_id: int) -> int:
+    """How many rows of a destination are queued (due now or later)."""
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                OUTBOX.c.destination_id == destination_id,
+                OUTBOX.c.status == OutboxStatus.QUEUED,
+            )
+        ).scalar_one()
+    )
+
+
+# --- outcomes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A row to send again: its attempts so far and when it is due next."""
+
+    row_id: int
+    attempts: int
+    next_attempt_at: str
+    http_status: int | None
+    feedback: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A row that failed for good. `attempts` None counts this attempt on the stored count."""
+
+    row_id: int
+    http_status: int | None
+    feedback: str | None
+    attempts: int | None = None
+
+
+def attempts_of(conn: Connection, row_ids: Sequence[int]) -> dict[int, int]:
+    """row id -> attempts recorded so far, for rows about to be retried."""
+    return dict(
+        conn.execute(select(OUTBOX.c.id, OUTBOX.c.attempts).where(OUTBOX.c.id.in_(row_ids))).all()
+    )
+
+
 def record_outcomes(
     conn: Connection,
     destination_id: int,
     run_id: int,
-    outcomes: Iterable[RowOutcome],
-    policy: RetryPolicy,
-) -> RecordTotals:
-    """Write each row's outcome; retries past the policy's attempts become failures."""
-    moment = clock.now()
+    moment: datetime,
+    *,
+    delivered: Sequence[int],
+    retries: Sequence[Retry],
+    failures: Sequence[Failure],
+) -> None:
+    """Write one batch's outcomes as of `moment` (its date is the day they count on) and add
+    the deliveries and failures to that day's counters."""
     now, day = clock.iso(moment), moment.strftime("%Y-%m-%d")
-    delivered_ids: list[int] = []
-    failed: list[dict[str, object]] = []
-    retry_rows: list[RowOutcome] = []
-    for outcome in outcomes:
-        if outcome.outcome is Outcome.DELIVERED:
-            delivered_ids.append(outcome.row_id)
-        elif outcome.outcome is Outcome.FAILED:
-            failed.append(_failure_values(outcome, outcome.feedback))
-        else:
-            retry_rows.append(outcome)
-    totals = RecordTotals(delivered=len(delivered_ids))
-    if retry_rows:
-        attempts_by_id = dict(
-            conn.execute(
-                select(OUTBOX.c.id, OUTBOX.c.attempts).where(
-                    OUTBOX.c.id.in_([o.row_id for o in retry_rows])
-                )
-            ).all()
-        )
-        retries: list[dict[str, object]] = []
-        # One wait per attempt count and Retry-After, not per row: rows refused together stay
-        # due together and go out again as one batch, instead of drifting apart by their jitter
-        # into a request each.
-        waits: dict[tuple[int, float | None], float] = {}
-        for outcome in retry_rows:
-            attempts = attempts_by_id.get(outcome.row_id, 0) + 1
-            if attempts >= policy.max_attempts:
-                failed.append(
-                    _failure_values(
-                        outcome, f"gave up after {attempts} attempts: {outcome.feedback}"
-                    )
-                    | {"b_attempts": attempts}
-                )
-                continue
-            key = (attempts, outcome.retry_after)
-            if key not in waits:
-                waits[key] = policy.delay(attempts, outcome.retry_after)
-            wait = waits[key]
-            retries.append(
+    if retries:
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == bindparam("b_id"))
+            .values(
+                attempts=bindparam("b_attempts"),
+                next_attempt_at=bindparam("b_next"),
+                http_status=bindparam("b_status"),
+                feedback=bindparam("b_feedback"),
+                updated_at=now,
+                run_id=run_id,
+            ),
+            [
                 {
-                    "b_id": outcome.row_id,
-                    "b_attempts": attempts,
-                    "b_next": clock.iso(moment + timedelta(seconds=wait)),
-                    "b_status": outcome.http_status,
-                    "b_feedback": outcome.feedback,
+                    "b_id": r.row_id,
+                    "b_attempts": r.attempts,
+                    "b_next": r.next_attempt_at,
+                    "b_status": r.http_status,
+                    "b_feedback": r.feedback,
                 }
-            )
-        if retries:
-            conn.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == bindparam("b_id"))
-                .values(
-                    attempts=bindparam("b_attempts"),
-                    next_attempt_at=bindparam("b_next"),
-                    http_status=bindparam("b_status"),
-                    feedback=bindparam("b_feedback"),
-                    updated_at=now,
-                    run_id=run_id,
-                ),
-                retries,
-            )
-        totals.retrying = len(retries)
-    if delivered_ids:
+                for r in retries
+            ],
+        )
+    if delivered:
         # Claimed rows come in id order, so a batch's ids are a few runs of consecutive
         # numbers: one `id BETWEEN` per run instead of binding every id.
         conn.execute(
@@ -373,11 +354,9 @@ def record_outcomes(
                 day=day,
                 run_id=run_id,
             ),
-            [{"b_low": low, "b_high": high} for low, high in _id_runs(delivered_ids)],
+            [{"b_low": low, "b_high": high} for low, high in _id_runs(delivered)],
         )
-    if failed:
-        for values in failed:
-            values.setdefault("b_attempts", None)
+    if failures:
         conn.execute(
             update(OUTBOX)
             .where(OUTBOX.c.id == bindparam("b_id"))
@@ -390,11 +369,17 @@ def record_outcomes(
                 day=day,
                 run_id=run_id,
             ),
-            failed,
+            [
+                {
+                    "b_id": f.row_id,
+                    "b_status": f.http_status,
+                    "b_feedback": f.feedback,
+                    "b_attempts": f.attempts,
+                }
+                for f in failures
+            ],
         )
-        totals.failed = len(failed)
-    bump_stats(conn, destination_id, day, completions=totals.delivered, failures=totals.failed)
-    return totals
+    bump_stats(conn, destination_id, day, completions=len(delivered), failures=len(failures))
 
 
 def _id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
@@ -413,8 +398,7 @@ def _id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _failure_values(outcome: RowOutcome, feedback: str | None) -> dict[str, object]:
-    return {"b_id": outcome.row_id, "b_status": outcome.http_status, "b_feedback": feedback}
+# --- the operator's retry ------------------------------------------------------------------
 
 
 def requeue_failures(conn: Connection, row_ids: Sequence[int]) -> int:
@@ -424,8 +408,8 @@ def requeue_failures(conn: Connection, row_ids: Sequence[int]) -> int:
         return 0
     now = clock.now_iso()
     requeued = 0
-    for start in range(0, len(row_ids), 900):
-        chunk = list(row_ids[start : start + 900])
+    for start in range(0, len(row_ids), IN_CHUNK):
+        chunk = list(row_ids[start : start + IN_CHUNK])
         per_day = conn.execute(
             select(OUTBOX.c.destination_id, OUTBOX.c.day, func.count())
             .where(OUTBOX.c.id.in_(chunk), OUTBOX.c.status == OutboxStatus.FAILED)
@@ -440,3 +424,17 @@ def requeue_failures(conn: Connection, row_ids: Sequence[int]) -> int:
         )
         requeued += result.rowcount or 0
     return requeued
+
+
+def destinations_of(conn: Connection, row_ids: Sequence[int]) -> list[int]:
+    """The distinct destination ids of the given outbox rows, sorted (all of them: the ids
+    are looked up IN_CHUNK at a time)."""
+    found: set[int] = set()
+    for start in range(0, len(row_ids), IN_CHUNK):
+        chunk = list(row_ids[start : start + IN_CHUNK])
+        found.update(
+            conn.execute(
+                select(OUTBOX.c.destination_id).where(OUTBOX.c.id.in_(chunk)).distinct()
+            ).scalars()
+        )
+    return sorted(found)

@@ -1,0 +1,176 @@
+"""Run rows (History) and destination leases, as stored.
+
+A lease makes sure one engine at a time works a destination: the console's scheduler and a
+`--run-once` from cron may share a store. A lease held by a process that is gone (killed with
+SIGKILL, say) is taken over at once instead of after its expiry.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy import Connection, or_, select, update
+
+from console.core import clock
+from console.core.vocab import RunStatus
+from state.models import Destination, SyncRun
+
+DESTINATIONS = Destination.__table__
+RUNS = SyncRun.__table__
+LEASE_SECONDS = 120
+# Leases this process holds right now. A holder naming this process's pid is alive only if it
+# is one of these: otherwise it is a dead process whose pid this one happens to reuse.
+_LIVE_OWNERS: set[str] = set()
+
+
+def owner_id() -> str:
+    """`host:pid:nonce` of this engine."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine's lease: trust its expiry
+    if int(pid_text) == os.getpid():
+        return owner in _LIVE_OWNERS
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire_lease(conn: Connection, destination_id: int, owner: str) -> str | None:
+    """Take the destination's lease. Returns None on success, else the holder's `host:pid`."""
+    now = clock.now()
+    until = clock.iso(now + timedelta(seconds=LEASE_SECONDS))
+    result = conn.execute(
+        update(DESTINATIONS)
+        .where(
+            DESTINATIONS.c.id == destination_id,
+            or_(
+                DESTINATIONS.c.lease_owner.is_(None),
+                DESTINATIONS.c.lease_owner == owner,
+                DESTINATIONS.c.lease_until < clock.iso(now),
+            ),
+        )
+        .values(lease_owner=owner, lease_until=until)
+    )
+    if result.rowcount:
+        _LIVE_OWNERS.add(owner)
+        return None
+    holder = conn.execute(
+        select(DESTINATIONS.c.lease_owner).where(DESTINATIONS.c.id == destination_id)
+    ).scalar()
+    if holder and not _owner_alive(holder):
+        taken = conn.execute(
+            update(DESTINATIONS)
+            .where(DESTINATIONS.c.id == destination_id, DESTINATIONS.c.lease_owner == holder)
+            .values(lease_owner=owner, lease_until=until)
+        )
+        # Zero rows: another engine took it over first (possible where the database does not
+        # serialise whole transactions); it is that engine's now.
+        if taken.rowcount:
+            _LIVE_OWNERS.add(owner)
+            return None
+        holder = conn.execute(
+            select(DESTINATIONS.c.lease_owner).where(DESTINATIONS.c.id == destination_id)
+        ).scalar()
+    return ":".join((holder or "?").split(":")[:2])
+
+
+def renew_lease(conn: Connection, destination_id: int, owner: str) -> None:
+    until = clock.iso(clock.now() + timedelta(seconds=LEASE_SECONDS))
+    conn.execute(
+        update(DESTINATIONS)
+        .where(DESTINATIONS.c.id == destination_id, DESTINATIONS.c.lease_owner == owner)
+        .values(lease_until=until)
+    )
+
+
+def release_lease(conn: Connection, destination_id: int, owner: str) -> None:
+    _LIVE_OWNERS.discard(owner)
+    conn.execute(
+        update(DESTINATIONS)
+        .where(DESTINATIONS.c.id == destination_id, DESTINATIONS.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+def start_run(conn: Connection, destination_id: int, trigger: str) -> int:
+    result = conn.execute(
+        RUNS.insert().values(
+            destination_id=destination_id, trigger=trigger, started_at=clock.now_iso()
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def save_progress(conn: Connection, run_id: int, counts: Mapping[str, int]) -> None:
+    """Store a running run's counters (History shows them while it goes)."""
+    conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**counts))
+
+
+def close_run(
+    conn: Connection,
+    run_id: int,
+    status: str,
+    finished_at: str,
+    message: str | None,
+    counts: Mapping[str, int],
+) -> None:
+    conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id)
+        .values(status=status, finished_at=finished_at, message=message, **counts)
+    )
+
+
+def consecutive_failures(conn: Connection, destination_id: int) -> int:
+    """How many runs in a row of the destination failed, as last recorded."""
+    return int(
+        conn.execute(
+            select(DESTINATIONS.c.consecutive_failures).where(DESTINATIONS.c.id == destination_id)
+        ).scalar_one()
+    )
+
+
+def record_health(
+    conn: Connection,
+    destination_id: int,
+    *,
+    last_run_at: str,
+    last_result: str | None,
+    failures: int,
+    health_note: str | None,
+) -> None:
+    """The destination's last result and health after a run; healthy when it has no note."""
+    conn.execute(
+        update(DESTINATIONS)
+        .where(DESTINATIONS.c.id == destination_id)
+        .values(
+            last_run_at=last_run_at,
+            last_result=last_result,
+            consecutive_failures=failures,
+            healthy=health_note is None,
+            health_note=health_note,
+        )
+    )
+
+
+def close_abandoned_runs(conn: Connection, destination_id: int) -> int:
+    """Runs left `running` by a process that died are closed as interrupted."""
+    result = conn.execute(
+        update(RUNS)
+        .where(RUNS.c.destination_id == destination_id, RUNS.c.status == RunStatus.RUNNING)
+        .values(status=RunStatus.INTERRUPTED, finished_at=clock.now_iso(), message="process ended")
+    )
+    return result.rowcount or 0
