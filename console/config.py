@@ -13,16 +13,12 @@ from typing import Any
 
 import tomli_w
 from pydantic import BaseModel, SecretStr, ValidationError
-from sqlalchemy import Connection, select
 
-from console.core import clock
 from console.core.secrets import is_masked, mask_secret, secret_fields
 from console.destinations import registry
 from console.engine.destinations import get_destination, list_destinations, save_destination
-from state.db import Store
-from state.models import Audience
-
-AUDIENCES = Audience.__table__
+from state.audiences import list_audiences, save_audience
+from state.db import Connection, Store
 
 
 class ConfigError(Exception):
@@ -131,17 +127,9 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
         parsed.append((name, settings, enabled))
     report = ApplyReport()
     with store.write() as conn:
-        known_audiences = set(conn.execute(select(AUDIENCES.c.name)).scalars())
+        known_audiences = {audience.name for audience in list_audiences(conn)}
         for name, rule in audience_rules.items():
-            now = clock.now_iso()
-            if name in known_audiences:
-                conn.execute(
-                    AUDIENCES.update()
-                    .where(AUDIENCES.c.name == name, AUDIENCES.c.rule != rule)
-                    .values(rule=rule, updated_at=now)
-                )
-            else:
-                conn.execute(AUDIENCES.insert().values(name=name, rule=rule, updated_at=now))
+            save_audience(conn, name, rule)
             report.audiences.append(name)
         known_audiences |= set(audience_rules)
         for name, settings, enabled in parsed:
@@ -198,12 +186,10 @@ def export_config(store: Store, *, include_secrets: bool = False) -> str:
     """The store's destinations and audiences as TOML; secrets masked unless asked for."""
     with store.read() as conn:
         destinations = list_destinations(conn)
-        audiences = conn.execute(
-            select(AUDIENCES.c.name, AUDIENCES.c.rule).order_by(AUDIENCES.c.name)
-        ).all()
+        audiences = list_audiences(conn)
     document: dict[str, Any] = {}
     if audiences:
-        document["audiences"] = [{"name": n, "rule": r} for n, r in audiences]
+        document["audiences"] = [{"name": a.name, "rule": a.rule} for a in audiences]
     entries = []
     for destination in destinations:
         data = {"name": destination.name, "enabled": destination.enabled}

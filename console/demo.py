@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import insert
 
 from console.core import clock
 from console.core.fields import CONTACT_FIELDS
 from console.destinations import registry
 from console.engine.destinations import save_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
+from state.audiences import save_audience
+from state.contacts import insert_contacts
 from state.db import Store, open_store
-from state.models import Audience, Contact, Event, Suppression
+from state.events import insert_events
+from state.suppressions import add_suppressions
 
 SEGMENT_NAME = "segment-demo"
 RESCI_NAME = "resci-demo"
@@ -218,15 +220,9 @@ def _insert_data(
     suppressed: list[str],
 ) -> None:
     with store.write() as conn:
-        if contacts:
-            conn.execute(insert(Contact.__table__), contacts)
-        if events:
-            conn.execute(insert(Event.__table__), events)
-        if suppressed:
-            conn.execute(
-                insert(Suppression.__table__).prefix_with("OR IGNORE"),
-                [{"email_md5": hashlib.md5(e.encode()).hexdigest()} for e in suppressed],
-            )
+        insert_contacts(conn, contacts)
+        insert_events(conn, events)
+        add_suppressions(conn, (hashlib.md5(e.encode()).hexdigest() for e in suppressed))
 
 
 def build_demo(
@@ -265,11 +261,7 @@ def build_demo(
 
     store = open_store(path)
     with store.write() as conn:
-        conn.execute(
-            insert(Audience.__table__).values(
-                name=AUDIENCE_NAME, rule=AUDIENCE_RULE, updated_at=clock.iso(now)
-            )
-        )
+        save_audience(conn, AUDIENCE_NAME, AUDIENCE_RULE, updated_at=clock.iso(now))
     faults = Faults(reject_emails=set(rejected))
     segment = SandboxServer(SegmentSandbox(faults=faults), port=segment_port).start()
     resci = SandboxServer(

@@ -1,27 +1,21 @@
-"""Audiences and ReSci import jobs as stored: list, get, save, remove; read the jobs of a
-destination.
+"""Audiences and ReSci import jobs as stored: list, get and save audiences; read the import
+jobs of a destination.
 
-Rule syntax is the console's business (`console.audiences.rules`); `state/` never imports
-`console/`, so `save_audience` takes the validator as an argument and stores only what it
-accepted.
+Rule syntax is the console's business (`console.audiences.rules`): callers validate a rule
+before saving it, and this module stores the text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import Connection, select
 
 from console.core import clock
-from state.models import Audience, Destination, ImportJob
+from state.models import Audience, ImportJob
 
 AUDIENCES = Audience.__table__
 JOBS = ImportJob.__table__
-DESTINATIONS = Destination.__table__
-
-PENDING_JOB_STATES = ("uploading", "queued", "processing")
 
 
 @dataclass(frozen=True)
@@ -33,7 +27,7 @@ class AudienceRecord:
 
 
 def list_audiences(conn: Connection) -> list[AudienceRecord]:
-    """Every audience, by name."""
+    """Every audience, by name (the one listing: the store holds a handful)."""
     return [
         AudienceRecord(r.id, r.name, r.rule, r.updated_at)
         for r in conn.execute(select(AUDIENCES).order_by(AUDIENCES.c.name))
@@ -46,20 +40,18 @@ def get_audience(conn: Connection, name: str) -> AudienceRecord | None:
 
 
 def save_audience(
-    conn: Connection, name: str, rule: str, validate: Callable[[str], object] | None = None
+    conn: Connection, name: str, rule: str, *, updated_at: str | None = None
 ) -> tuple[int, bool]:
-    """Create or update an audience by name; returns (id, created). `validate(rule)` is called
-    first and may raise ValueError, which propagates with nothing written. An unchanged rule
-    keeps its `updated_at`."""
+    """Create or update an audience by name (its rule already validated); returns (id,
+    created). An unchanged rule keeps its `updated_at`; a new or changed one is stamped with
+    `updated_at`, by default now. Raises ValueError for an empty name or rule."""
     name, rule = name.strip(), rule.strip()
     if not name:
         raise ValueError("an audience needs a name")
     if not rule:
         raise ValueError(f"audience {name!r} needs a rule")
-    if validate is not None:
-        validate(rule)
     existing = get_audience(conn, name)
-    now = clock.now_iso()
+    now = updated_at or clock.now_iso()
     if existing is None:
         result = conn.execute(AUDIENCES.insert().values(name=name, rule=rule, updated_at=now))
         return int(result.inserted_primary_key[0]), True
@@ -70,27 +62,6 @@ def save_audience(
             .values(rule=rule, updated_at=now)
         )
     return existing.id, False
-
-
-def exporting_destinations(conn: Connection, name: str) -> list[str]:
-    """Names of the destinations whose audience export (`export.audience` in their settings,
-    whatever their kind) uses the audience."""
-    users: list[str] = []
-    for dest_name, settings in conn.execute(select(DESTINATIONS.c.name, DESTINATIONS.c.settings)):
-        export = orjson.loads(settings).get("export") or {}
-        if export.get("audience") == name:
-            users.append(dest_name)
-    return sorted(users)
-
-
-def remove_audience(conn: Connection, name: str) -> bool:
-    """Remove an audience; False when there is none. Raises ValueError while a destination
-    exports it (removing it would leave that export without a rule)."""
-    users = exporting_destinations(conn, name)
-    if users:
-        raise ValueError(f"audience {name!r} is exported by {', '.join(users)}; change those first")
-    result = conn.execute(AUDIENCES.delete().where(AUDIENCES.c.name == name))
-    return bool(result.rowcount)
 
 
 @dataclass(frozen=True)
@@ -108,10 +79,6 @@ class ImportJobRow:
     message: str | None
     created_at: str
     updated_at: str
-
-    @property
-    def pending(self) -> bool:
-        return self.status in PENDING_JOB_STATES
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -149,10 +116,3 @@ def import_jobs_for(conn: Connection, destination_id: int, limit: int = 50) -> l
         .limit(limit)
     )
     return [ImportJobRow(*row) for row in conn.execute(stmt)]
-
-
-def pending_import_job(conn: Connection, destination_id: int) -> ImportJobRow | None:
-    """The destination's import job still uploading, queued or processing, if any."""
-    for job in import_jobs_for(conn, destination_id, limit=1):
-        return job if job.pending else None
-    return None

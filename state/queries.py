@@ -6,6 +6,7 @@ instant on millions of outbox rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +14,14 @@ from sqlalchemy import Connection, Select, and_, func, literal_column, or_, sele
 
 from console.core import clock
 from console.core.vocab import OutboxStatus
-from state.models import DailyStat, Destination, ImportJob, OutboxRow, SyncRun
+from state.audiences import list_audiences
+from state.models import DailyStat, Destination, Event, OutboxRow, SyncRun
 
 OUTBOX = OutboxRow.__table__
 STATS = DailyStat.__table__
 RUNS = SyncRun.__table__
 DESTINATIONS = Destination.__table__
-JOBS = ImportJob.__table__
+EVENTS = Event.__table__
 
 
 @dataclass(frozen=True)
@@ -307,24 +309,18 @@ def run_rows_page(
     return [_failure_row(r, names, f"{r.kind} ({r.status})") for r in conn.execute(stmt)]
 
 
-# -- console screens (added for console/ui) ---------------------------------------------------
+# -- choices offered by the forms ------------------------------------------------------------
 
 
 def audience_names(conn: Connection) -> list[str]:
     """Names of the store's audiences, sorted; what a ReSci export may pick from."""
-    from state.models import Audience
-
-    table = Audience.__table__
-    return list(conn.execute(select(table.c.name).order_by(table.c.name)).scalars())
+    return [audience.name for audience in list_audiences(conn)]
 
 
 def event_names(conn: Connection, limit: int = 200) -> list[str]:
     """Distinct event names in the store (read through the `event` index), for suggestions."""
-    from state.models import Event
-
-    table = Event.__table__
     return list(
-        conn.execute(select(table.c.event).distinct().order_by(table.c.event).limit(limit))
+        conn.execute(select(EVENTS.c.event).distinct().order_by(EVENTS.c.event).limit(limit))
         .scalars()
         .all()
     )
@@ -361,9 +357,6 @@ def outbox_states(conn: Connection, row_ids: list[int]) -> dict[int, OutboxState
                 r.id, r.status, r.http_status, r.feedback, r.attempts, r.updated_at
             )
     return found
-
-
-from collections.abc import Iterator  # noqa: E402
 
 
 def iter_failures(

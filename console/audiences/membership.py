@@ -9,8 +9,9 @@ streams contacts in `seq` order, tests each with the audience rule and compares 
 * left: does not match now, and was a member.
 
 Everything is read and written in chunks of at most `limit` contacts, so memory stays flat
-whatever the audience's size. Callers write the chunk's outbox rows, `record_members` and their
-cursor in one transaction, so a crash either records a chunk completely or not at all.
+whatever the audience's size. Callers write the chunk's outbox rows, `state.members.record_members`
+and their cursor in one transaction, so a crash either records a chunk completely or not at all.
+The rows are read and written by `state.members`; this module works out the delta.
 """
 
 from __future__ import annotations
@@ -19,21 +20,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from state.db import Connection
+from state.members import contacts_after, load_members
 
-from state.db import conflict_insert
-from state.models import AudienceMember, Contact
-
-MEMBERS = AudienceMember.__table__
-CONTACTS = Contact.__table__
 CHUNK = 5000
-# SQLite's historical limit on bound parameters is 999; stay under it in IN lists.
-_IN_CHUNK = 900
-
-_KNOWN = select(MEMBERS.c.contact_id, MEMBERS.c.content_hash, MEMBERS.c.member).where(
-    MEMBERS.c.destination_id == bindparam("destination_id"),
-    MEMBERS.c.contact_id.in_(bindparam("ids", expanding=True)),
-)
 
 
 @dataclass
@@ -49,7 +39,6 @@ class DeltaChunk:
     left_hashes: dict[int, str] = field(default_factory=dict)
     """The hash last sent to each contact who left (kept on its `member = false` row)."""
     last_seq: int = 0
-    scanned: int = 0
 
     def member_rows(self) -> list[tuple[int, str, bool]]:
         """(contact_id, content_hash, member) to record once the chunk's updates are queued.
@@ -69,20 +58,6 @@ def contact_columns(names: Iterable[str]) -> list[str]:
     return wanted
 
 
-def load_members(
-    conn: Connection, destination_id: int, contact_ids: Sequence[int]
-) -> dict[int, tuple[str, bool]]:
-    """contact_id -> (content_hash, member) for the given contacts that have a row."""
-    found: dict[int, tuple[str, bool]] = {}
-    for start in range(0, len(contact_ids), _IN_CHUNK):
-        chunk = list(contact_ids[start : start + _IN_CHUNK])
-        for contact_id, content_hash, member in conn.execute(
-            _KNOWN, {"destination_id": destination_id, "ids": chunk}
-        ):
-            found[contact_id] = (content_hash, bool(member))
-    return found
-
-
 def scan_chunk(
     conn: Connection,
     destination_id: int,
@@ -97,16 +72,11 @@ def scan_chunk(
     `hash_of` receive rows with those columns."""
     if list(columns[:2]) != ["id", "seq"]:
         raise ValueError("columns must start with id, seq")
-    rows = conn.execute(
-        select(*(CONTACTS.c[name] for name in columns))
-        .where(CONTACTS.c.seq > after_seq)
-        .order_by(CONTACTS.c.seq)
-        .limit(limit)
-    ).all()
+    rows = contacts_after(conn, columns, after_seq, limit)
     if not rows:
         return None
     known = load_members(conn, destination_id, [r.id for r in rows])
-    delta = DeltaChunk(last_seq=rows[-1].seq, scanned=len(rows))
+    delta = DeltaChunk(last_seq=rows[-1].seq)
     for row in rows:
         previous = known.get(row.id)
         was_member = previous is not None and previous[1]
@@ -142,40 +112,3 @@ def iter_delta(
             return
         yield chunk
         position = chunk.last_seq
-
-
-def _upsert(conn: Connection):  # type: ignore[no-untyped-def]
-    stmt = conflict_insert(conn, MEMBERS)
-    return stmt.on_conflict_do_update(
-        index_elements=["destination_id", "contact_id"],
-        set_={"content_hash": stmt.excluded.content_hash, "member": stmt.excluded.member},
-    )
-
-
-def record_members(
-    conn: Connection, destination_id: int, rows: Iterable[tuple[int, str, bool]]
-) -> int:
-    """Insert or update (contact_id, content_hash, member) rows; returns how many."""
-    values = [
-        {"destination_id": destination_id, "contact_id": c, "content_hash": h, "member": m}
-        for c, h, m in rows
-    ]
-    if values:
-        conn.execute(_upsert(conn), values)
-    return len(values)
-
-
-def forget_members(conn: Connection, destination_id: int) -> None:
-    """Drop every membership row of a destination (its export moved to another audience)."""
-    conn.execute(MEMBERS.delete().where(MEMBERS.c.destination_id == destination_id))
-
-
-def member_count(conn: Connection, destination_id: int) -> int:
-    """How many contacts the destination currently counts as members."""
-    return int(
-        conn.execute(
-            select(func.count()).where(
-                MEMBERS.c.destination_id == destination_id, MEMBERS.c.member.is_(True)
-            )
-        ).scalar_one()
-    )

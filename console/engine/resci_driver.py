@@ -83,13 +83,7 @@ import httpx
 import orjson
 from sqlalchemy import Connection, select, update
 
-from console.audiences.membership import (
-    CHUNK,
-    contact_columns,
-    forget_members,
-    record_members,
-    scan_chunk,
-)
+from console.audiences.membership import CHUNK, contact_columns, scan_chunk
 from console.audiences.rules import Rule, parse_rule
 from console.core import clock
 from console.core.identity import email_md5
@@ -121,6 +115,7 @@ from state.audiences import get_audience
 from state.cursors import get_cursor_dict as _cursor
 from state.cursors import set_cursor_dict as _set_cursor
 from state.db import Store
+from state.members import forget_members, record_members
 from state.models import AudienceMember, Contact, Event, ImportJob
 from state.outbox import NewRow, bump_stats, queue_rows
 

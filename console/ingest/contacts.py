@@ -19,15 +19,12 @@ from urllib.parse import urlsplit
 
 import orjson
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, bindparam, func, select
 
 from console.core import clock
 from console.core.fields import CONTACT_FIELDS
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
     NUL_REASON,
-    BulkStatement,
-    bulk_insert,
     csv_records,
     file_format,
     jsonl_values,
@@ -37,8 +34,8 @@ from console.ingest.reader import (
     write_chunks,
 )
 from console.ingest.report import FileRejected, ImportReport, RowError
-from state.db import Store
-from state.models import Contact
+from state.contacts import STORED_FIELDS, ContactWrites, known_contacts, max_seq
+from state.db import Connection, Store
 
 # Keys a file may carry: the contact fields, plus `id`, which exports of the seed carry and which
 # is ignored because ids are the store's own.
@@ -46,20 +43,8 @@ ACCEPTED_KEYS: frozenset[str] = frozenset(CONTACT_FIELDS) | {"id"}
 TIMESTAMP_FIELDS = ("clicked_at", "created_at", "updated_at")
 MAX_EXTRA_DATA_BYTES = 32 * 1024
 
-_TABLE = Contact.__table__
-_STORED_FIELDS = (*CONTACT_FIELDS, "content_hash", "seq")
 _CONTACT_GETTER = itemgetter(*CONTACT_FIELDS)
-_STORED_GETTER = itemgetter(*_STORED_FIELDS)
-# An expanding IN, so the statement is compiled once and cached rather than once per chunk.
-_KNOWN = select(_TABLE.c.id, _TABLE.c.email, _TABLE.c.content_hash, _TABLE.c.created_at).where(
-    _TABLE.c.email.in_(bindparam("emails", expanding=True))
-)
-_UPDATE = (
-    _TABLE.update()
-    .where(_TABLE.c.id == bindparam("row_id"))
-    .values({name: bindparam(f"new_{name}") for name in _STORED_FIELDS})
-)
-_UPDATE_KEYS = (*(f"new_{name}" for name in _STORED_FIELDS), "row_id")
+_STORED_GETTER = itemgetter(*STORED_FIELDS)
 
 
 # --- email ------------------------------------------------------------------------------------
@@ -341,16 +326,15 @@ class _ContactWriter:
         self.report = report
         self.now = now
         # One max() per import: the write transaction (BEGIN IMMEDIATE) keeps other writers out.
-        self.next_seq = (conn.execute(select(func.max(_TABLE.c.seq))).scalar() or 0) + 1
-        self.insert = bulk_insert(conn, _TABLE, _STORED_FIELDS)
-        self.update = BulkStatement(conn, _UPDATE, _UPDATE_KEYS)
+        self.next_seq = max_seq(conn) + 1
+        self.writes = ContactWrites(conn)
 
     def write(self, conn: Connection, chunk: list[Row]) -> None:
         emails = list({values["email"] for _, values in chunk})
         # email -> [id, or None when inserted by this chunk; content_hash; created_at]
         known: dict[str, list[Any]] = {
             email: [row_id, digest, created_at]
-            for row_id, email, digest, created_at in conn.execute(_KNOWN, {"emails": emails})
+            for row_id, email, digest, created_at in known_contacts(conn, emails)
         }
         inserts: dict[str, dict[str, Any]] = {}
         updates: dict[int, dict[str, Any]] = {}
@@ -382,9 +366,9 @@ class _ContactWriter:
                 updates[current[0]] = values
             report.updated += 1
         if inserts:
-            self.insert.run(conn, [_STORED_GETTER(values) for values in inserts.values()])
+            self.writes.insert(conn, [_STORED_GETTER(values) for values in inserts.values()])
         if updates:
-            self.update.run(
+            self.writes.update(
                 conn, [(*_STORED_GETTER(values), row_id) for row_id, values in updates.items()]
             )
 

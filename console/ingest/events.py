@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import Connection, bindparam, select
 
 from console.ingest.contacts import normalise_email
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
     NUL_REASON,
-    bulk_insert,
     file_format,
     jsonl_values,
     open_text,
@@ -28,28 +26,13 @@ from console.ingest.reader import (
     write_chunks,
 )
 from console.ingest.report import ImportReport, RowError
-from state.db import Store
-from state.models import Event
+from state.db import Connection, Store
+from state.events import event_inserts, known_message_ids
 
 # Segment's own limits: messageId under 100 characters, 32 KB a message. An event whose
 # properties alone pass 32 KB could never be delivered, so it is refused here, with its line.
 MAX_MESSAGE_ID_CHARS = 99
 MAX_PROPERTIES_BYTES = 32 * 1024
-
-_TABLE = Event.__table__
-_COLUMNS = (
-    "message_id",
-    "event",
-    "email",
-    "anonymous_id",
-    "user_id",
-    "properties",
-    "timestamp",
-    "original_timestamp",
-)
-_KNOWN = select(_TABLE.c.message_id).where(
-    _TABLE.c.message_id.in_(bindparam("ids", expanding=True))
-)
 
 EventRow = tuple[str, str, str | None, str | None, str | None, str, str, str | None]
 
@@ -100,7 +83,7 @@ def _email_text(obj: dict[str, Any], properties: dict[str, Any]) -> str | None:
 
 
 def event_row(obj: object) -> EventRow:
-    """The stored columns (`_COLUMNS` order) of one Segment track object.
+    """The stored columns (`state.events.COLUMNS` order) of one Segment track object.
 
     Raises ValueError with the reason the object cannot be stored.
     """
@@ -186,11 +169,11 @@ class _EventWriter:
 
     def __init__(self, conn: Connection, report: ImportReport) -> None:
         self.report = report
-        self.insert = bulk_insert(conn, _TABLE, _COLUMNS)
+        self.insert = event_inserts(conn)
 
     def write(self, conn: Connection, chunk: list[tuple[int, EventRow]]) -> None:
         ids = list({row[0] for _, row in chunk})
-        known = set(conn.scalars(_KNOWN, {"ids": ids}))
+        known = known_message_ids(conn, ids)
         fresh: list[EventRow] = []
         for _, row in chunk:
             if row[0] in known:

@@ -15,13 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Connection, bindparam, select
-
 from console.core.identity import email_md5
 from console.ingest.contacts import normalise_email
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
-    bulk_insert,
     csv_records,
     file_format,
     jsonl_values,
@@ -31,14 +28,12 @@ from console.ingest.reader import (
     write_chunks,
 )
 from console.ingest.report import FileRejected, ImportReport, RowError
-from state.db import Store
-from state.models import Suppression
+from state.db import Connection, Store
+from state.suppressions import known_md5s, suppression_inserts
 
 COLUMNS = ("email", "email_md5")
 
-_TABLE = Suppression.__table__
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
-_KNOWN = select(_TABLE.c.email_md5).where(_TABLE.c.email_md5.in_(bindparam("md5s", expanding=True)))
 
 Row = tuple[int, str]
 
@@ -141,11 +136,11 @@ def _txt_rows(handle: BinaryIO) -> Iterator[Row | RowError]:
 class _SuppressionWriter:
     def __init__(self, conn: Connection, report: ImportReport) -> None:
         self.report = report
-        self.insert = bulk_insert(conn, _TABLE, ("email_md5",))
+        self.insert = suppression_inserts(conn)
 
     def write(self, conn: Connection, chunk: list[Row]) -> None:
         md5s = list({md5 for _, md5 in chunk})
-        known = set(conn.scalars(_KNOWN, {"md5s": md5s}))
+        known = known_md5s(conn, md5s)
         fresh: list[tuple[str]] = []
         for _, md5 in chunk:
             if md5 in known:

@@ -564,7 +564,8 @@ async def test_an_export_of_a_removed_audience_halts_with_the_reason(
 
 
 async def test_delta_preview_lists_who_the_next_run_tells(console: Console, resci: Resci) -> None:
-    from console.audiences.membership import iter_delta, member_count
+    from console.audiences.membership import iter_delta
+    from state.members import member_count
 
     console.contacts([contact(i) for i in range(4)])
     console.apply(destination_toml(resci.url))
