@@ -1,5 +1,7 @@
-"""The domain (state/, engine, destinations, ingest, sandbox) never imports Textual, and
-`state/` never imports HTTP or the console package (its neutral core `console.core` aside): checked on the source, module by module."""
+"""The domain (state/, engine, destinations, ingest, sandbox) never imports Textual;
+`state/` never imports HTTP or the console package (its neutral core `console.core` aside); only
+`state/` imports SQLAlchemy (a listed few aside); screens never import state/'s writers: checked
+on the source, module by module."""
 
 from __future__ import annotations
 
@@ -77,5 +79,71 @@ def test_state_never_imports_the_kinds() -> None:
         for p in _modules("state")
         for name in _imports(p)
         if name.startswith("console.destinations")
+    ]
+    assert offenders == []
+
+
+# Modules outside state/ that still speak SQL themselves: the ReSci driver (its import jobs,
+# backfill file and event reads) is next to become a package of its own, which moves these
+# reads into state/. Shrink this list; never grow it. A folder (ending in "/") would cover every
+# module under it. (Destinations are held to no SQL at all, above.)
+SQL_OUTSIDE_STATE: tuple[str, ...] = ("console/engine/resci_driver.py",)
+SQL_PACKAGES = {"sqlalchemy", "sqlmodel"}
+# Everything shipped or run beside the product; tests read the store as they please.
+CODE_OUTSIDE_STATE = ["console", "bench"]
+
+
+def _speaks_sql(path: Path) -> bool:
+    return any(name.split(".")[0] in SQL_PACKAGES for name in _imports(path))
+
+
+def _excepted(relative: str) -> bool:
+    return any(
+        relative.startswith(entry) if entry.endswith("/") else relative == entry
+        for entry in SQL_OUTSIDE_STATE
+    )
+
+
+def test_only_state_speaks_sql() -> None:
+    """Every SQL statement and dialect hint lives in state/: other rooms call its functions
+    and hold a connection (`state.db.Connection`) only to hand it back."""
+    offenders = [
+        relative
+        for folder in CODE_OUTSIDE_STATE
+        for path in _modules(folder)
+        if _speaks_sql(path) and not _excepted(relative := str(path.relative_to(ROOT)))
+    ]
+    assert offenders == []
+
+
+def test_sql_exceptions_are_still_needed() -> None:
+    """An excepted module that no longer imports SQLAlchemy comes off the list."""
+    stale = [
+        entry
+        for entry in SQL_OUTSIDE_STATE
+        if not entry.endswith("/") and (ROOT / entry).exists() and not _speaks_sql(ROOT / entry)
+    ]
+    assert stale == []
+
+
+# The repositories that write (or exist for writers); screens only read, through the queries.
+STATE_WRITERS = {
+    "state.bulk",
+    "state.contacts",
+    "state.cursors",
+    "state.events",
+    "state.members",
+    "state.outbox",
+    "state.runs",
+    "state.suppressions",
+}
+
+
+def test_ui_never_imports_state_writers() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _modules("console/ui")
+        for name in _imports(path)
+        if name in STATE_WRITERS
     ]
     assert offenders == []

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection
 
 from console.destinations import registry
 from console.destinations.kind import DestinationKind
-from state.db import Store
+from state.db import Connection, Store
 from state.destinations import StoredDestination, get_stored, list_stored, store_destination
 
 

@@ -11,15 +11,13 @@ transactions gained little more and raised the peak memory of a run (SQLite's pa
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from console.core import clock
 from console.core.identity import email_md5
 from console.destinations.kind import ChunkPlanner
 from console.engine.destinations import DestinationRecord
 from console.engine.runs import RunCounts
 from state.cursors import get_cursor, set_cursor
-from state.db import Store
+from state.db import Connection, Store
 from state.outbox import bump_stats, queue_rows
 from state.sources import read_chunk, suppressed_hashes
 
