@@ -22,10 +22,8 @@ from sqlalchemy import Connection as Connection  # re-exported, see below
 from sqlalchemy import Engine, Insert, Table, create_engine, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
-from console.core import clock
 from state.migrations import STEPS, MigrationError, Step, upgrade
 from state.models import SCHEMA_VERSION, SchemaInfo
 
@@ -80,15 +78,11 @@ def privacy_warning(store: Store) -> str | None:
 
 
 class Store:
-    """Owns the engine; hands out read and write connections and ORM sessions."""
+    """Owns the engine; hands out read and write connections."""
 
     def __init__(self, engine: Engine, path: Path | None) -> None:
         self.engine = engine
         self.path = path
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
 
     @property
     def label(self) -> str:
@@ -109,17 +103,6 @@ class Store:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
-
-    @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
-        """An ORM session; with `write=True` it commits at the end of the block."""
-        with self.engine.connect() as conn:
-            if write:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with Session(bind=conn, expire_on_commit=False) as session:
-                yield session
-                if write:
-                    session.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -310,9 +293,3 @@ def conflict_insert(conn: Connection, table: Table) -> Insert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-def stamp() -> tuple[str, str]:
-    """(now as ISO text, today as YYYY-MM-DD) from the one clock."""
-    moment = clock.now()
-    return clock.iso(moment), moment.strftime("%Y-%m-%d")

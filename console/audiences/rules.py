@@ -49,7 +49,6 @@ from console.core.fields import CONTACT_FIELDS
 
 DATE_FIELDS: tuple[str, ...] = ("clicked_at", "created_at", "updated_at")
 KEYWORDS = frozenset({"and", "or", "not", "in", "contains", "before", "after"})
-TEXT_OPERATORS = ("=", "!=")
 DATE_OPERATORS = ("<", "<=", ">", ">=")
 MAX_RULE_CHARS = 10_000
 
