@@ -11,9 +11,18 @@ named-parameter drivers (psycopg) get dicts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Dialect, Executable, Table, bindparam
+from sqlalchemy import (
+    BindParameter,
+    ClauseElement,
+    Connection,
+    CursorResult,
+    Dialect,
+    Table,
+    bindparam,
+)
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from state.db import conflict_insert
 
@@ -21,9 +30,9 @@ from state.db import conflict_insert
 class BulkStatement:
     """`stmt` compiled once for `dialect`; `run` executes it once per row tuple (`keys` order)."""
 
-    def __init__(self, dialect: Dialect, stmt: Executable, keys: Sequence[str]) -> None:
+    def __init__(self, dialect: Dialect, stmt: ClauseElement, keys: Sequence[str]) -> None:
         self.keys = tuple(keys)
-        compiled = stmt.compile(dialect=dialect)
+        compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
         self.sql = compiled.string
         self._positions: tuple[int, ...] | None = None
         if compiled.positional:
@@ -55,9 +64,9 @@ def bulk_insert(
     """A BulkStatement inserting `columns` into `table` (no RETURNING). With
     `ignore_conflicts_on` (the columns of a unique key), a row whose key is already stored is
     skipped (`ON CONFLICT DO NOTHING`, in this connection's dialect)."""
-    values = {name: bindparam(name) for name in columns}
+    values: dict[str, BindParameter[Any]] = {name: bindparam(name) for name in columns}
     if ignore_conflicts_on is None:
-        stmt: Executable = table.insert().inline().values(values)
+        stmt: ClauseElement = table.insert().inline().values(values)
     else:
         stmt = (
             conflict_insert(conn, table)

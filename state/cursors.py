@@ -102,9 +102,11 @@ def get_note(
     """The position and the note as `model`; None when there is no note or it does not fit
     the model (a note from an older release: callers start that stream over)."""
     found = _read(conn, destination_id, stream)
-    if found is None or not found[1]:
-        return (found[0] if found else 0), None
+    if found is None:
+        return 0, None
     position, text = found
+    if not text:
+        return position, None
     try:
         return position, model.model_validate_json(text)
     except ValidationError:

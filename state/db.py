@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection as Connection  # re-exported, see below
-from sqlalchemy import Engine, Insert, Table, create_engine, event, inspect, select
+from sqlalchemy import Engine, Table, create_engine, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel
@@ -287,7 +287,7 @@ def migrate(store: Store, version: int) -> Path | None:
         raise StoreError(f"{store.label}: {exc}") from exc
 
 
-def conflict_insert(conn: Connection, table: Table) -> Insert:
+def conflict_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that takes ON CONFLICT clauses, in the dialect of this connection (SQLite, or
     PostgreSQL when the store is a database URL)."""
     if conn.dialect.name == "postgresql":

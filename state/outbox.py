@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 
 from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
@@ -36,6 +36,10 @@ class NewRow:
     email: str | None
     payload: bytes
     problem: str | None = None
+
+
+Claimed = tuple[int, str, str, str | None, bytes]
+"""A claimed row: (id, kind, message_id, email, payload)."""
 
 
 class ClaimedRow(Protocol):
@@ -144,7 +148,7 @@ _SQLITE_FIRST_DUE = (
 
 def claim_due(
     conn: Connection, destination_id: int, after_id: int, limit: int
-) -> Sequence[Row[tuple[int, str, str, str | None, bytes]]]:
+) -> Sequence[Claimed]:
     """Queued rows due now with an id above `after_id`, oldest first, as
     (id, kind, message_id, email, payload) tuples.
 
@@ -163,9 +167,10 @@ def claim_due(
             if first is None:
                 return []
             after_id = int(first) - 1
-        return conn.exec_driver_sql(
+        found = conn.exec_driver_sql(
             _SQLITE_CLAIM, (after_id, destination_id, OutboxStatus.QUEUED, now, limit)
-        ).fetchall()  # type: ignore[return-value]
+        ).fetchall()
+        return cast("list[Claimed]", found)
     stmt = (
         select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.message_id, OUTBOX.c.email, OUTBOX.c.payload)
         .where(
@@ -179,7 +184,7 @@ def claim_due(
         .order_by(OUTBOX.c.id)
         .limit(limit)
     )
-    return conn.execute(stmt).all()
+    return cast("list[Claimed]", conn.execute(stmt).all())
 
 
 _OLDEST_RETRYING_STATE = text(
@@ -230,7 +235,7 @@ def waiting_for_older_versions(
     }
     if not blocked:
         return {}
-    due_at = dict(
+    due_at: dict[int, str] = dict(
         conn.execute(
             select(OUTBOX.c.id, OUTBOX.c.next_attempt_at).where(
                 OUTBOX.c.id.in_(set(blocked.values()))
