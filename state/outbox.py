@@ -27,6 +27,22 @@ STATS = DailyStat.__table__
 IN_CHUNK = 900
 
 
+class Message(Protocol):
+    """What `queue_rows` stores of a message: a `NewRow`, or any planner's own message type
+    with these fields (state/ never imports the kinds that define them)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def problem(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class NewRow:
     """A message to queue (or to record at once as a local failure, when `problem` is set)."""
@@ -83,7 +99,7 @@ def _queue_insert(conn: Connection) -> BulkStatement:
     return statement
 
 
-def queue_rows(conn: Connection, destination_id: int, run_id: int, rows: Sequence[NewRow]) -> int:
+def queue_rows(conn: Connection, destination_id: int, run_id: int, rows: Sequence[Message]) -> int:
     """Insert rows not already in this destination's outbox (by messageId); returns how many
     are new. Rows with a `problem` land as failures at once, counted in today's failures."""
     if not rows:
