@@ -19,7 +19,7 @@ What callers may rely on:
 
 * `parse_rule` raises `ValueError` whose message gives the 1-based position and the reason
   ("position 7: unknown field 'emial'; fields are: ..."). Field names must be contact fields
-  (`state.models.CONTACT_FIELDS`).
+  (`console.core.fields.CONTACT_FIELDS`).
 * Text comparisons (`=`, `!=`, `in`, `contains`) ignore case (Unicode case folding) and
   surrounding spaces of the contact's value. A missing value is the empty text, so
   ``address_state != 'CA'`` matches a contact without a state and ``address_state = ''`` finds
