@@ -12,11 +12,12 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
+from console.core.text import json_printable, printable
 from state.db import (
     Store,
     StoreError,
@@ -25,6 +26,9 @@ from state.db import (
     open_store,
     privacy_warning,
 )
+
+if TYPE_CHECKING:
+    from console.reports.columns import View
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
@@ -56,12 +60,14 @@ def _store(ctx: click.Context, db: str | None, *, create: bool = False) -> Store
         store = open_store(target, create=create)
     except StoreMissing as exc:
         click.echo(
-            f"error: {exc}; check --db, or create it with: retention-console config apply FILE",
+            printable(
+                f"error: {exc}; check --db, or create it with: retention-console config apply FILE"
+            ),
             err=True,
         )
         ctx.exit(EXIT_BAD_INPUT)
     except StoreError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(printable(f"error: {exc}"), err=True)
         ctx.exit(EXIT_BAD_INPUT)
     if warning := privacy_warning(store):
         click.echo(f"warning: {warning}", err=True)
@@ -147,7 +153,8 @@ def _run_once(
         click.echo("no enabled destinations; add one with: retention-console config apply FILE")
         return EXIT_OK
     for result in results:
-        click.echo(result.line())
+        # The line carries names and a receiver's words: cron mails it, a terminal shows it.
+        click.echo(printable(result.line()))
     if any(r.config_error for r in results):
         return EXIT_BAD_INPUT
     if any(r.status == RunStatus.BUSY for r in results):
@@ -179,10 +186,10 @@ def _import_command(kind: str) -> None:
         try:
             report = importer(store, path)
         except ingest.FileRejected as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(printable(f"error: {exc}"), err=True)
             ctx.exit(EXIT_BAD_INPUT)
         for error in report.errors[:200]:
-            click.echo(f"{path}:{error.line}: {error.reason}", err=True)
+            click.echo(printable(f"{path}:{error.line}: {error.reason}"), err=True)
         if report.rejected > 200:
             click.echo(f"... and {report.rejected - 200} more rejected rows", err=True)
         click.echo(report.summary_line())
@@ -213,7 +220,7 @@ def config_apply(ctx: click.Context, path: Path, db: str | None) -> None:
     try:
         report = apply_config(store, path)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(printable(f"error: {exc}"), err=True)
         ctx.exit(EXIT_BAD_INPUT)
     click.echo(report.summary_line())
 
@@ -230,7 +237,7 @@ def config_export(ctx: click.Context, include_secrets: bool, db: str | None) -> 
 
 
 def _print_json(items: list[dict[str, object]]) -> None:
-    click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
+    click.echo(json_printable(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode()))
 
 
 @main.command()
@@ -243,26 +250,12 @@ def summary(
     ctx: click.Context, as_json: bool, destination: str | None, days: int, db: str | None
 ) -> None:
     """Daily sync summary: date, destination, completions, failures, suppressed, queued."""
+    from console.reports.views import SUMMARY
     from state.queries import daily_summary
 
     with _store(ctx, db).read() as conn:
         rows = daily_summary(conn, destination, days)
-    if as_json:
-        _print_json([r.as_json() for r in rows])
-        return
-    header = ("date", "destination", "completions", "failures", "suppressed", "queued")
-    table = [header] + [
-        (
-            r.date,
-            r.destination,
-            str(r.completions),
-            str(r.failures),
-            str(r.suppressed),
-            str(r.queued),
-        )
-        for r in rows
-    ]
-    _print_table(table)
+    _print_report(SUMMARY, rows, as_json)
 
 
 @main.command()
@@ -283,28 +276,13 @@ def failures(
     db: str | None,
 ) -> None:
     """Per-email failures with the destination's feedback."""
+    from console.reports.views import FAILURES
     from state.queries import FailureFilter, failures_page
 
     flt = FailureFilter(destination=destination, day=day, text=search)
     with _store(ctx, db).read() as conn:
         rows = failures_page(conn, flt, limit=limit)
-    if as_json:
-        _print_json([r.as_json() for r in rows])
-        return
-    header = ("at", "email", "destination", "kind", "status", "attempts", "feedback")
-    table = [header] + [
-        (
-            r.at,
-            r.email or "",
-            r.destination,
-            r.kind,
-            str(r.http_status or ""),
-            str(r.attempts),
-            (r.feedback or "")[:80],
-        )
-        for r in rows
-    ]
-    _print_table(table)
+    _print_report(FAILURES, rows, as_json)
 
 
 @main.command()
@@ -341,44 +319,27 @@ def history(
     ctx: click.Context, destination: str | None, limit: int, as_json: bool, db: str | None
 ) -> None:
     """Every run: trigger, destination, start, duration and counts."""
+    from console.reports.views import RUNS
     from state.queries import runs_page
 
     with _store(ctx, db).read() as conn:
         rows = runs_page(conn, destination, limit=limit)
+    _print_report(RUNS, rows, as_json)
+
+
+def _print_report(view: View[Any], rows: list[Any], as_json: bool) -> None:
+    """A view's rows as its JSON export or as its plain-text report (the console's columns;
+    control characters escaped)."""
     if as_json:
-        _print_json([{k: v for k, v in r.__dict__.items()} for r in rows])
+        _print_json([view.export_item(row) for row in rows])
         return
-    header = (
-        "run",
-        "started",
-        "destination",
-        "trigger",
-        "status",
-        "secs",
-        "added",
-        "delivered",
-        "failed",
-        "suppressed",
-    )
-    table = [header] + [
-        (
-            str(r.id),
-            r.started_at,
-            r.destination,
-            r.trigger,
-            r.status,
-            f"{r.duration_seconds:.1f}" if r.duration_seconds is not None else "…",
-            str(r.added),
-            str(r.delivered),
-            str(r.rejected),
-            str(r.suppressed),
-        )
-        for r in rows
-    ]
-    _print_table(table)
+    for line in view.report_lines(rows):
+        click.echo(line)
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
+    # Cells may hold the outside world's words (names, a job's message): never raw controls.
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo(

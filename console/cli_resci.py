@@ -12,6 +12,7 @@ import click
 import orjson
 
 from console.cli import EXIT_BAD_INPUT, _print_table, _store, db_option
+from console.core.text import json_printable, printable
 from console.destinations import resci as resci_kind
 from console.engine.destinations import DestinationRecord, get_destination
 from state.db import Store
@@ -80,7 +81,8 @@ def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: Pa
     with store.read() as conn:
         rows = import_jobs_for(conn, record.id, limit=limit)
     if as_json:
-        click.echo(orjson.dumps([r.as_json() for r in rows], option=orjson.OPT_INDENT_2).decode())
+        rows_json = orjson.dumps([r.as_json() for r in rows], option=orjson.OPT_INDENT_2)
+        click.echo(json_printable(rows_json.decode()))
         return
     if not rows:
         click.echo(f"{record.name}: no import jobs yet")
@@ -102,4 +104,4 @@ def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: Pa
     _print_table(table)
     for r in rows:
         if r.message:
-            click.echo(f"job {r.id}: {r.message}")
+            click.echo(printable(f"job {r.id}: {r.message}"))

@@ -10,7 +10,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 
 from console.core import clock
 from console.core.vocab import OutboxStatus
@@ -202,16 +212,58 @@ def _failure_row(r: Any, names: dict[int, str], kind: str | None = None) -> Fail
     )
 
 
+FailurePosition = tuple[object, int]
+"""A keyset position in a failures listing: the sort column's value and the row id of the last
+row shown; the next page starts just past it."""
+
+_SORT_COLUMNS = {
+    "newest": OUTBOX.c.updated_at,
+    "oldest": OUTBOX.c.updated_at,
+    "email": OUTBOX.c.email,
+    "attempts": OUTBOX.c.attempts,
+}
+
+
+def failure_position(row: FailureRow, sort: str) -> FailurePosition:
+    """Where `row` stands in `sort` order: what `failures_page(after=...)` takes to read the
+    page that follows it."""
+    value = {"newest": row.at, "oldest": row.at, "email": row.email, "attempts": row.attempts}
+    return (value[sort], row.id)
+
+
+def _failures_after(conn: Connection, sort: str, after: FailurePosition) -> ColumnElement[bool]:
+    """Rows strictly past `after` in `sort` order: a keyset condition the sort's index can
+    seek to, where OFFSET would count every row before the page on every page turn."""
+    column, (value, row_id) = _SORT_COLUMNS[sort], after
+    descending = sort in ("newest", "attempts")
+    if column is not OUTBOX.c.email:
+        if descending:
+            return tuple_(column, OUTBOX.c.id) < tuple_(value, row_id)
+        return tuple_(column, OUTBOX.c.id) > tuple_(value, row_id)
+    # Emails may be NULL, and dialects disagree on where NULLs sort: SQLite puts them first
+    # in ascending order, PostgreSQL last.
+    nulls_last = conn.dialect.name == "postgresql"
+    if value is None:
+        same = and_(OUTBOX.c.email.is_(None), OUTBOX.c.id > row_id)
+        return same if nulls_last else or_(same, OUTBOX.c.email.is_not(None))
+    past = or_(OUTBOX.c.email > value, and_(OUTBOX.c.email == value, OUTBOX.c.id > row_id))
+    return or_(past, OUTBOX.c.email.is_(None)) if nulls_last else past
+
+
 def failures_page(
     conn: Connection,
     flt: FailureFilter = FailureFilter(),
     *,
     limit: int = 50,
-    offset: int = 0,
+    after: FailurePosition | None = None,
     sort: str = "newest",
 ) -> list[FailureRow]:
+    """Up to `limit` failures in `sort` order, starting just past `after` (keyset paging:
+    `failure_position` of the last row of the page before), or from the first."""
     names = _destination_names(conn)
-    stmt = _failures_select(conn, flt, sort).limit(limit).offset(offset)
+    stmt = _failures_select(conn, flt, sort).limit(limit)
+    if after is not None:
+        stmt = stmt.where(_failures_after(conn, sort, after))
     return [_failure_row(r, names) for r in conn.execute(stmt)]
 
 
@@ -264,10 +316,14 @@ class RunRow:
 
 
 def runs_page(
-    conn: Connection, destination: str | None = None, *, limit: int = 50, offset: int = 0
+    conn: Connection, destination: str | None = None, *, limit: int = 50, after: int | None = None
 ) -> list[RunRow]:
+    """Runs newest first, starting just past run id `after` (keyset paging), or from the
+    newest."""
     names = _destination_names(conn)
-    stmt = select(RUNS).order_by(RUNS.c.id.desc()).limit(limit).offset(offset)
+    stmt = select(RUNS).order_by(RUNS.c.id.desc()).limit(limit)
+    if after is not None:
+        stmt = stmt.where(RUNS.c.id < after)
     if destination:
         ids = [i for i, n in names.items() if n == destination]
         stmt = stmt.where(RUNS.c.destination_id.in_(ids))
@@ -295,17 +351,19 @@ def runs_page(
 
 
 def run_rows_page(
-    conn: Connection, run_id: int, *, limit: int = 50, offset: int = 0
+    conn: Connection, run_id: int, *, limit: int = 50, after: int | None = None
 ) -> list[FailureRow]:
-    """Outbox rows last changed by a run (its deliveries and failures)."""
+    """Outbox rows last changed by a run (its deliveries and failures), by id, starting just
+    past row id `after` (keyset paging)."""
     names = _destination_names(conn)
     stmt = (
         select(*_FAILURE_COLUMNS, OUTBOX.c.status)
         .where(OUTBOX.c.run_id == run_id)
         .order_by(OUTBOX.c.id)
         .limit(limit)
-        .offset(offset)
     )
+    if after is not None:
+        stmt = stmt.where(OUTBOX.c.id > after)
     return [_failure_row(r, names, f"{r.kind} ({r.status})") for r in conn.execute(stmt)]
 
 

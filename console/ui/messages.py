@@ -9,7 +9,7 @@ from textual.message import Message
 
 from console.engine.destinations import DestinationRecord
 from console.engine.service import EngineEvent
-from state.queries import FailureRow, OutboxState, RunRow, SummaryRow
+from state.queries import OutboxState
 
 
 @dataclass
@@ -46,27 +46,6 @@ class ConnectionTested(Message):
 
 
 @dataclass
-class SummaryLoaded(Message):
-    rows: list[SummaryRow]
-    token: int = 0
-
-
-@dataclass
-class FailuresLoaded(Message):
-    """A page of failures; `total` is None when the count follows (FailuresCounted)."""
-
-    rows: list[FailureRow]
-    total: int | None
-    token: int = 0
-
-
-@dataclass
-class FailuresCounted(Message):
-    total: int
-    token: int = 0
-
-
-@dataclass
 class PayloadLoaded(Message):
     row_id: int
     text: str
@@ -84,18 +63,6 @@ class RowsRetried(Message):
 class ExportWritten(Message):
     path: str
     rows: int
-
-
-@dataclass
-class RunsLoaded(Message):
-    rows: list[RunRow]
-    token: int = 0
-
-
-@dataclass
-class RunRowsLoaded(Message):
-    rows: list[FailureRow]
-    token: int = 0
 
 
 @dataclass

@@ -9,33 +9,30 @@ failure of a day, `E`/`J` export the filtered view as CSV or JSON into the curre
 from __future__ import annotations
 
 import asyncio
-import csv
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 from rich.text import Text
-from textual import events, on, work
+from sqlalchemy import Connection
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
-from console.ui.formatting import count, ellipsize, full_time, short_time
-from console.ui.messages import (
-    ExportWritten,
-    FailuresCounted,
-    FailuresLoaded,
-    PayloadLoaded,
-    RowsRetried,
-)
+from console.core.text import printable
+from console.reports.views import FAILURE_STATUS_STYLES, FAILURES
+from console.ui.formatting import count, full_time
+from console.ui.messages import ExportWritten, PayloadLoaded, RowsRetried
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.widgets.form_fields import FormInput
-from console.ui.widgets.paged_table import PagedTable, row_under_cursor
+from console.ui.widgets.paged_table import PagedTable
 from state.queries import (
     FAILURE_SORTS,
     FailureFilter,
@@ -43,6 +40,7 @@ from state.queries import (
     OutboxState,
     failure_count,
     failure_ids,
+    failure_position,
     failures_page,
     iter_failures,
     outbox_payload,
@@ -52,27 +50,8 @@ from state.queries import (
 PAGE_SIZE = 100
 RETRY_OUTCOME_SECONDS = 8.0
 """How long a retry's outcome (delivered / failed in place) stays before the page refreshes."""
-# (key, header, width): the columns that tell failures apart come first, so they stay on an
-# 80-column terminal; the rest scroll in with → and all of it is in the panel below.
-COLUMNS = (
-    ("mark", " ", 1),
-    ("email", "Email", 22),
-    ("feedback", "Feedback", 24),
-    ("status", "Status", 9),
-    ("at", "When (UTC)", 11),
-    ("destination", "Destination", 12),
-    ("kind", "Kind", 11),
-    ("http", "HTTP", 4),
-    ("attempts", "Att", 3),
-)
 SORTS = list(FAILURE_SORTS)
 SECRET_KEYS = re.compile(r"(write_?key|api_?key|authorization|password|secret|token)", re.I)
-STATUS_STYLES = {
-    "failed": "bold red",
-    "delivered": "green",
-    "queued": "yellow",
-    "retrying…": "bold yellow",
-}
 
 
 def scrub(value: Any) -> Any:
@@ -91,13 +70,15 @@ def payload_text(raw: bytes | None) -> str:
     if raw is None:
         return "(no payload stored)"
     try:
-        return orjson.dumps(scrub(orjson.loads(raw)), option=orjson.OPT_INDENT_2).decode()
+        text = orjson.dumps(scrub(orjson.loads(raw)), option=orjson.OPT_INDENT_2).decode()
     except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace")
+        text = raw.decode("utf-8", "replace")
+    # JSON escapes C0 controls but writes C1 controls and bidi overrides as they are.
+    return printable(text, keep="\n")
 
 
 def status_cell(status: str) -> Text:
-    return Text(status, style=STATUS_STYLES.get(status, ""))
+    return Text(status, style=FAILURE_STATUS_STYLES.get(status, ""))
 
 
 class FailuresScreen(ConsoleScreen):
@@ -173,19 +154,13 @@ class FailuresScreen(ConsoleScreen):
         super().__init__()
         self.flt = FailureFilter(destination=destination, day=day)
         self.sort = "newest"
-        self.rows: list[FailureRow] = []
         self.total: int | None = 0
         self.marked: set[int] = set()
         self.states: dict[int, str] = {}
         """Row id -> status shown, once a retry has changed it."""
         self.detail_open = False
-        self.feedback_width = 24
-        self._token = 0
-        self.page_pending = False
-        """True from a reload request until its page is on screen (tests, the benchmark)."""
         self._debounce: Timer | None = None
         self._outcome_timer: Timer | None = None
-        self._keep_cursor = 0
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="filter-bar"):
@@ -193,63 +168,55 @@ class FailuresScreen(ConsoleScreen):
             yield FormInput(
                 placeholder="email, domain or feedback text; ⏎ done, esc keep", id="filter-input"
             )
-        table = PagedTable(page_size=PAGE_SIZE, id="failures")
-        self._add_columns(table, self.app.size.width)
+        table: PagedTable[FailureRow] = PagedTable(FAILURES, page_size=PAGE_SIZE, id="failures")
+        table.cell_hook = self._own_cell
         yield table
         with VerticalScroll(id="failure-detail", classes="detail"):
             yield Static(id="failure-summary", markup=False)
             yield Static(id="failure-payload", markup=False)
 
-    @staticmethod
-    def _column_widths(terminal_width: int) -> dict[str, int]:
-        """On a wide terminal the feedback gets the room the other columns leave."""
-        widths = {key: width for key, _, width in COLUMNS}
-        if terminal_width >= 100:
-            widths["email"] = 28
-        fixed = sum(w + 2 for key, w in widths.items() if key != "feedback") + 4
-        widths["feedback"] = max(24, min(120, terminal_width - fixed))
-        return widths
+    @property
+    def table(self) -> PagedTable[FailureRow]:
+        return self.query_one("#failures", PagedTable)
 
-    def _add_columns(self, table: PagedTable, terminal_width: int) -> None:
-        widths = self._column_widths(terminal_width)
-        self.feedback_width = widths["feedback"]
-        for key, label, _ in COLUMNS:
-            table.add_column(label, key=key, width=widths[key])
+    @property
+    def rows(self) -> list[FailureRow]:
+        """The failures on screen, in table order."""
+        return self.table.items
 
-    def on_resize(self, event: events.Resize) -> None:
-        if self._column_widths(event.size.width)["feedback"] == self.feedback_width:
-            return
-        # The page's rows are redrawn from memory: marks and retry outcomes stay.
-        table = self.query_one(PagedTable)
-        cursor = table.cursor_row
-        table.clear(columns=True)
-        self._add_columns(table, event.size.width)
-        self._add_rows(table, cursor)
+    @property
+    def feedback_width(self) -> int:
+        return self.table.widths["feedback"]
 
-    def _add_rows(self, table: PagedTable, cursor: int) -> None:
-        """The page's rows into the (cleared) table, the cursor on row `cursor` or the last."""
-        for row in self.rows:
-            table.add_row(*self._cells(row), key=str(row.id))
-        if self.rows:
-            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+    @property
+    def page_pending(self) -> bool:
+        """True from a reload request until its page is on screen (tests, the benchmark)."""
+        return self.table.pending
+
+    def _own_cell(self, column: str, row: FailureRow) -> Text | None:
+        """The two columns this screen owns: its marks and its retries' outcomes."""
+        if column == "mark":
+            return Text("●", style="bold cyan") if row.id in self.marked else Text("")
+        if column == "status":
+            return status_cell(self.states.get(row.id, "failed"))
+        return None
 
     def on_mount(self) -> None:
         self.query_one("#filter-bar").display = False
         self.query_one("#failure-payload").display = False
-        self.query_one(PagedTable).focus()
+        self.table.focus()
         self.watch(self.app, "engine_tick", self._engine_moved, init=False)
         self._take_jump()
-        self.reload()
+        self.reload_first()
 
     def jumped(self) -> None:
         if self._take_jump():
-            self.reload()
+            self.reload_first()
 
     def _take_jump(self) -> bool:
         jumps = self.console.jump_targets
         if "failures" in jumps and self.console.current_mode == "failures":
             self.flt = FailureFilter(jumps.pop("failures"), None, self.flt.text)
-            self.query_one(PagedTable).page = 0
             return True
         return False
 
@@ -258,7 +225,7 @@ class FailuresScreen(ConsoleScreen):
         # only when nothing is marked (a reload would move rows under the marks) and no retry
         # outcome is being shown (a reload would drop the rows it delivered).
         if self.is_current and not self.marked and not self.states:
-            self.reload(keep_cursor=True)
+            self.table.reload(keep_cursor=True)
 
     def _retry_outcome_seen(self) -> None:
         """A retry's outcome has been on screen long enough: refresh as runs arrive again."""
@@ -268,62 +235,37 @@ class FailuresScreen(ConsoleScreen):
         self._engine_moved(self.console.engine_tick)
 
     # -- loading ------------------------------------------------------------------------------
-    def reload(self, keep_cursor: bool = False) -> None:
-        self._token += 1
-        self.page_pending = True
-        table = self.query_one(PagedTable)
-        self._keep_cursor = table.cursor_row if keep_cursor else 0
-        self._load(self.flt, self.sort, table.page, self._token)
+    def reload_first(self) -> None:
+        """The first page of the view the filter and sort now describe."""
+        flt, sort = self.flt, self.sort
 
-    @work(thread=True, group="failures-load")
-    def _load(self, flt: FailureFilter, sort: str, page: int, token: int) -> None:
-        with self.console.store.read() as conn:
-            rows = failures_page(conn, flt, limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE, sort=sort)
-        # The page first: a text filter's count scans every failure, so it follows on its own.
-        self.post_message(FailuresLoaded(rows, None, token))
-        with self.console.store.read() as conn:
-            total = failure_count(conn, flt)
-        self.post_message(FailuresCounted(total, token))
+        def page(conn: Connection, after: Any, limit: int) -> list[FailureRow]:
+            return failures_page(conn, flt, limit=limit, after=after, sort=sort)
 
-    def on_failures_loaded(self, message: FailuresLoaded) -> None:
-        if message.token != self._token:
-            return
-        self.page_pending = False
-        table = self.query_one(PagedTable)
-        table.has_more = len(message.rows) > PAGE_SIZE
-        self.rows = message.rows[:PAGE_SIZE]
+        table = self.table
+        table.position_of = partial(failure_position, sort=sort)
+        table.load_query(self.console.store, page, lambda conn: failure_count(conn, flt))
+
+    @on(PagedTable.PageShown, "#failures")
+    def _page_shown(self, _event: PagedTable.PageShown) -> None:
+        table = self.table
         self.refresh_bindings()  # retry, mark and export depend on having rows
-        self.total = message.total
-        if not table.has_more:
-            # The last page is on screen: the total is known without waiting for the count.
-            self.total = table.page * PAGE_SIZE + len(self.rows)
-        self.states = {}
-        table.clear()
-        self._add_rows(table, self._keep_cursor)
+        # The last page is on screen: the total is known without waiting for the count.
+        self.total = None if table.has_more else table.page * PAGE_SIZE + len(self.rows)
+        if self.states:
+            # A fresh page shows rows as the store has them: retry outcomes are forgotten.
+            self.states = {}
+            table.redraw()
         self._update_title()
         self._show_detail()
 
-    def on_failures_counted(self, message: FailuresCounted) -> None:
-        if message.token == self._token:
-            self.total = message.total
-            self._update_title()
-
-    def _cells(self, row: FailureRow) -> list[Any]:
-        status = self.states.get(row.id, "failed")
-        return [
-            Text("●", style="bold cyan") if row.id in self.marked else "",
-            row.email or "—",
-            ellipsize(row.feedback, self.feedback_width),
-            status_cell(status),
-            short_time(row.at),
-            row.destination,
-            row.kind,
-            str(row.http_status or ""),
-            str(row.attempts),
-        ]
+    @on(PagedTable.Counted, "#failures")
+    def _counted(self, event: PagedTable.Counted) -> None:
+        self.total = event.total
+        self._update_title()
 
     def _update_title(self) -> None:
-        table = self.query_one(PagedTable)
+        table = self.table
         parts = ["Failures", self.flt.destination or "all destinations"]
         if self.flt.day:
             parts.append(f"day {self.flt.day}")
@@ -335,11 +277,11 @@ class FailuresScreen(ConsoleScreen):
             parts.append("n/p: page")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
-        self.set_title(" · ".join(parts))
+        self.set_title(printable(" · ".join(parts)))
 
     # -- the highlighted row ------------------------------------------------------------------
     def current(self) -> FailureRow | None:
-        return row_under_cursor(self.query_one(PagedTable), self.rows)
+        return self.table.current()
 
     @on(PagedTable.RowHighlighted)
     def _highlighted(self, _event: PagedTable.RowHighlighted) -> None:
@@ -357,10 +299,16 @@ class FailuresScreen(ConsoleScreen):
             self.query_one("#failure-payload", Static).display = False
             return
         status = self.states.get(row.id, "failed")
+        # The email, the names and the feedback are the outside world's words: escaped.
         summary.update(
-            f"{row.email or '—'} · {row.destination} · {row.kind} · {status} · "
-            f"HTTP {row.http_status or '—'} · {row.attempts} attempt(s) · {full_time(row.at)}\n"
-            f"Feedback: {row.feedback or '—'}\n"
+            printable(
+                f"{row.email or '—'} · {row.destination} · {row.kind} · {status} · "
+                f"HTTP {row.http_status or '—'} · {row.attempts} attempt(s) · "
+                f"{full_time(row.at)}\n"
+                f"Feedback: {row.feedback or '—'}",
+                keep="\n",
+            )
+            + "\n"
             + ("⏎ hides the payload" if self.detail_open else "⏎ shows the payload sent")
             + " · R retries it · space marks it"
         )
@@ -407,9 +355,8 @@ class FailuresScreen(ConsoleScreen):
         if text == (self.flt.text or ""):
             return
         self.flt = FailureFilter(self.flt.destination, self.flt.day, text or None)
-        self.query_one(PagedTable).page = 0
         self.marked.clear()
-        self.reload()
+        self.reload_first()
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -422,12 +369,11 @@ class FailuresScreen(ConsoleScreen):
             self._debounce.stop()
         self._apply_filter(value)
         self.query_one("#filter-bar").display = bool(value.strip())
-        self.query_one(PagedTable).focus()
+        self.table.focus()
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
-        self.query_one(PagedTable).page = 0
-        self.reload()
+        self.reload_first()
 
     def action_back(self) -> None:
         field = self.query_one("#filter-input", Input)
@@ -438,8 +384,7 @@ class FailuresScreen(ConsoleScreen):
             field.value = ""
             self.flt = FailureFilter(self.flt.destination, self.flt.day, None)
             self.query_one("#filter-bar").display = False
-            self.query_one(PagedTable).page = 0
-            self.reload()
+            self.reload_first()
         elif self.detail_open:
             self.action_detail()
         else:
@@ -447,14 +392,10 @@ class FailuresScreen(ConsoleScreen):
 
     # -- paging -------------------------------------------------------------------------------
     def action_page(self, delta: int) -> None:
-        table = self.query_one(PagedTable)
-        target = table.page + delta
-        if target < 0 or (delta > 0 and not table.has_more):
+        if not self.table.turn(delta):
             self.notify("No more pages that way.", timeout=2)
             return
-        table.page = target
         self.marked.clear()
-        self.reload()
 
     @on(PagedTable.PageRequested)
     def _page_requested(self, event: PagedTable.PageRequested) -> None:
@@ -471,8 +412,8 @@ class FailuresScreen(ConsoleScreen):
         if row is None:
             return
         self.marked.symmetric_difference_update({row.id})
-        table = self.query_one(PagedTable)
-        table.update_cell(str(row.id), "mark", self._cells(row)[0])
+        table = self.table
+        table.update_row(row)
         table.move_cursor(row=min(table.cursor_row + 1, table.row_count - 1))
         self._update_title()
 
@@ -514,7 +455,7 @@ class FailuresScreen(ConsoleScreen):
         self, shown: dict[int, str], states: dict[int, OutboxState] | None = None
     ) -> None:
         """Update rows in place: status, and what the retry changed (HTTP, attempts, feedback)."""
-        table = self.query_one(PagedTable)
+        table = self.table
         for index, row in enumerate(self.rows):
             if row.id not in shown:
                 continue
@@ -532,15 +473,8 @@ class FailuresScreen(ConsoleScreen):
                     state.updated_at,
                     row.message_id,
                 )
-                self.rows[index] = row
-            if state is not None:
                 self.marked.discard(row.id)
-            for (column, _, _), value in zip(
-                COLUMNS,
-                self._cells(row),
-                strict=True,
-            ):
-                table.update_cell(str(row.id), column, value)
+            table.update_row(row, index)
         self._show_detail()
 
     def action_retry_day(self) -> None:
@@ -555,7 +489,7 @@ class FailuresScreen(ConsoleScreen):
     def _confirm_day(self, flt: FailureFilter) -> None:
         with self.console.store.read() as conn:
             total = failure_count(conn, flt)
-        where = flt.destination or "all destinations"
+        where = printable(flt.destination or "all destinations")
 
         def confirmed(yes: object) -> None:
             if yes:
@@ -587,8 +521,7 @@ class FailuresScreen(ConsoleScreen):
     def action_choose_destination(self) -> None:
         def chosen(destination: str | None) -> None:
             self.flt = FailureFilter(destination, self.flt.day, self.flt.text)
-            self.query_one(PagedTable).page = 0
-            self.reload()
+            self.reload_first()
 
         choose_destination(self, "Failures of which destination?", self.flt.destination, chosen)
 
@@ -600,41 +533,21 @@ class FailuresScreen(ConsoleScreen):
 
     @work(thread=True, group="failures-export")
     def _export(self, flt: FailureFilter, sort: str, path: Path, fmt: str) -> None:
-        written = 0
+        # The export says what the table and `retention-console failures` say: one column spec.
         with self.console.store.read() as conn, path.open("w", encoding="utf-8", newline="") as out:
             rows = iter_failures(conn, flt, sort=sort)
-            if fmt == "csv":
-                writer = csv.writer(out)
-                writer.writerow(
-                    ["email", "destination", "kind", "feedback", "http_status", "attempts", "at"]
-                )
-                for row in rows:
-                    writer.writerow(
-                        [
-                            row.email or "",
-                            row.destination,
-                            row.kind,
-                            row.feedback or "",
-                            row.http_status or "",
-                            row.attempts,
-                            row.at,
-                        ]
-                    )
-                    written += 1
-            else:
-                out.write("[")
-                for row in rows:
-                    out.write(
-                        ("," if written else "") + "\n  " + orjson.dumps(row.as_json()).decode()
-                    )
-                    written += 1
-                out.write("\n]\n")
+            written = (
+                FAILURES.write_csv(rows, out) if fmt == "csv" else FAILURES.write_json(rows, out)
+            )
         self.post_message(ExportWritten(str(path), written))
 
     def on_export_written(self, message: ExportWritten) -> None:
         self.notify(
-            f"Wrote {count(message.rows)} failures to {Path(message.path).name} "
-            f"(in {Path(message.path).parent})",
+            printable(
+                f"Wrote {count(message.rows)} failures to {Path(message.path).name} "
+                f"(in {Path(message.path).parent})"
+            ),
             title="Export",
+            markup=False,
             timeout=8,
         )

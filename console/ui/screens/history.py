@@ -3,41 +3,26 @@ live. Enter opens the rows a run delivered or failed."""
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual import on, work
+from typing import Any
+
+from sqlalchemy import Connection
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
-from console.core import clock
-from console.ui.formatting import count, duration, ellipsize, full_time, short_time
-from console.ui.messages import RunRowsLoaded, RunsLoaded
+from console.core.text import printable
+from console.reports.formatting import ellipsize
+from console.reports.views import RUN_ROWS, RUNS, run_duration
+from console.ui.formatting import count, full_time
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
-from console.ui.widgets.paged_table import PagedTable, row_under_cursor
+from console.ui.widgets.paged_table import PagedTable
 from state.queries import FailureRow, RunRow, run_rows_page, runs_page
 
 PAGE_SIZE = 100
-STATUS_STYLES = {
-    "ok": "green",
-    "failed": "bold red",
-    "error": "bold red",
-    "running": "bold cyan",
-    "interrupted": "yellow",
-}
-
-
-def _n(value: int, width: int, style: str = "") -> Text:
-    # Padded by hand: a DataTable cell does not honour Text.justify.
-    return Text(count(value).rjust(width), style=style if value else "dim")
-
-
-def run_status(run: RunRow) -> Text:
-    if run.status == "running":
-        return Text(f"running {count(run.delivered)}", style=STATUS_STYLES["running"])
-    return Text(run.status, style=STATUS_STYLES.get(run.status, ""))
 
 
 def run_note(run: RunRow) -> str:
@@ -52,11 +37,9 @@ def run_note(run: RunRow) -> str:
     return ellipsize(message, 400)
 
 
-def run_duration(run: RunRow) -> str:
-    if run.finished_at is None:
-        # A live run: its age so far, measured on the console's clock.
-        return duration((clock.now() - clock.parse_iso(run.started_at)).total_seconds()) + "…"
-    return duration(run.duration_seconds)
+def _by_id(row: RunRow | FailureRow) -> int:
+    """The keyset position past a row of a listing ordered by id."""
+    return row.id
 
 
 class HistoryScreen(ConsoleScreen):
@@ -75,82 +58,52 @@ class HistoryScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.destination: str | None = None
-        self.runs: list[RunRow] = []
-        self._token = 0
         self._live: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
-        table = PagedTable(page_size=PAGE_SIZE, id="runs")
-        table.add_column("Run", key="run", width=4)
-        table.add_column("Started", key="started", width=11)
-        table.add_column("Destination", key="destination", width=12)
-        table.add_column("Trigger", key="trigger", width=8)
-        table.add_column("Status", key="status", width=10)
-        table.add_column("Added", key="added", width=5)
-        table.add_column("Changed", key="changed", width=7)
-        table.add_column("Removed", key="removed", width=7)
-        table.add_column("Rejected", key="rejected", width=8)
-        table.add_column("Suppr.", key="suppressed", width=6)
-        table.add_column("Took", key="took", width=7)
-        yield table
+        yield PagedTable(RUNS, page_size=PAGE_SIZE, position=_by_id, id="runs")
         with VerticalScroll(id="run-detail", classes="detail"):
             yield Static(id="run-summary", markup=False)
 
+    @property
+    def table(self) -> PagedTable[RunRow]:
+        return self.query_one("#runs", PagedTable)
+
+    @property
+    def runs(self) -> list[RunRow]:
+        """The runs on screen, newest first."""
+        return self.table.items
+
     def on_mount(self) -> None:
         self.watch(self.app, "engine_tick", self._engine_moved, init=False)
-        self.query_one(PagedTable).focus()
+        self.table.focus()
         self._take_jump()
-        self.reload()
+        self.reload_first()
 
     def jumped(self) -> None:
         self._take_jump()
-        self.reload()
+        self.reload_first()
 
     def _take_jump(self) -> None:
         jumps = self.console.jump_targets
         if "history" in jumps:
             self.destination = jumps.pop("history")
-            self.query_one(PagedTable).page = 0
 
     def _engine_moved(self, _tick: int) -> None:
         if self.is_current:
-            self.reload()
+            self.table.reload(keep_cursor=True)
 
-    def reload(self) -> None:
-        self._token += 1
-        self._load(self.destination, self.query_one(PagedTable).page, self._token)
+    def reload_first(self) -> None:
+        destination = self.destination
 
-    @work(thread=True, group="history-load")
-    def _load(self, destination: str | None, page: int, token: int) -> None:
-        with self.console.store.read() as conn:
-            rows = runs_page(conn, destination, limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE)
-        self.post_message(RunsLoaded(rows, token))
+        def page(conn: Connection, after: Any, limit: int) -> list[RunRow]:
+            return runs_page(conn, destination, limit=limit, after=after)
 
-    def on_runs_loaded(self, message: RunsLoaded) -> None:
-        if message.token != self._token:
-            return
-        table = self.query_one(PagedTable)
-        table.has_more = len(message.rows) > PAGE_SIZE
-        self.runs = message.rows[:PAGE_SIZE]
-        cursor = table.cursor_row
-        table.clear()
-        for run in self.runs:
-            table.add_row(
-                str(run.id).rjust(4),
-                short_time(run.started_at)[:11],
-                run.destination,
-                run.trigger,
-                run_status(run),
-                _n(run.added, 5),
-                _n(run.changed, 7),
-                _n(run.removed, 7),
-                _n(run.rejected, 8, "bold red"),
-                _n(run.suppressed, 6),
-                run_duration(run),
-                key=str(run.id),
-            )
-        if self.runs:
-            table.move_cursor(row=min(cursor, len(self.runs) - 1))
+        self.table.load_query(self.console.store, page)
+
+    @on(PagedTable.PageShown, "#runs")
+    def _page_shown(self, _event: PagedTable.PageShown) -> None:
+        table = self.table
         live = any(run.status == "running" for run in self.runs)
         # A running run's counts move with every batch: poll its page while one is running.
         if live and self._live is None:
@@ -163,15 +116,16 @@ class HistoryScreen(ConsoleScreen):
         if table.page or table.has_more:
             parts.append("n/p: page")
         parts.append("⏎ a run's rows")
-        self.set_title(" · ".join(parts) if self.runs else f"History · {which} · no runs yet")
+        title = " · ".join(parts) if self.runs else f"History · {which} · no runs yet"
+        self.set_title(printable(title))
         self._show_detail()
 
     def _tick_live(self) -> None:
         if self.is_current:
-            self.reload()
+            self.table.reload(keep_cursor=True)
 
     def current(self) -> RunRow | None:
-        return row_under_cursor(self.query_one(PagedTable), self.runs)
+        return self.table.current()
 
     @on(PagedTable.RowHighlighted)
     def _highlighted(self, _event: PagedTable.RowHighlighted) -> None:
@@ -185,15 +139,19 @@ class HistoryScreen(ConsoleScreen):
                 "No runs yet. Runs appear here as the schedule fires, or press r on Destinations."
             )
             return
+        # The destination's name and the run's note (a receiver's words) are escaped.
         summary.update(
-            f"Run {run.id} · {run.destination} · {run.trigger} · {run.status} · started "
-            f"{full_time(run.started_at)} · took {run_duration(run)}\n"
-            f"added {count(run.added)} (audience entries and new rows) · changed "
-            f"{count(run.changed)} (updates) · removed {count(run.removed)} (exits) · delivered "
-            f"{count(run.delivered)} · rejected {count(run.rejected)} · suppressed "
-            f"{count(run.suppressed)} · filtered {count(run.filtered)} · skipped "
-            f"{count(run.skipped)} · {count(run.requests)} requests"
-            + (f"\nNote: {note}" if (note := run_note(run)) else "")
+            printable(
+                f"Run {run.id} · {run.destination} · {run.trigger} · {run.status} · started "
+                f"{full_time(run.started_at)} · took {run_duration(run)}\n"
+                f"added {count(run.added)} (audience entries and new rows) · changed "
+                f"{count(run.changed)} (updates) · removed {count(run.removed)} (exits) · "
+                f"delivered {count(run.delivered)} · rejected {count(run.rejected)} · "
+                f"suppressed {count(run.suppressed)} · filtered {count(run.filtered)} · "
+                f"skipped {count(run.skipped)} · {count(run.requests)} requests"
+                + (f"\nNote: {note}" if (note := run_note(run)) else ""),
+                keep="\n",
+            )
         )
 
     def action_open_run(self) -> None:
@@ -202,13 +160,8 @@ class HistoryScreen(ConsoleScreen):
             self.app.push_screen(RunRowsScreen(run))
 
     def action_page(self, delta: int) -> None:
-        table = self.query_one(PagedTable)
-        target = table.page + delta
-        if target < 0 or (delta > 0 and not table.has_more):
+        if not self.table.turn(delta):
             self.notify("No more pages that way.", timeout=2)
-            return
-        table.page = target
-        self.reload()
 
     @on(PagedTable.PageRequested)
     def _page_requested(self, event: PagedTable.PageRequested) -> None:
@@ -217,8 +170,7 @@ class HistoryScreen(ConsoleScreen):
     def action_choose_destination(self) -> None:
         def chosen(destination: str | None) -> None:
             self.destination = destination
-            self.query_one(PagedTable).page = 0
-            self.reload()
+            self.reload_first()
 
         choose_destination(self, "History of which destination?", self.destination, chosen)
 
@@ -237,60 +189,39 @@ class RunRowsScreen(ConsoleScreen):
     def __init__(self, run: RunRow) -> None:
         super().__init__()
         self.sync_run = run
-        self.rows: list[FailureRow] = []
-        self._token = 0
 
     def compose_body(self) -> ComposeResult:
-        table = PagedTable(page_size=PAGE_SIZE, id="run-rows")
-        table.add_column("Email", key="email", width=28)
-        table.add_column("Kind (status)", key="kind", width=22)
-        table.add_column("HTTP", key="http", width=4)
-        table.add_column("Att", key="attempts", width=3)
-        table.add_column("When (UTC)", key="at", width=11)
-        table.add_column("Feedback", key="feedback", width=50)
-        yield table
+        yield PagedTable(RUN_ROWS, page_size=PAGE_SIZE, position=_by_id, id="run-rows")
         with VerticalScroll(id="run-row-detail", classes="detail"):
             yield Static(id="run-row-summary", markup=False)
 
+    @property
+    def table(self) -> PagedTable[FailureRow]:
+        return self.query_one("#run-rows", PagedTable)
+
+    @property
+    def rows(self) -> list[FailureRow]:
+        return self.table.items
+
     def on_mount(self) -> None:
-        self.query_one(PagedTable).focus()
-        self.reload()
+        self.table.focus()
+        run_id = self.sync_run.id
 
-    def reload(self) -> None:
-        self._token += 1
-        self._load(self.query_one(PagedTable).page, self._token)
+        def page(conn: Connection, after: Any, limit: int) -> list[FailureRow]:
+            return run_rows_page(conn, run_id, limit=limit, after=after)
 
-    @work(thread=True, group="run-rows-load")
-    def _load(self, page: int, token: int) -> None:
-        with self.console.store.read() as conn:
-            rows = run_rows_page(
-                conn, self.sync_run.id, limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE
-            )
-        self.post_message(RunRowsLoaded(rows, token))
+        self.table.load_query(self.console.store, page)
 
-    def on_run_rows_loaded(self, message: RunRowsLoaded) -> None:
-        if message.token != self._token:
-            return
-        table = self.query_one(PagedTable)
-        table.has_more = len(message.rows) > PAGE_SIZE
-        self.rows = message.rows[:PAGE_SIZE]
-        table.clear()
-        for row in self.rows:
-            table.add_row(
-                row.email or "—",
-                row.kind,
-                str(row.http_status or ""),
-                str(row.attempts),
-                short_time(row.at),
-                ellipsize(row.feedback, 80),
-                key=str(row.id),
-            )
+    @on(PagedTable.PageShown, "#run-rows")
+    def _page_shown(self, _event: PagedTable.PageShown) -> None:
+        table = self.table
         run = self.sync_run
         parts = [f"Run {run.id}", run.destination, run.trigger, full_time(run.started_at)]
         parts.append(table.page_label())
         if table.page or table.has_more:
             parts.append("n/p: page")
-        self.set_title(" · ".join(parts) if self.rows else " · ".join(parts[:4]) + " · no rows")
+        title = " · ".join(parts) if self.rows else " · ".join(parts[:4]) + " · no rows"
+        self.set_title(printable(title))
         self._show_detail()
 
     @on(PagedTable.RowHighlighted)
@@ -298,7 +229,7 @@ class RunRowsScreen(ConsoleScreen):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        row = row_under_cursor(self.query_one(PagedTable), self.rows)
+        row = self.table.current()
         summary = self.query_one("#run-row-summary", Static)
         if row is None:
             summary.update(
@@ -307,18 +238,17 @@ class RunRowsScreen(ConsoleScreen):
             )
             return
         summary.update(
-            f"{row.email or '—'} · {row.kind} · HTTP {row.http_status or '—'} · "
-            f"{row.attempts} attempt(s) · {full_time(row.at)}\nFeedback: {row.feedback or '—'}"
+            printable(
+                f"{row.email or '—'} · {row.kind} · HTTP {row.http_status or '—'} · "
+                f"{row.attempts} attempt(s) · {full_time(row.at)}\n"
+                f"Feedback: {row.feedback or '—'}",
+                keep="\n",
+            )
         )
 
     def action_page(self, delta: int) -> None:
-        table = self.query_one(PagedTable)
-        target = table.page + delta
-        if target < 0 or (delta > 0 and not table.has_more):
+        if not self.table.turn(delta):
             self.notify("No more pages that way.", timeout=2)
-            return
-        table.page = target
-        self.reload()
 
     @on(PagedTable.PageRequested)
     def _page_requested(self, event: PagedTable.PageRequested) -> None:

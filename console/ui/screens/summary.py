@@ -4,28 +4,25 @@ and a chart of the last 30 days. Enter on a day opens that day's failures."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from rich.text import Text
-from textual import on, work
+from sqlalchemy import Connection
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
+from console.core.text import printable
+from console.reports.views import SUMMARY
 from console.ui.formatting import count
-from console.ui.messages import SummaryLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.failures import FailuresScreen
-from console.ui.widgets.paged_table import row_under_cursor
+from console.ui.widgets.paged_table import PagedTable
 from state.queries import SummaryRow, daily_summary
 
 DAYS = 30
-
-
-def _number(value: int, width: int, style: str = "") -> Text:
-    # Padded by hand: a DataTable cell does not honour Text.justify.
-    return Text(count(value).rjust(width), style=style if value else "dim")
 
 
 class SummaryScreen(ConsoleScreen):
@@ -42,8 +39,7 @@ class SummaryScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.destination: str | None = None
-        self.rows: list[SummaryRow] = []
-        self._token = 0
+        self._rows_seen = 0
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="chart"):
@@ -56,18 +52,23 @@ class SummaryScreen(ConsoleScreen):
                 yield Sparkline([], id="failures-chart", classes="chart failures-chart")
                 yield Static(id="failures-total", classes="chart-total", markup=False)
             yield Static(id="chart-axis", classes="chart-axis", markup=False)
-        table = DataTable(id="summary", cursor_type="row", zebra_stripes=True)
-        table.add_column("Date", key="date", width=10)
-        table.add_column("Destination", key="destination", width=16)
-        table.add_column("Completions", key="completions", width=11)
-        table.add_column("Failures", key="failures", width=8)
-        table.add_column("Suppressed", key="suppressed", width=10)
-        table.add_column("Queued", key="queued", width=6)
+        # One page: 30 days of a few destinations. The row's key is its place in the list.
+        table: PagedTable[SummaryRow] = PagedTable(
+            SUMMARY, key=lambda row: f"{row.date}/{row.destination}", id="summary"
+        )
         yield table
+
+    @property
+    def table(self) -> PagedTable[SummaryRow]:
+        return self.query_one("#summary", PagedTable)
+
+    @property
+    def rows(self) -> list[SummaryRow]:
+        return self.table.items
 
     def on_mount(self) -> None:
         self.watch(self.app, "engine_tick", self._engine_moved, init=False)
-        self.query_one(DataTable).focus()
+        self.table.focus()
         self._take_jump()
         self.reload()
 
@@ -88,35 +89,17 @@ class SummaryScreen(ConsoleScreen):
             self.reload()
 
     def reload(self) -> None:
-        self._token += 1
-        self._load(self.destination, self._token)
+        destination = self.destination
 
-    @work(thread=True, group="summary-load")
-    def _load(self, destination: str | None, token: int) -> None:
-        with self.console.store.read() as conn:
-            rows = daily_summary(conn, destination, DAYS)
-        self.post_message(SummaryLoaded(rows, token))
+        def everything(conn: Connection, _after: Any, _limit: int) -> list[SummaryRow]:
+            return daily_summary(conn, destination, DAYS)
 
-    def on_summary_loaded(self, message: SummaryLoaded) -> None:
-        if message.token != self._token:
-            return
-        self.rows = message.rows
-        table = self.query_one(DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for index, row in enumerate(self.rows):
-            table.add_row(
-                row.date,
-                row.destination,
-                _number(row.completions, 11, "green"),
-                _number(row.failures, 8, "bold red"),
-                _number(row.suppressed, 10),
-                _number(row.queued, 6, "yellow"),
-                key=str(index),
-            )
-        if self.rows:
-            table.move_cursor(row=min(cursor, len(self.rows) - 1))
-        which = self.destination or "all destinations"
+        # New counts or another destination: the cursor stays on the row number it was on.
+        self.table.load_query(self.console.store, everything, keep_cursor=True)
+
+    @on(PagedTable.PageShown, "#summary")
+    def _page_shown(self, _event: PagedTable.PageShown) -> None:
+        which = printable(self.destination or "all destinations")
         self.set_title(
             f"Sync summary · {which} · last {DAYS} days · ⏎ failures of the day"
             if self.rows
@@ -149,7 +132,7 @@ class SummaryScreen(ConsoleScreen):
         self.action_open_day()
 
     def action_open_day(self) -> None:
-        row = row_under_cursor(self.query_one(DataTable), self.rows)
+        row = self.table.current()
         if row is None:
             return
         self.app.push_screen(FailuresScreen(destination=row.destination, day=row.date))
