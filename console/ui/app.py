@@ -11,9 +11,11 @@ from datetime import datetime
 
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 
 from console.core import clock as state_clock
+from console.core.text import printable
 from console.engine.runner import EngineOptions, RunResult
 from console.engine.service import EngineEvent, EngineService
 from console.ui.commands import JumpProvider
@@ -109,6 +111,26 @@ class RetentionConsoleApp(App[None]):
         if event.kind == "run-finished" and event.result is not None and event.destination:
             self.last_results[event.destination] = event.result
         self.engine_tick += 1
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast. Toasts carry names and receivers' replies, so unlike Textual's default the
+        message is not markup (a `[@click=...]` in a reply must not become an action) and
+        control characters show escaped; every screen's `notify` lands here."""
+        super().notify(
+            message if markup else printable(message, keep="\n"),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     # -- navigation ---------------------------------------------------------------------------
     def action_go(self, mode: str) -> None:

@@ -8,7 +8,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
+from console.core.text import printable
 from console.engine.destinations import load_destinations
 
 if TYPE_CHECKING:
@@ -44,9 +46,11 @@ class JumpProvider(Provider):
             )
         for destination in destinations:
             name = destination.name
+            # The palette parses prompts and help as markup: a name is escaped to show as typed.
+            shown = escape(printable(name))
             commands.append(
                 (
-                    f"Destination {name}",
+                    f"Destination {shown}",
                     f"{destination.kind}: select it on Destinations",
                     partial(app.go_to, "destinations", name),
                 )
@@ -54,13 +58,13 @@ class JumpProvider(Provider):
             for mode in ("mapping", "summary", "failures", "history"):
                 commands.append(
                     (
-                        f"{SCREEN_TITLES[mode]}: {name}",
-                        f"Show {SCREEN_TITLES[mode].lower()} for {name}",
+                        f"{SCREEN_TITLES[mode]}: {shown}",
+                        f"Show {SCREEN_TITLES[mode].lower()} for {shown}",
                         partial(app.go_to, mode, name),
                     )
                 )
             commands.append(
-                (f"Run now: {name}", "Deliver this destination now", partial(app.run_now, name))
+                (f"Run now: {shown}", "Deliver this destination now", partial(app.run_now, name))
             )
         label = "Resume engine" if app.engine.paused else "Pause engine"
         commands.append((label, "Pause or resume every scheduled run", app.toggle_engine))

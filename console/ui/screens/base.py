@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from console.core.text import printable
 from console.ui.widgets.nav_bar import NavBar
 from console.ui.widgets.status_bar import StatusBar
 
@@ -56,7 +57,8 @@ class ConsoleScreen(Screen[None]):
         """The screen is shown again (or a palette jump targets it): refresh what it shows."""
 
     def set_title(self, text: str) -> None:
-        self.query_one("#title", Static).update(text)
+        # Titles name destinations and echo filters: shown literally (markup=False), escaped.
+        self.query_one("#title", Static).update(printable(text))
 
     def action_back(self) -> None:
         self.console.go_back()

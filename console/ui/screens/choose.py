@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from console.core.text import printable
 from console.engine.destinations import list_destinations
 from console.ui.screens.base import ConsoleModal, ConsoleScreen
 
@@ -28,7 +30,7 @@ class ChooseScreen(ConsoleModal):
         self, title: str, options: list[tuple[str, str]], selected: str | None = None
     ) -> None:
         super().__init__()
-        self.title_text = title
+        self.title_text = printable(title)
         self.options = options
         self.selected = selected
 
@@ -36,7 +38,11 @@ class ChooseScreen(ConsoleModal):
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             yield OptionList(
-                *(Option(label, id=option_id) for option_id, label in self.options),
+                # Labels are destination names: a `Text` prompt is never parsed as markup.
+                *(
+                    Option(Text(printable(label)), id=option_id)
+                    for option_id, label in self.options
+                ),
                 id="choices",
             )
             yield Static("↑↓ move · enter choose · esc cancel", classes="dialog-hint")

@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from console.core.text import printable
 from console.ui.screens.base import ConsoleModal
 
 
@@ -21,8 +22,9 @@ class ConfirmScreen(ConsoleModal):
 
     def __init__(self, question: str, detail: str = "", yes: str = "Yes") -> None:
         super().__init__()
-        self.question = question
-        self.detail = detail
+        # Questions name destinations: shown literally (markup=False), control chars escaped.
+        self.question = printable(question)
+        self.detail = printable(detail, keep="\n")
         self.yes = yes
 
     def compose(self) -> ComposeResult:

@@ -12,9 +12,11 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from console.core.text import printable
 from console.destinations import registry
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.ui.formatting import clock_time, ellipsize, full_time, relative, schedule, short_time
+from console.ui.literal import literal
 from console.ui.messages import (
     ConnectionTested,
     DestinationRemoved,
@@ -139,12 +141,12 @@ class DestinationsScreen(ConsoleScreen):
         for record in self.destinations:
             last_run = "running…" if record.name in running else short_time(record.last_run_at)
             table.add_row(
-                record.name,
+                literal(record.name),
                 kind_label(record.kind),
                 state_text(record),
                 schedule(record.schedule_minutes),
                 last_run,
-                ellipsize(self._result_of(record), self.result_width),
+                literal(ellipsize(printable(self._result_of(record)), self.result_width)),
                 key=record.name,
             )
         names = [d.name for d in self.destinations]
@@ -208,7 +210,7 @@ class DestinationsScreen(ConsoleScreen):
             lines.append(f"Test connection {'OK' if reply[0] else 'FAILED'}: {reply[1]}")
         else:
             lines.append("Test connection: press t")
-        detail.update("\n".join(lines))
+        detail.update(printable("\n".join(lines), keep="\n"))  # names, replies: escaped
 
     # -- actions ------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

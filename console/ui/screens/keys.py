@@ -10,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from console.core.text import printable
 from console.ui.screens.base import ConsoleModal
 from console.ui.widgets.nav_bar import NAV_ITEMS
 
@@ -67,7 +68,7 @@ class KeysScreen(ConsoleModal):
         for key, description in EVERYWHERE_NOTES:
             table.add_row(key, description)
         table.add_row("", "")
-        table.add_row(Text("Store", style="bold underline"), Text(self.store_label))
+        table.add_row(Text("Store", style="bold underline"), Text(printable(self.store_label)))
         with Vertical(classes="dialog wide-dialog"):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll(id="keys-scroll"):

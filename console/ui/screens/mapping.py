@@ -22,6 +22,7 @@ from console.engine.destinations import (
     save_destination,
 )
 from console.ui import mapping_changes as changes
+from console.ui.literal import literal
 from console.ui.messages import DestinationSaved, MappingLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
@@ -141,12 +142,12 @@ class MappingScreen(ConsoleScreen):
                 + (f"; {words(always)} always go)" if always else ")")
             )
             for source, target in (export.fields if export else {}).items():
-                fields.add_row(source, target, key=source)
+                fields.add_row(literal(source), literal(target), key=source)
             events_title.update(f"Events: custom event → {declared.label} reserved event")
             events.add_column("Custom event", key="custom", width=30)
             events.add_column("→ Reserved event", key="reserved", width=18)
             for custom, reserved in settings.events.items():
-                events.add_row(custom, reserved, key=custom)
+                events.add_row(literal(custom), literal(reserved), key=custom)
             if not settings.events:
                 events_title.update(
                     f"Events: custom event → {declared.label} reserved event "
@@ -168,7 +169,7 @@ class MappingScreen(ConsoleScreen):
             events.add_column("In the store", key="reserved", width=14)
             known = set(self.known_events)
             for name in settings.reclaim_events:
-                events.add_row(name, "yes" if name in known else "not seen yet", key=name)
+                events.add_row(literal(name), "yes" if name in known else "not seen yet", key=name)
         events.display = True
         fields_title.display = fields.display
         target = fields if fields.display and not events.has_focus else events

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widget import Widget
 
+from console.core.text import printable
 from console.ui.formatting import clock_time, left_ellipsize, relative
 
 if TYPE_CHECKING:
@@ -37,7 +38,9 @@ class StatusBar(Widget):
         width = max(self.size.width, 20)
         state = app.engine.state
         next_run = app.engine.next_run_time()
-        running = sorted(app.engine.running)
+        # Destination names and the store's path are shown with control characters escaped.
+        running = sorted(printable(name) for name in app.engine.running)
+        store_label = printable(app.store_label)
         title = Text(" Retention Console ", style="bold reverse")
         engine = Text.assemble(("engine ", "dim"), (state, ENGINE_STYLES.get(state, "bold")))
         # From the most to the least said; the first that leaves the store path room wins.
@@ -50,7 +53,7 @@ class StatusBar(Widget):
             ]
         else:
             next_texts = ["no run scheduled", ""]
-        store_room = min(len(app.store_label), 24)
+        store_room = min(len(store_label), 24)
         chosen = (running_texts[-1], next_texts[-1])
         for running_text in running_texts:
             for next_text in next_texts:
@@ -70,7 +73,7 @@ class StatusBar(Widget):
         if next_text:
             tail.append("  " + next_text, style="" if next_run else "dim")
         room = max(8, width - line.cell_len - tail.cell_len)
-        line.append(left_ellipsize(app.store_label, room))
+        line.append(left_ellipsize(store_label, room))
         line.append_text(tail)
         line.truncate(width, overflow="ellipsis")
         return line
