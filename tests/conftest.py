@@ -3,8 +3,10 @@ clock frozen at a chosen moment (restored afterwards). Folders may override them
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from console.core import clock
 from console.sandbox import SandboxServer, SegmentSandbox
 from state.db import Store, open_store
+from tests import hostile
 
 SANDBOX_WRITE_KEY = "test-write-key"
 FROZEN_AT = datetime(2024, 4, 16, 16, 54, 9, 697_000, tzinfo=UTC)
@@ -58,3 +61,14 @@ def frozen_clock() -> Iterator[FrozenClock]:
     clock.set_clock(frozen)
     yield frozen
     clock.set_clock(None)
+
+
+@pytest.fixture
+def hostile_url() -> Iterator[str]:
+    """The URL of a HostileReceiver on 127.0.0.1 (an ephemeral port)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), hostile.HostileReceiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -24,6 +24,7 @@ from console.cli import main
 from console.engine.destinations import get_destination
 from console.sandbox import SegmentSandbox
 from state.db import ENV_DB, open_store
+from tests.hostile import HOSTILE, SHOWN
 
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts
 ENTRY_POINT = Path(sys.executable).parent / "retention-console"
@@ -548,3 +549,32 @@ def test_sandbox_command_serves_a_run_once_end_to_end(tmp_path: Path, db: Path) 
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=10)
     assert server.returncode == 0
+
+
+# --- hostile text (issue 15, item 3) -----------------------------------------------------------
+
+
+def test_reports_and_run_once_never_print_raw_control_characters(
+    tmp_path: Path, db: Path, hostile_url: str
+) -> None:
+    """A destination named with markup and an ESC sequence, sent to a receiver whose every reply
+    carries markup and an OSC title set: `--run-once`, `failures`, `history` and `summary`
+    print them escaped (`\\x1b`), never as raw bytes a terminal would obey."""
+    name = "[/x]\x1b[2J"
+    setup_store(tmp_path, db, hostile_url, segment_toml("[/x]\\u001b[2J", endpoint=hostile_url))
+
+    done = process("--run-once", "--max-wait", "0", "--db", db)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = done.stdout.splitlines()
+    assert line.startswith("[/x]\\x1b[2J: failed - 0 delivered, 2 failed")
+    reports = {
+        args: cli(*args, "--db", db).stdout
+        for args in (("failures",), ("history",), ("summary",), ("failures", "--json"))
+    }
+    for args, out in reports.items():
+        assert "\x1b" not in out and "\x07" not in out, args
+    assert SHOWN in reports[("failures",)] and "[/x]\\x1b[2J" in reports[("failures",)]
+    assert "[/x]\\x1b[2J" in reports[("history",)] and "[/x]\\x1b[2J" in reports[("summary",)]
+    # JSON stays JSON: the same values, with the controls as \u escapes.
+    (failure, *_) = orjson.loads(reports[("failures", "--json")])
+    assert failure["destination"] == name and failure["feedback"] == HOSTILE

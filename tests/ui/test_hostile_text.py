@@ -5,9 +5,7 @@ nothing, and the control characters show escaped."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
@@ -30,41 +28,13 @@ from state.db import Store, open_store
 from state.destinations import save_destination
 from state.models import OutboxRow
 from state.settings import SegmentSettings
+from tests.hostile import HOSTILE, SHOWN
 from tests.ui.conftest import AppFactory, Clock, contact, fill_store
 from tests.ui.test_pilot import painted, press, settle
 
-HOSTILE = "[@click=app.quit]Details[/] invalid \x1b]0;pwned\x07"
-SHOWN = "[@click=app.quit]Details[/] invalid \\x1b]0;pwned\\x07"
-"""How HOSTILE reads on screen: literally, its ESC and BEL escaped."""
 NAME = "[/x]"
 EMAIL = "[@click=app.quit]m@e.co"
 WIDE = (200, 40)
-
-
-class HostileReceiver(BaseHTTPRequestHandler):
-    """A Segment-shaped receiver that refuses everything with HOSTILE as its message."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = orjson.dumps({"success": False, "code": "invalid", "message": HOSTILE})
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def hostile_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HostileReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
