@@ -181,7 +181,7 @@ def test_payload_panel_and_stored_rows_hold_no_key(
 ) -> None:
     db, *_ = world
     assert run_cli("--db", str(db), "--run-once", "--max-wait", "3").returncode in (0, 1)
-    from console.ui.screens.failures import payload_text
+    from console.ui.widgets.failure_detail import payload_text
 
     store = open_store(db)
     try:

@@ -9,29 +9,26 @@ failure of a day, `E`/`J` export the filtered view as CSV or JSON into the curre
 from __future__ import annotations
 
 import asyncio
-import re
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.text import Text
 from sqlalchemy import Connection
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Input, Label, Static
 
 from console.core.text import printable
 from console.reports.views import FAILURE_STATUS_STYLES, FAILURES
-from console.ui.formatting import count, full_time
-from console.ui.messages import ExportWritten, PayloadLoaded, RowsRetried
+from console.ui.formatting import count
+from console.ui.messages import ExportWritten, RowsRetried
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.confirm import ConfirmScreen
-from console.ui.widgets.form_fields import FormInput
+from console.ui.widgets.failure_detail import FailureDetail
+from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.paged_table import PagedTable
 from state.queries import (
     FAILURE_SORTS,
@@ -43,7 +40,6 @@ from state.queries import (
     failure_position,
     failures_page,
     iter_failures,
-    outbox_payload,
     outbox_states,
 )
 
@@ -51,30 +47,6 @@ PAGE_SIZE = 100
 RETRY_OUTCOME_SECONDS = 8.0
 """How long a retry's outcome (delivered / failed in place) stays before the page refreshes."""
 SORTS = list(FAILURE_SORTS)
-SECRET_KEYS = re.compile(r"(write_?key|api_?key|authorization|password|secret|token)", re.I)
-
-
-def scrub(value: Any) -> Any:
-    """Mask anything that looks like a credential. Payloads are message bodies, which never
-    carry keys; this is a second lock on the same door."""
-    if isinstance(value, dict):
-        return {
-            k: ("••••" if SECRET_KEYS.search(str(k)) and v else scrub(v)) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    return value
-
-
-def payload_text(raw: bytes | None) -> str:
-    if raw is None:
-        return "(no payload stored)"
-    try:
-        text = orjson.dumps(scrub(orjson.loads(raw)), option=orjson.OPT_INDENT_2).decode()
-    except orjson.JSONDecodeError:
-        text = raw.decode("utf-8", "replace")
-    # JSON escapes C0 controls but writes C1 controls and bidi overrides as they are.
-    return printable(text, keep="\n")
 
 
 def status_cell(status: str) -> Text:
@@ -158,22 +130,14 @@ class FailuresScreen(ConsoleScreen):
         self.marked: set[int] = set()
         self.states: dict[int, str] = {}
         """Row id -> status shown, once a retry has changed it."""
-        self.detail_open = False
-        self._debounce: Timer | None = None
         self._outcome_timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
-        with Horizontal(id="filter-bar"):
-            yield Label("/", id="filter-label")
-            yield FormInput(
-                placeholder="email, domain or feedback text; ⏎ done, esc keep", id="filter-input"
-            )
+        yield FilterBar("email, domain or feedback text; ⏎ done, esc keep", id="filter-bar")
         table: PagedTable[FailureRow] = PagedTable(FAILURES, page_size=PAGE_SIZE, id="failures")
         table.cell_hook = self._own_cell
         yield table
-        with VerticalScroll(id="failure-detail", classes="detail"):
-            yield Static(id="failure-summary", markup=False)
-            yield Static(id="failure-payload", markup=False)
+        yield FailureDetail(id="failure-detail", classes="detail")
 
     @property
     def table(self) -> PagedTable[FailureRow]:
@@ -202,8 +166,6 @@ class FailuresScreen(ConsoleScreen):
         return None
 
     def on_mount(self) -> None:
-        self.query_one("#filter-bar").display = False
-        self.query_one("#failure-payload").display = False
         self.table.focus()
         self.watch(self.app, "engine_tick", self._engine_moved, init=False)
         self._take_jump()
@@ -287,88 +249,50 @@ class FailuresScreen(ConsoleScreen):
     def _highlighted(self, _event: PagedTable.RowHighlighted) -> None:
         self._show_detail()
 
+    @property
+    def detail(self) -> FailureDetail:
+        return self.query_one(FailureDetail)
+
+    @property
+    def detail_open(self) -> bool:
+        return self.detail.opened
+
     def _show_detail(self) -> None:
         row = self.current()
-        summary = self.query_one("#failure-summary", Static)
         if row is None:
-            summary.update(
+            self.detail.show_empty(
                 "No failures match this view."
                 if self.flt.text or self.flt.day or self.flt.destination
                 else "No failures: everything sent was delivered."
             )
-            self.query_one("#failure-payload", Static).display = False
-            return
-        status = self.states.get(row.id, "failed")
-        # The email, the names and the feedback are the outside world's words: escaped.
-        summary.update(
-            printable(
-                f"{row.email or '—'} · {row.destination} · {row.kind} · {status} · "
-                f"HTTP {row.http_status or '—'} · {row.attempts} attempt(s) · "
-                f"{full_time(row.at)}\n"
-                f"Feedback: {row.feedback or '—'}",
-                keep="\n",
-            )
-            + "\n"
-            + ("⏎ hides the payload" if self.detail_open else "⏎ shows the payload sent")
-            + " · R retries it · space marks it"
-        )
-        payload = self.query_one("#failure-payload", Static)
-        payload.display = self.detail_open
-        if self.detail_open:
-            payload.update("loading the payload…")
-            self._load_payload(row.id)
-
-    @work(thread=True, exclusive=True, group="failures-payload")
-    def _load_payload(self, row_id: int) -> None:
-        with self.console.store.read() as conn:
-            raw = outbox_payload(conn, row_id)
-        self.post_message(PayloadLoaded(row_id, payload_text(raw)))
-
-    def on_payload_loaded(self, message: PayloadLoaded) -> None:
-        row = self.current()
-        if row is not None and row.id == message.row_id and self.detail_open:
-            self.query_one("#failure-payload", Static).update("Payload sent:\n" + message.text)
+        else:
+            self.detail.show(row, self.states.get(row.id, "failed"))
 
     def action_detail(self) -> None:
-        if self.query_one("#filter-input").has_focus:
+        if self.filter_bar.typing:
             self._filter_done()
             return
-        self.detail_open = not self.detail_open
-        self.query_one("#failure-detail").set_class(self.detail_open, "-open")
+        self.detail.toggle()
         self._show_detail()
 
     # -- filter and sort ----------------------------------------------------------------------
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
     def action_filter(self) -> None:
-        bar = self.query_one("#filter-bar")
-        bar.display = True
-        self.query_one("#filter-input", Input).focus()
+        self.filter_bar.open()
 
-    @on(Input.Changed, "#filter-input")
-    def _filter_typed(self, event: Input.Changed) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        # Wait for a pause in typing: one query per pause, not per keystroke.
-        self._debounce = self.set_timer(0.25, lambda: self._apply_filter(event.value))
-
-    def _apply_filter(self, text: str) -> None:
-        text = text.strip()
-        if text == (self.flt.text or ""):
+    @on(FilterBar.Applied)
+    def _filter_applied(self, event: FilterBar.Applied) -> None:
+        if event.text == self.flt.text:
             return
-        self.flt = FailureFilter(self.flt.destination, self.flt.day, text or None)
+        self.flt = FailureFilter(self.flt.destination, self.flt.day, event.text)
         self.marked.clear()
         self.reload_first()
 
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._filter_done()
-
     def _filter_done(self) -> None:
-        value = self.query_one("#filter-input", Input).value
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._apply_filter(value)
-        self.query_one("#filter-bar").display = bool(value.strip())
+        self.filter_bar.finish()
         self.table.focus()
 
     def action_sort(self) -> None:
@@ -376,14 +300,12 @@ class FailuresScreen(ConsoleScreen):
         self.reload_first()
 
     def action_back(self) -> None:
-        field = self.query_one("#filter-input", Input)
-        if field.has_focus:
+        if self.filter_bar.typing:
             # Escape while typing: keep what is typed, go back to the table.
             self._filter_done()
         elif self.flt.text:
-            field.value = ""
+            self.filter_bar.clear()
             self.flt = FailureFilter(self.flt.destination, self.flt.day, None)
-            self.query_one("#filter-bar").display = False
             self.reload_first()
         elif self.detail_open:
             self.action_detail()
