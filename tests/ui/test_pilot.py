@@ -599,3 +599,31 @@ def test_no_snapshot_or_screenshot_holds_a_secret() -> None:
         for secret in (SEGMENT_KEY, RESCI_KEY, SEGMENT_WRITE_KEY, RESCI_API_KEY):
             assert secret not in text, picture.name
             assert secret[:12] not in text, picture.name
+
+
+async def test_failures_pages_turn_with_n_and_p(
+    ui_app: AppFactory, ui_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keyset pages: n reads the page past the last row shown, p the one before, and the
+    pages together are the whole listing in order, each row once."""
+    monkeypatch.setattr(failures_screen, "PAGE_SIZE", 25)
+    with ui_store.read() as conn:
+        everything = [row.id for row in failures_page(conn, limit=1000)]
+    app = ui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "f")
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        pages = [[row.id for row in screen.rows]]
+        for _ in range(2):
+            await press(pilot, "n")
+            pages.append([row.id for row in screen.rows])
+        title = str(screen.query_one("#title", Static).render())
+        assert "rows 51–60 of 60" in title
+        await press(pilot, "n")  # no page past the last: nothing moves
+        assert [row.id for row in screen.rows] == pages[-1]
+        await press(pilot, "p")
+        assert [row.id for row in screen.rows] == pages[1]
+    assert [len(page) for page in pages] == [25, 25, 10]
+    assert [i for page in pages for i in page] == everything
