@@ -22,6 +22,7 @@ from textual.validation import Function, Integer, Regex, Validator
 from textual.widgets import Button, Checkbox, Footer, Input, Select, Static
 
 from console.core.secrets import mask_secret
+from console.core.text import printable
 from console.destinations import registry
 from console.destinations.fields import GENERAL, FormField, errors_shown_at, form_fields
 from console.destinations.fields import Input as Kind
@@ -100,7 +101,7 @@ class DestinationForm(ConsoleModal):
             f"Edit {self.record.name} ({label})" if self.record else f"Add a {label} destination"
         )
         yield StatusBar()
-        yield Static(title, classes="screen-title", markup=False)
+        yield Static(printable(title), classes="screen-title", markup=False)  # a name: escaped
         yield Static("", id="form-problems", markup=False)
         with VerticalScroll(id="form-body"):
             yield SectionTitle(GENERAL)
