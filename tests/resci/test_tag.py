@@ -7,10 +7,13 @@ import re
 import orjson
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from console.cli import main
 from console.destinations.resci.settings import ResciSettings
 from console.destinations.resci.tag import js_string, onsite_tag
+from state.models import ImportJob
+from tests.hostile import HOSTILE, SHOWN
 from tests.resci.conftest import Console, Resci, contact, destination_toml
 
 LOADER = "https://d1stxfv94hrhia.cloudfront.net/waves/v3/w.js"
@@ -123,3 +126,22 @@ async def test_cli_lists_import_jobs_with_their_state(console: Console, resci: R
     as_json = runner.invoke(main, ["resci", "jobs", "resci-main", "--json", "--db", db])
     [job] = orjson.loads(as_json.stdout)
     assert (job["status"], job["remote_id"], job["rows"]) == ("queued", "job_1", 3)
+
+
+async def test_cli_jobs_print_a_hostile_message_escaped(console: Console, resci: Resci) -> None:
+    """A job's message holds ReSci's words: `resci jobs` prints its control characters
+    escaped, never as raw bytes a terminal would obey."""
+    console.contacts([contact(i) for i in range(3)])
+    console.apply(destination_toml(resci.url))
+    await console.run()
+    with console.store.write() as conn:
+        conn.execute(update(ImportJob.__table__).values(message=HOSTILE))
+    db = str(console.store.path)
+    listed = CliRunner().invoke(main, ["resci", "jobs", "resci-main", "--db", db])
+    assert listed.exit_code == 0, listed.output
+    assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout
+    assert f"job 1: {SHOWN}" in listed.stdout
+    as_json = CliRunner().invoke(main, ["resci", "jobs", "resci-main", "--json", "--db", db])
+    assert "\x1b" not in as_json.stdout
+    [job] = orjson.loads(as_json.stdout)
+    assert job["message"] == HOSTILE
