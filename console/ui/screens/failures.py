@@ -204,9 +204,12 @@ class FailuresScreen(ConsoleScreen):
         def page(conn: Connection, after: Any, limit: int) -> list[FailureRow]:
             return failures_page(conn, flt, limit=limit, after=after, sort=sort)
 
-        table = self.table
-        table.position_of = partial(failure_position, sort=sort)
-        table.load_query(self.console.store, page, lambda conn: failure_count(conn, flt))
+        self.table.load_query(
+            self.console.store,
+            page,
+            lambda conn: failure_count(conn, flt),
+            position=partial(failure_position, sort=sort),
+        )
 
     @on(PagedTable.PageShown, "#failures")
     def _page_shown(self, _event: PagedTable.PageShown) -> None:

@@ -151,10 +151,14 @@ class PagedTable(DataTable[Any], Generic[Row]):
         query: PageQuery[Row],
         count: CountQuery | None = None,
         *,
+        position: Callable[[Row], Any] | None = None,
         keep_cursor: bool = False,
     ) -> None:
-        """Read the first page of a (new) query."""
+        """Read the first page of a (new) query; `position` replaces the keyset position
+        function when the new query orders its rows otherwise (another sort)."""
         self._store, self._page_query, self._count_query = store, query, count
+        if position is not None:
+            self.position_of = position
         self._starts = [None]
         self.reload(keep_cursor)
 
