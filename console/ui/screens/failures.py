@@ -242,7 +242,7 @@ class FailuresScreen(ConsoleScreen):
             parts.append("n/p: page")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
-        self.set_title(printable(" · ".join(parts)))
+        self.set_title(" · ".join(parts))
 
     # -- the highlighted row ------------------------------------------------------------------
     def current(self) -> FailureRow | None:

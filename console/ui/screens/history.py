@@ -117,7 +117,7 @@ class HistoryScreen(ConsoleScreen):
             parts.append("n/p: page")
         parts.append("⏎ a run's rows")
         title = " · ".join(parts) if self.runs else f"History · {which} · no runs yet"
-        self.set_title(printable(title))
+        self.set_title(title)
         self._show_detail()
 
     def _tick_live(self) -> None:
@@ -221,7 +221,7 @@ class RunRowsScreen(ConsoleScreen):
         if table.page or table.has_more:
             parts.append("n/p: page")
         title = " · ".join(parts) if self.rows else " · ".join(parts[:4]) + " · no rows"
-        self.set_title(printable(title))
+        self.set_title(title)
         self._show_detail()
 
     @on(PagedTable.RowHighlighted)

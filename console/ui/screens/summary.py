@@ -13,7 +13,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
-from console.core.text import printable
 from console.reports.views import SUMMARY
 from console.ui.formatting import count
 from console.ui.screens.base import ConsoleScreen
@@ -99,7 +98,7 @@ class SummaryScreen(ConsoleScreen):
 
     @on(PagedTable.PageShown, "#summary")
     def _page_shown(self, _event: PagedTable.PageShown) -> None:
-        which = printable(self.destination or "all destinations")
+        which = self.destination or "all destinations"
         self.set_title(
             f"Sync summary · {which} · last {DAYS} days · ⏎ failures of the day"
             if self.rows
