@@ -192,7 +192,7 @@ def _import_command(kind: str) -> None:
             click.echo(printable(f"{path}:{error.line}: {error.reason}"), err=True)
         if report.rejected > 200:
             click.echo(f"... and {report.rejected - 200} more rejected rows", err=True)
-        click.echo(report.summary_line())
+        click.echo(printable(report.summary_line()))  # it names the file
         # Rejected rows were skipped and reported; the good ones landed.
         ctx.exit(EXIT_FAILED if report.rejected else EXIT_OK)
 
@@ -222,7 +222,7 @@ def config_apply(ctx: click.Context, path: Path, db: str | None) -> None:
     except ConfigError as exc:
         click.echo(printable(f"error: {exc}"), err=True)
         ctx.exit(EXIT_BAD_INPUT)
-    click.echo(report.summary_line())
+    click.echo(printable(report.summary_line()))  # it names destinations
 
 
 @config_group.command("export")
