@@ -20,14 +20,16 @@ from console.destinations.base import Outcome, RowOutcome
 from console.destinations.segment.adapter import identify_message
 from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import save_destination
-from console.engine.outbox import NewRow, RetryPolicy, queue_rows, record_outcomes
-from console.engine.runs import RunCounts, finish_run, start_run
+from console.engine.retries import RetryPolicy, record_outcomes
+from console.engine.runs import RunCounts, finish_run
 from console.ui.app import RetentionConsoleApp
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.history import HistoryScreen, RunRowsScreen
 from console.ui.screens.summary import SummaryScreen
 from state.db import Store, open_store
 from state.models import OutboxRow
+from state.outbox import NewRow, queue_rows
+from state.runs import start_run
 from tests.hostile import HOSTILE, SHOWN
 from tests.ui.conftest import AppFactory, Clock, contact, fill_store
 from tests.ui.test_pilot import painted, press, settle

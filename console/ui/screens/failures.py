@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from sqlalchemy import Connection
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -30,6 +29,7 @@ from console.ui.screens.confirm import ConfirmScreen
 from console.ui.widgets.failure_detail import FailureDetail
 from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.paged_table import PagedTable
+from state.db import Connection
 from state.queries import (
     FAILURE_SORTS,
     FailureFilter,

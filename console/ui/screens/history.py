@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +19,7 @@ from console.ui.formatting import count, full_time
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.widgets.paged_table import PagedTable
+from state.db import Connection
 from state.queries import FailureRow, RunRow, run_rows_page, runs_page
 
 PAGE_SIZE = 100

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +18,7 @@ from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.failures import FailuresScreen
 from console.ui.widgets.paged_table import PagedTable
+from state.db import Connection
 from state.queries import SummaryRow, daily_summary
 
 DAYS = 30

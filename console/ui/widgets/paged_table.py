@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from rich.text import Text
-from sqlalchemy import Connection
 from textual import events, on
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from console.reports.columns import Column, View
-from state.db import Store
+from state.db import Connection, Store
 
 Item = TypeVar("Item")
 Row = TypeVar("Row")
