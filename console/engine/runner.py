@@ -23,7 +23,7 @@ from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
 from console.engine.planning import plan_chunks
 from console.engine.retries import RetryPolicy, record_outcomes
-from console.engine.runs import RunCounts, finish_run
+from console.engine.runs import UNHEALTHY_AFTER, RunCounts, finish_run
 from state import outbox
 from state.db import Store
 from state.runs import (
@@ -42,7 +42,8 @@ log = logging.getLogger("retention_console.engine")
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Knobs of delivery; defaults suit production, tests shorten the waits."""
+    """Knobs of delivery; defaults suit production, tests shorten the waits. The console and
+    `--run-once` build them from `console.engine.settings.EngineSettings`."""
 
     policy: RetryPolicy = RetryPolicy()
     batch_rows: int = 2500
@@ -53,6 +54,10 @@ class EngineOptions:
     lease_wait_seconds: float = 0.0
     """How long to wait for a destination another engine is working."""
     timeout_seconds: float = 15.0
+    unhealthy_after: int = UNHEALTHY_AFTER
+    """Consecutive failed runs (nothing delivered, errors) before a destination is unhealthy."""
+    unhealthy_probe_seconds: float = 1800.0
+    """How often the scheduler still runs an unhealthy destination, to see if it recovered."""
 
 
 @dataclass
@@ -320,7 +325,16 @@ async def run_destination(
 
     def end() -> None:
         with store.write() as conn:
-            finish_run(conn, run_id, destination.id, counts, status, result.line(), errored=errored)
+            finish_run(
+                conn,
+                run_id,
+                destination.id,
+                counts,
+                status,
+                result.line(),
+                errored=errored,
+                unhealthy_after=options.unhealthy_after,
+            )
             release_lease(conn, destination.id, owner)
 
     await asyncio.to_thread(end)

@@ -46,8 +46,10 @@ def finish_run(
     message: str | None,
     *,
     errored: bool,
+    unhealthy_after: int = UNHEALTHY_AFTER,
 ) -> None:
-    """Close the run and update the destination's last result and health."""
+    """Close the run and update the destination's last result and health (unhealthy after
+    `unhealthy_after` failing runs in a row)."""
     now = clock.now_iso()
     close_run(conn, run_id, status, now, message, counts.as_row())
     failures = consecutive_failures(conn, destination_id)
@@ -58,7 +60,7 @@ def finish_run(
         failures = 0
     # else: the run sent nothing (its rows were waiting for their retry time), so it says
     # nothing about the receiver: the streak neither grows nor resets.
-    healthy = failures < UNHEALTHY_AFTER
+    healthy = failures < unhealthy_after
     record_health(
         conn,
         destination_id,

@@ -26,8 +26,6 @@ from state.destinations import set_flags
 from state.outbox import destinations_of, requeue_failures
 
 log = logging.getLogger("retention_console.engine")
-# An unhealthy destination is probed at most this often instead of on every tick.
-UNHEALTHY_PROBE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,8 @@ class EngineService:
             return
         if not destination.healthy and destination.last_run_at:
             since = clock.now() - clock.parse_iso(destination.last_run_at)
-            if since < UNHEALTHY_PROBE:
+            # Probed at most this often instead of on every tick.
+            if since < timedelta(seconds=self.options.unhealthy_probe_seconds):
                 return  # keep an unhealthy destination from spinning; probe it now and then
         await self._run(destination, Trigger.SCHEDULE)
 

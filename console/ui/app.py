@@ -29,6 +29,8 @@ from console.ui.screens.summary import SummaryScreen
 from state.db import Store, privacy_warning
 
 SCREENS = ("destinations", "mapping", "summary", "failures", "history")
+PAGE_SIZE = 100
+"""Rows per page when the caller names none (EngineSettings.page_size's default)."""
 
 
 class RetentionConsoleApp(App[None]):
@@ -70,9 +72,12 @@ class RetentionConsoleApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         store_label: str | None = None,
         cursor_blink: bool = True,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         super().__init__()
         self.store = store
+        self.page_size = page_size
+        """Rows per page of Failures and History (the `page_size` setting)."""
         self.store_label = store_label or store.label
         self.engine = EngineService(store, engine_options, listener=self._engine_listener)
         self.start_engine = start_engine
@@ -231,12 +236,14 @@ def make_app(
     clock: Callable[[], datetime] | None = None,
     store_label: str | None = None,
     cursor_blink: bool = True,
+    page_size: int = PAGE_SIZE,
 ) -> RetentionConsoleApp:
     """The console over `store`.
 
     `start_engine=False` keeps the scheduler off (snapshots: nothing moves); the engine still
     serves run now, retry and test connection. `clock` is what relative times are measured
-    against; `store_label` replaces the store's path in the header (tests and screenshots).
+    against; `store_label` replaces the store's path in the header (tests and screenshots);
+    `page_size` is the rows per page of Failures and History.
     """
     return RetentionConsoleApp(
         store,
@@ -245,4 +252,5 @@ def make_app(
         clock=clock,
         store_label=store_label,
         cursor_blink=cursor_blink,
+        page_size=page_size,
     )

@@ -43,7 +43,6 @@ from state.queries import (
     outbox_states,
 )
 
-PAGE_SIZE = 100
 RETRY_OUTCOME_SECONDS = 8.0
 """How long a retry's outcome (delivered / failed in place) stays before the page refreshes."""
 SORTS = list(FAILURE_SORTS)
@@ -134,7 +133,9 @@ class FailuresScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         yield FilterBar("email, domain or feedback text; ⏎ done, esc keep", id="filter-bar")
-        table: PagedTable[FailureRow] = PagedTable(FAILURES, page_size=PAGE_SIZE, id="failures")
+        table: PagedTable[FailureRow] = PagedTable(
+            FAILURES, page_size=self.console.page_size, id="failures"
+        )
         table.cell_hook = self._own_cell
         yield table
         yield FailureDetail(id="failure-detail", classes="detail")
@@ -216,7 +217,7 @@ class FailuresScreen(ConsoleScreen):
         table = self.table
         self.refresh_bindings()  # retry, mark and export depend on having rows
         # The last page is on screen: the total is known without waiting for the count.
-        self.total = None if table.has_more else table.page * PAGE_SIZE + len(self.rows)
+        self.total = None if table.has_more else table.page * table.page_size + len(self.rows)
         if self.states:
             # A fresh page shows rows as the store has them: retry outcomes are forgotten.
             self.states = {}

@@ -22,8 +22,6 @@ from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
 from state.queries import FailureRow, RunRow, run_rows_page, runs_page
 
-PAGE_SIZE = 100
-
 
 def run_note(run: RunRow) -> str:
     """What a run's message adds to its counts: the part in parentheses of the engine's
@@ -61,7 +59,7 @@ class HistoryScreen(ConsoleScreen):
         self._live: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield PagedTable(RUNS, page_size=PAGE_SIZE, position=_by_id, id="runs")
+        yield PagedTable(RUNS, page_size=self.console.page_size, position=_by_id, id="runs")
         with VerticalScroll(id="run-detail", classes="detail"):
             yield Static(id="run-summary", markup=False)
 
@@ -191,7 +189,7 @@ class RunRowsScreen(ConsoleScreen):
         self.sync_run = run
 
     def compose_body(self) -> ComposeResult:
-        yield PagedTable(RUN_ROWS, page_size=PAGE_SIZE, position=_by_id, id="run-rows")
+        yield PagedTable(RUN_ROWS, page_size=self.console.page_size, position=_by_id, id="run-rows")
         with VerticalScroll(id="run-row-detail", classes="detail"):
             yield Static(id="run-row-summary", markup=False)
 
