@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from console.cli.options import engine_settings
+
 
 @click.command("demo")
 @click.option(
@@ -32,11 +34,14 @@ import click
     show_default=True,
     help="Minutes between scheduled runs of each demo destination.",
 )
-def demo(db: Path | None, history_days: int, schedule_minutes: int) -> None:
+@click.pass_context
+def demo(ctx: click.Context, db: Path | None, history_days: int, schedule_minutes: int) -> None:
     """Open the console on a demo store fed to local Segment and ReSci sandboxes."""
     from console.demo import build_demo
-    from console.engine.runner import EngineOptions
     from console.ui.app import make_app
+
+    # Short waits so a demo run ends promptly; the rest of the settings apply as elsewhere.
+    settings = engine_settings(ctx, max_wait_seconds=10.0)
 
     path = db or Path(tempfile.mkdtemp(prefix="retention-demo-")) / "demo.db"
     try:
@@ -46,8 +51,12 @@ def demo(db: Path | None, history_days: int, schedule_minutes: int) -> None:
     click.echo(f"Demo store: {path}", err=True)
     click.echo(f"Segment sandbox {env.segment.url}, ReSci sandbox {env.resci.url}", err=True)
     try:
-        # Short waits so a demo run ends promptly; the first run starts a few seconds in.
-        make_app(env.store, engine_options=EngineOptions(max_wait_seconds=10.0)).run()
+        # The first run starts a few seconds in.
+        make_app(
+            env.store,
+            engine_options=settings.engine_options(headless=False),
+            page_size=settings.page_size,
+        ).run()
     finally:
         env.close()
     click.echo(f"The demo store stays at {path}; open it again with: retention-console --db {path}")

@@ -1,18 +1,15 @@
 """`retention-console resci ...`: the on-site tag and the import jobs of a ReSci destination.
 
-Exit codes follow `console.cli`: 0 done; 2 no such destination, not a ReSci destination, or it
+Exit codes follow `console.cli.options`: 0 done; 2 no such destination, not a ReSci destination, or it
 lacks what the command needs (a Site ID for `tag`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-import orjson
 
-from console.cli import EXIT_BAD_INPUT, _print_table, _store, db_option
-from console.core.text import json_printable, printable
+from console.cli.options import EXIT_BAD_INPUT, db_option, print_json, print_table, store_for
+from console.core.text import printable
 from console.destinations import resci as resci_kind
 from console.engine.destinations import DestinationRecord, get_destination
 from state.db import Store
@@ -24,9 +21,9 @@ def resci() -> None:
 
 
 def _resci_destination(
-    ctx: click.Context, db: Path | None, name: str
+    ctx: click.Context, db: str | None, name: str
 ) -> tuple[Store, DestinationRecord]:
-    store = _store(ctx, db)
+    store = store_for(ctx, db)
     with store.read() as conn:
         destination = get_destination(conn, name)
     if destination is None:
@@ -47,7 +44,7 @@ def _resci_destination(
 @click.argument("destination")
 @db_option
 @click.pass_context
-def tag(ctx: click.Context, destination: str, db: Path | None) -> None:
+def tag(ctx: click.Context, destination: str, db: str | None) -> None:
     """Print the on-site tag (`_rsq` snippet) for DESTINATION's website, ready to paste."""
     from console.destinations.resci.tag import onsite_tag
 
@@ -73,7 +70,7 @@ def tag(ctx: click.Context, destination: str, db: Path | None) -> None:
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @db_option
 @click.pass_context
-def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: Path | None) -> None:
+def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: str | None) -> None:
     """List DESTINATION's audience import jobs, newest first, with their state."""
     from state.audiences import import_jobs_for
 
@@ -81,8 +78,7 @@ def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: Pa
     with store.read() as conn:
         rows = import_jobs_for(conn, record.id, limit=limit)
     if as_json:
-        rows_json = orjson.dumps([r.as_json() for r in rows], option=orjson.OPT_INDENT_2)
-        click.echo(json_printable(rows_json.decode()))
+        print_json([r.as_json() for r in rows])
         return
     if not rows:
         click.echo(f"{record.name}: no import jobs yet")
@@ -101,7 +97,7 @@ def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: Pa
         )
         for r in rows
     ]
-    _print_table(table)
+    print_table(table)
     for r in rows:
         if r.message:
             click.echo(printable(f"job {r.id}: {r.message}"))

@@ -1,0 +1,33 @@
+"""`retention-console`: the console, the headless run, imports, configuration and reports.
+
+The command line is assembled here and only here: `console.cli.run` holds the root group (the
+console and `--run-once`), each other module one family of subcommands, and
+`console.cli.options` what they share. None of them imports this package or another command
+module, so there is no cycle to patch around. Exit codes: see `console.cli.options`.
+"""
+
+from __future__ import annotations
+
+from console.cli.config import config_group
+from console.cli.demo import demo
+from console.cli.imports import import_group
+from console.cli.reports import failures, history, summary
+from console.cli.resci import resci
+from console.cli.retry import retry
+from console.cli.run import main
+from console.cli.sandbox import sandbox
+
+for _command in (
+    import_group,
+    config_group,
+    summary,
+    failures,
+    retry,
+    history,
+    sandbox,
+    resci,
+    demo,
+):
+    main.add_command(_command)
+
+__all__ = ["main"]

@@ -1,0 +1,121 @@
+"""What every `retention-console` command shares: exit codes, the `--db` option and opening the
+store it names, logging, tables and JSON on stdout, and the engine's settings.
+
+The command modules import this one and nothing of each other; `console.cli` assembles them.
+It imports no Textual and nothing heavy at module level, so `--run-once` stays lean.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+import orjson
+
+from console.core.text import json_printable, printable
+from state.db import Store, StoreError, StoreMissing, default_db_path, open_store, privacy_warning
+
+if TYPE_CHECKING:
+    from console.engine.settings import EngineSettings
+    from console.reports.columns import View
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
+"""0 all went well; 1 some rows failed or are still queued for retry; 2 bad configuration or
+input; 3 another engine is working a destination (nothing was sent for it)."""
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db",
+        "db",
+        # Kept as text: a Path would fold `sqlite:///abs/path` or `postgresql://host/db` into a
+        # local file name.
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Store file or database URL (default: $RETENTION_CONSOLE_DB or the user data dir).",
+    )(func)
+
+
+def store_for(ctx: click.Context, db: str | None, *, create: bool = False) -> Store:
+    """The store named by --db (here or on the main command), $RETENTION_CONSOLE_DB or the
+    default path. Only commands that put something in it (`create`) make a new one: a
+    mistyped path given to cron's `--run-once` or to a report exits 2 instead of reporting
+    an empty store as a success."""
+    target = db or (ctx.find_root().params.get("db")) or default_db_path()
+    try:
+        store = open_store(target, create=create)
+    except StoreMissing as exc:
+        click.echo(
+            printable(
+                f"error: {exc}; check --db, or create it with: retention-console config apply FILE"
+            ),
+            err=True,
+        )
+        ctx.exit(EXIT_BAD_INPUT)
+    except StoreError as exc:
+        click.echo(printable(f"error: {exc}"), err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    if warning := privacy_warning(store):
+        click.echo(f"warning: {warning}", err=True)
+    return store
+
+
+def engine_settings(ctx: click.Context, **flags: float | None) -> EngineSettings:
+    """The engine's settings: `flags` given on the command line (None: not given) over
+    $RETENTION_CONSOLE_* over the file of --settings / $RETENTION_CONSOLE_SETTINGS over the
+    defaults. A bad value exits 2 naming the variable or file that holds it."""
+    from console.engine.settings import EngineSettings, SettingsError
+
+    path: str | None = ctx.find_root().params.get("settings_file")
+    try:
+        return EngineSettings.load(
+            Path(path) if path else None,
+            **{name: value for name, value in flags.items() if value is not None},
+        )
+    except SettingsError as exc:
+        fail(ctx, str(exc))
+
+
+def fail(ctx: click.Context, message: str) -> NoReturn:
+    """`error: message` on stderr, exit 2 (bad configuration or input)."""
+    click.echo(f"error: {message}", err=True)
+    ctx.exit(EXIT_BAD_INPUT)
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs request URLs at INFO; keep them out of operator logs unless asked for.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def print_json(items: list[dict[str, object]]) -> None:
+    click.echo(json_printable(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode()))
+
+
+def print_report(view: View[Any], rows: list[Any], as_json: bool) -> None:
+    """A view's rows as its JSON export or as its plain-text report (the console's columns;
+    control characters escaped)."""
+    if as_json:
+        print_json([view.export_item(row) for row in rows])
+        return
+    for line in view.report_lines(rows):
+        click.echo(line)
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Left-aligned columns two spaces apart; the first row is the header."""
+    # Cells may hold the outside world's words (names, a job's message): never raw controls.
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

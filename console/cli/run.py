@@ -1,0 +1,126 @@
+"""The root `retention-console` command: the console (no subcommand) and the headless
+`--run-once` for cron and systemd timers.
+
+Exit codes (see `console.cli.options`): 0 all went well; 1 some rows failed or are still queued
+for retry; 2 bad configuration or input; 3 another engine is working a destination (nothing was
+sent for it). Summaries go to stdout, diagnostics to stderr.
+
+`--run-once` never imports Textual: the UI is imported inside `_open_console` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from console.cli.options import (
+    EXIT_BAD_INPUT,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_OK,
+    configure_logging,
+    db_option,
+    engine_settings,
+    store_for,
+)
+from console.core.text import printable
+
+
+@click.group(invoke_without_command=True)
+@click.option("--run-once", is_flag=True, help="Deliver every enabled destination once and exit.")
+@click.option("--destination", "destinations", multiple=True, help="With --run-once: only these.")
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(0, 3600),
+    default=None,
+    help="With --run-once: seconds to wait for retries that fall due "
+    "(default: the max_wait_seconds setting, 60).",
+)
+@click.option(
+    "--lease-wait",
+    type=click.FloatRange(0, 3600),
+    default=None,
+    help="With --run-once: seconds to wait for a destination another run is working "
+    "(default: the lease_wait_seconds setting, 300).",
+)
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(dir_okay=False),
+    envvar="RETENTION_CONSOLE_SETTINGS",
+    default=None,
+    help="A TOML file of engine settings (default: $RETENTION_CONSOLE_SETTINGS); "
+    "$RETENTION_CONSOLE_<NAME> variables override it, flags override both.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Diagnostics on stderr.")
+@db_option
+@click.pass_context
+def main(
+    ctx: click.Context,
+    run_once: bool,
+    destinations: tuple[str, ...],
+    max_wait: float | None,
+    lease_wait: float | None,
+    settings_file: str | None,
+    verbose: bool,
+    db: str | None,
+) -> None:
+    """Retention Console: feed Retention Science and Segment from your contact store."""
+    configure_logging(verbose)
+    if ctx.invoked_subcommand is not None:
+        return
+    if run_once:
+        ctx.exit(_run_once(ctx, db, destinations, max_wait, lease_wait))
+    _open_console(ctx, db)
+
+
+def _open_console(ctx: click.Context, db: str | None) -> None:
+    # --max-wait and --lease-wait are --run-once's; the console takes the settings as they are.
+    settings = engine_settings(ctx)
+    store = store_for(ctx, db, create=True)
+    try:
+        # Here and nowhere else at the root: `--run-once` must not pay for (or depend on) Textual.
+        from console.ui.app import make_app
+    except ImportError:
+        click.echo(ctx.get_help())
+        return
+    make_app(
+        store, engine_options=settings.engine_options(headless=False), page_size=settings.page_size
+    ).run()
+
+
+def _run_once(
+    ctx: click.Context,
+    db: str | None,
+    names: tuple[str, ...],
+    max_wait: float | None,
+    lease_wait: float | None,
+) -> int:
+    from console.core.vocab import RunStatus, Trigger
+    from console.engine.destinations import list_destinations
+    from console.engine.runner import run_all
+
+    settings = engine_settings(ctx, max_wait_seconds=max_wait, lease_wait_seconds=lease_wait)
+    store = store_for(ctx, db)
+    options = settings.engine_options(headless=True)
+    with store.read() as conn:
+        known = {d.name for d in list_destinations(conn)}
+    missing = [n for n in names if n not in known]
+    if missing:
+        click.echo(f"error: no destination named {', '.join(missing)}", err=True)
+        return EXIT_BAD_INPUT
+    results = asyncio.run(run_all(store, Trigger.RUN_ONCE, options, names or None))
+    if not results:
+        click.echo("no enabled destinations; add one with: retention-console config apply FILE")
+        return EXIT_OK
+    for result in results:
+        # The line carries names and a receiver's words: cron mails it, a terminal shows it.
+        click.echo(printable(result.line()))
+    if any(r.config_error for r in results):
+        return EXIT_BAD_INPUT
+    if any(r.status == RunStatus.BUSY for r in results):
+        return EXIT_BUSY
+    if any(r.status != "ok" for r in results):
+        return EXIT_FAILED
+    return EXIT_OK
