@@ -11,7 +11,7 @@ project's sandbox receivers on 127.0.0.1 in a child process, and prints one line
    list of N/10 emails;
 4. resci backfill: an audience of N contacts exported as one CSV import job;
 5. console: launch to first paint and a filtered Failures page on a store of 1,000,000
-   delivery rows (`console.ui.benchmark`, headless through Textual's test harness).
+   delivery rows (`bench.console_bench`, headless through Textual's test harness).
 
 Every step the console performs runs as the operator would run it, as a child process
 (`retention-console import ...`, `config apply`, `--run-once`), and its peak RSS is that
@@ -338,14 +338,14 @@ class Bench:
         )
 
     def console(self) -> str:
-        """Figure 5: first paint and a filtered Failures page, through console.ui.benchmark."""
+        """Figure 5: first paint and a filtered Failures page, through bench.console_bench."""
         rows = self.sizes.console_rows
-        for module in ("console.ui.app", "console.ui.benchmark"):
+        for module in ("console.ui.app", "bench.console_bench"):
             if importlib.util.find_spec(module) is None:
                 return f"5 console: skipped ({module} not available)"
         db = self.workdir / "console.db"
         done = run_timed(
-            ["console.ui.benchmark", "--rows", str(rows), "--db", str(db)],
+            ["bench.console_bench", "--rows", str(rows), "--db", str(db)],
             self.workdir,
             timeout_for(rows) + 120,
             "console",
@@ -361,7 +361,9 @@ class Bench:
         filtered = seconds(r"^filtered failures page")
         if done.returncode != 0 or paint is None or filtered is None:
             detail = (done.stderr.strip() or text.strip())[-400:]
-            return f"5 console: skipped (console.ui.benchmark failed: exit {done.returncode}: {detail})"
+            return (
+                f"5 console: skipped (bench.console_bench failed: exit {done.returncode}: {detail})"
+            )
         screen_text = f"; failures screen {screen * 1000:.0f} ms" if screen is not None else ""
         return (
             f"5 console: {fmt(rows)} delivery rows; launch to first paint {paint * 1000:.0f} ms"

@@ -1,4 +1,4 @@
-"""`python -m console.ui.benchmark`: how fast the console is on a large store.
+"""`python -m bench.console_bench`: how fast the console is on a large store.
 
 Fills a store with `--rows` outbox rows (default 1,000,000: deliveries over 30 days for two
 destinations, 8% of them failed) with `executemany`, then starts the console in a fresh
@@ -203,7 +203,7 @@ def main() -> int:
             f"filled {path} with {args.rows:,} outbox rows in {time.perf_counter() - start:.1f} s"
         )
     result = subprocess.run(
-        [sys.executable, "-m", "console.ui.benchmark", "--probe", str(path)], check=False
+        [sys.executable, "-m", "bench.console_bench", "--probe", str(path)], check=False
     )
     return result.returncode
 

@@ -1,4 +1,4 @@
-"""`python -m console.ui.screenshots [DIR]`: one SVG per screen, taken from the demo.
+"""`python -m bench.screenshots [DIR]`: one SVG per screen, taken from the demo.
 
 Builds the demo in a temporary directory with the clock frozen (so dates and times are the
 same at every run), delivers both destinations through the engine, then opens the console
