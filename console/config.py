@@ -72,11 +72,25 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        return tomllib.loads(text)
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{path}: not valid TOML: {_located(exc, text)}") from None
+
+
+def _located(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    """tomllib's message, with a line and column even where it says `(at end of document)`
+    (a file cut short), so every TOML error tells the operator where to look."""
+    message = str(exc)
+    end = "(at end of document)"
+    if not message.endswith(end):
+        return message
+    text = text.replace("\r\n", "\n")  # as tomllib counts
+    line = text.count("\n") + 1
+    column = len(text) - text.rfind("\n")
+    return f"{message.removesuffix(end)}(at line {line}, column {column})"
 
 
 def apply_config(store: Store, path: Path) -> ApplyReport:
