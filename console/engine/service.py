@@ -127,7 +127,6 @@ class EngineService:
             return
         if not destination.healthy and destination.last_run_at:
             since = clock.now() - clock.parse_iso(destination.last_run_at)
-            # Probed at most this often instead of on every tick.
             if since < timedelta(seconds=self.options.unhealthy_probe_seconds):
                 return  # keep an unhealthy destination from spinning; probe it now and then
         await self._run(destination, Trigger.SCHEDULE)
