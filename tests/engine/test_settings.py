@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import main
+from console.engine.destinations import DestinationRecord, get_destination
 from console.engine.retries import RetryPolicy
 from console.engine.runner import EngineOptions, run_destination
 from console.engine.service import EngineService
 from console.engine.settings import EngineSettings, SettingsError, env_name
 from console.sandbox import SegmentSandbox
 from state.db import Store
-from state.destinations import DestinationRecord, get_destination
 from state.queries import runs_page
 
 
