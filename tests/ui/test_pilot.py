@@ -601,15 +601,12 @@ def test_no_snapshot_or_screenshot_holds_a_secret() -> None:
             assert secret[:12] not in text, picture.name
 
 
-async def test_failures_pages_turn_with_n_and_p(
-    ui_app: AppFactory, ui_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_failures_pages_turn_with_n_and_p(ui_app: AppFactory, ui_store: Store) -> None:
     """Keyset pages: n reads the page past the last row shown, p the one before, and the
     pages together are the whole listing in order, each row once."""
-    monkeypatch.setattr(failures_screen, "PAGE_SIZE", 25)
     with ui_store.read() as conn:
         everything = [row.id for row in failures_page(conn, limit=1000)]
-    app = ui_app()
+    app = ui_app(page_size=25)  # the page_size engine setting
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "f")
