@@ -41,15 +41,24 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "export": {"audience": "ca", "fields": {"first_name": "full_name"}},
         "events": {"Order Completed": "checkout_success"},
     },
+    "webhook": {
+        "url": "https://hooks.example.com/retention",
+        "secret": "whsec-literal-0123456789",
+        "reclaim_events": ["Add To Cart Reclaim"],
+        "revenue_metric": "Price",
+        "filters": {"email_domains": ["Gmail.com"]},
+    },
 }
+# Fields a kind requires beside its secrets (a webhook has no default URL to fall back on).
+REQUIRED: dict[str, dict[str, Any]] = {"webhook": {"url": "https://hooks.example.com/retention"}}
 
 
-def test_registry_lists_both_kinds() -> None:
-    assert [k.name for k in registry.all_kinds()] == ["segment", "resci"]
-    assert [k.label for k in registry.all_kinds()] == ["Segment", "ReSci"]
+def test_registry_lists_every_kind() -> None:
+    assert [k.name for k in registry.all_kinds()] == ["segment", "resci", "webhook"]
+    assert [k.label for k in registry.all_kinds()] == ["Segment", "ReSci", "Webhook"]
     assert registry.kind("segment") is registry.KINDS["segment"]
-    with pytest.raises(registry.UnknownKind, match="must be one of segment, resci"):
-        registry.kind("webhook")
+    with pytest.raises(registry.UnknownKind, match="must be one of segment, resci, webhook"):
+        registry.kind("sftp")
 
 
 @pytest.mark.parametrize("declared", registry.all_kinds(), ids=lambda k: k.name)
@@ -57,7 +66,8 @@ def test_every_kind_accepts_its_secrets_alone_and_round_trips(declared: Destinat
     model = declared.settings_model
     secrets = secret_fields(model)
     assert secrets, f"{declared.name} declares no SecretStr field"
-    bare = model.model_validate({name: "env:SOME_KEY" for name in secrets})
+    required = REQUIRED.get(declared.name, {})
+    bare = model.model_validate({**required, **{name: "env:SOME_KEY" for name in secrets}})
     for settings in (bare, registry.parse_settings(declared.name, EXAMPLES[declared.name])):
         text = registry.dump_settings(settings)
         assert registry.parse_settings(declared.name, text) == settings

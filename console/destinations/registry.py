@@ -12,10 +12,10 @@ import orjson
 from pydantic import BaseModel
 
 from console.core.secrets import reveal
-from console.destinations import resci, segment
+from console.destinations import resci, segment, webhook
 from console.destinations.kind import DestinationKind
 
-KINDS: dict[str, DestinationKind] = {k.name: k for k in (segment.KIND, resci.KIND)}
+KINDS: dict[str, DestinationKind] = {k.name: k for k in (segment.KIND, resci.KIND, webhook.KIND)}
 
 
 class UnknownKind(ValueError):

@@ -498,10 +498,12 @@ def serve_sandboxes(
     """Run the Segment and ReSci sandboxes until Ctrl-C (or ``stop_event`` is set).
 
     Used by ``retention-console sandbox --port 8765``: Segment listens on ``segment_port``,
-    ReSci on ``resci_port`` (default ``segment_port + 1``). Prints both URLs and the accepted
-    keys to ``out`` (default stdout), then blocks. Both servers are stopped before returning.
+    ReSci on ``resci_port`` (default ``segment_port + 1``), the receivers of other kinds
+    (:mod:`console.sandbox.receivers`) on the ports after it. Prints the URLs and the accepted
+    keys to ``out`` (default stdout), then blocks. Every server is stopped before returning.
     """
-    # Imported here: both modules import this one.
+    # Imported here: these modules import this one.
+    from console.sandbox.receivers import discovered_receivers
     from console.sandbox.resci import ResciSandbox
     from console.sandbox.segment import SegmentSandbox
 
@@ -523,12 +525,21 @@ def serve_sandboxes(
         port=resci_port,
         host=host,
     )
+    others = [
+        (spec, SandboxServer(spec.build(None), port=resci_port + n if resci_port else 0, host=host))
+        for n, spec in enumerate(discovered_receivers(), 1)
+    ]
     stop_event = stop_event if stop_event is not None else threading.Event()
-    with segment, resci:
+    with contextlib.ExitStack() as running:
+        for server in (segment, resci, *(server for _, server in others)):
+            running.enter_context(server)
         print(f"Segment sandbox: {segment.url}", file=out)
         print(f"  write key: {_describe_keys(write_keys, DEMO_WRITE_KEY)}", file=out)
         print(f"ReSci sandbox:   {resci.url}   (site id {site_id})", file=out)
         print(f"  API key:   {_describe_keys(api_keys, DEMO_API_KEY)}", file=out)
+        for spec, server in others:
+            print(f"{spec.label} sandbox: {server.url}", file=out)
+            print(f"  {spec.keys}", file=out)
         print(
             "Control endpoints under /_sandbox/ (stats, faults, reset). Ctrl-C to stop.", file=out
         )
