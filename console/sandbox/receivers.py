@@ -19,7 +19,7 @@ from console.sandbox.server import SandboxApp
 @dataclass(frozen=True)
 class ReceiverSpec:
     label: str
-    """How the sandbox command names it (`Webhook sandbox: http://...`)."""
+    """How the sandbox command names it (`<label> sandbox: http://...`)."""
     build: Callable[[Faults | None], SandboxApp]
     keys: str
     """One line on what it accepts (a key, a signing secret)."""
