@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -173,3 +174,11 @@ def test_settings_accept_loopback_http_and_env_secrets() -> None:
     literal = WebhookSettings.model_validate(SETTINGS)
     lines = " ".join(f"{k} {v}" for k, v in webhook_kind.KIND.describe(literal))
     assert SECRET not in lines and SECRET[-4:] in lines
+
+
+def test_the_readme_shows_the_same_snippet() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    doc = webhook_kind.__doc__ or ""
+    block = re.search(r"\n(    import hashlib.*?return hmac\.compare_digest\(.*?\)\n)", doc, re.S)
+    assert block is not None
+    assert f"```python\n{textwrap.dedent(block.group(1))}```" in readme

@@ -16,6 +16,7 @@ cannot be replayed later:
 
     import hashlib, hmac, time
 
+
     def verify(secret: bytes, header: str, body: bytes, tolerance: int = 300) -> bool:
         fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
         if not fields.get("t", "").isdigit() or "v1" not in fields:
