@@ -1,5 +1,7 @@
 """The demo: a fresh store with generated contacts, events, suppressions and an audience, and
-one Segment and one ReSci destination pointed at in-process sandboxes that reject a few emails.
+one Segment and one ReSci destination pointed at in-process sandboxes that reject a few emails,
+plus one destination of every other kind whose sandbox receiver declares itself
+(`console/sandbox/receivers.py`), named `<kind>-demo`.
 
 Everything generated is deterministic (a seeded RNG), so two demos look alike. With
 `history_days`, both destinations are also delivered once a day for the days before
@@ -24,6 +26,7 @@ from console.core.fields import CONTACT_FIELDS
 from console.destinations import registry
 from console.engine.destinations import save_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
+from console.sandbox.receivers import discovered_receivers
 from state.audiences import save_audience
 from state.contacts import insert_contacts
 from state.db import Store, open_store
@@ -85,6 +88,8 @@ class DemoEnvironment:
     events: int
     history_days: int = 0
     notes: list[str] = field(default_factory=list)
+    others: list[SandboxServer] = field(default_factory=list)
+    """The receivers of the other kinds, in `discovered_receivers()` order."""
 
     @property
     def segment_sandbox(self) -> SegmentSandbox:
@@ -95,8 +100,8 @@ class DemoEnvironment:
         return self.resci.app  # type: ignore[return-value]
 
     def close(self) -> None:
-        self.segment.stop()
-        self.resci.stop()
+        for server in (self.segment, self.resci, *self.others):
+            server.stop()
         self.store.dispose()
 
 
@@ -272,6 +277,10 @@ def build_demo(
         ),
         port=resci_port,
     ).start()
+    receivers = discovered_receivers()
+    others = [
+        SandboxServer(spec.build(Faults(reject_emails=set(rejected)))).start() for spec in receivers
+    ]
     with store.write() as conn:
         save_destination(
             conn,
@@ -306,7 +315,14 @@ def build_demo(
                 },
             ),
         )
-    env = DemoEnvironment(store, segment, resci, rejected, contacts, events, history_days)
+        for spec, server in zip(receivers, others, strict=True):
+            settings = {**spec.demo_settings(server.url), "schedule_minutes": schedule_minutes}
+            save_destination(
+                conn, f"{spec.kind}-demo", registry.parse_settings(spec.kind, settings)
+            )
+    env = DemoEnvironment(
+        store, segment, resci, rejected, contacts, events, history_days, others=others
+    )
     if history_days:
         _deliver_history(env, people, activity, suppressed, now, history_days, frozen_at)
     else:

@@ -155,8 +155,10 @@ def _body_problem(data: dict[str, Any]) -> str | None:
 
 
 RECEIVER = ReceiverSpec(
+    kind="webhook",
     label="Webhook",
     build=lambda faults: WebhookSandbox(faults=faults),
     keys=f"signing secret: {DEMO_SECRET}",
+    demo_settings=lambda url: {"url": f"{url}/hooks/retention", "secret": DEMO_SECRET},
 )
 """How the sandbox command serves this receiver beside Segment and ReSci."""
