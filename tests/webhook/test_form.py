@@ -120,3 +120,35 @@ def test_webhook_edit_form_snapshot(snap_compare, ui_app: AppFactory, ui_store: 
         await settle(pilot)
 
     assert snap_compare(ui_app(), terminal_size=(100, 32), run_before=run_before)
+
+
+async def test_mapping_names_the_events_a_webhook_sends(
+    ui_app: AppFactory,  # noqa: F811
+    ui_store: Store,  # noqa: F811
+) -> None:
+    settings = registry.parse_settings("webhook", {"url": URL, "secret": SECRET})
+    with ui_store.write() as conn:
+        save_destination(conn, "hook-prod", settings)
+    app = ui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#destinations", DataTable)
+        table.move_cursor(row=table.get_row_index("hook-prod"))
+        await settle(pilot)
+        for key in ("m", "a"):
+            await pilot.press(key)
+            await settle(pilot)
+        app.screen.query_one("#m-text", Input).value = "Add To Cart Reclaim"
+        for key in ("enter", "v"):
+            await pilot.press(key)
+            await settle(pilot)
+        app.screen.query_one("#m-text", Input).value = "Price"
+        await pilot.press("enter")
+        await settle(pilot)
+        title = str(app.screen.query_one("#title", Static).render())
+        assert "hook-prod (Webhook)" in title
+    with ui_store.read() as conn:
+        record = get_destination(conn, "hook-prod")
+    assert record is not None
+    assert record.settings.reclaim_events == ["Add To Cart Reclaim"]
+    assert record.settings.revenue_metric == "Price"
