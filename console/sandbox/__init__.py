@@ -9,17 +9,10 @@ Everything binds 127.0.0.1 only. Typical use::
 """
 
 from console.sandbox.faults import FaultDecision, FaultKind, Faults
+from console.sandbox.receivers import DEMO_API_KEY, DEMO_WRITE_KEY, serve_sandboxes
 from console.sandbox.resci import ImportJob, ResciSandbox
 from console.sandbox.segment import SegmentSandbox
-from console.sandbox.server import (
-    DEMO_API_KEY,
-    DEMO_WRITE_KEY,
-    Request,
-    Response,
-    SandboxApp,
-    SandboxServer,
-    serve_sandboxes,
-)
+from console.sandbox.server import Request, Response, SandboxApp, SandboxServer
 
 __all__ = [
     "DEMO_API_KEY",
