@@ -229,3 +229,20 @@ def test_a_refused_signature_or_a_redirect_halts_with_events_queued(
     assert words in done.stdout
     assert {status for _, _, status in outbox_rows(db)} == {OutboxStatus.QUEUED}
     assert {attempts for _, attempts, _ in outbox_rows(db)} == {0}
+
+
+async def test_test_connection_sends_a_signed_ping_the_receiver_does_not_record(
+    receiver: Receiver,
+) -> None:
+    import httpx
+
+    from console.destinations.base import ConnectionTestFailed
+    from console.destinations.webhook.adapter import WebhookAdapter
+
+    sandbox, url = receiver
+    async with httpx.AsyncClient() as client:
+        reply = await WebhookAdapter(url, SECRET).test_connection(client)
+        assert reply == "the receiver accepted a signed ping (HTTP 200)"
+        with pytest.raises(ConnectionTestFailed, match="the signature was refused"):
+            await WebhookAdapter(url, "another-secret-0123456789").test_connection(client)
+    assert sandbox.received == [] and sandbox.refused_signatures == 1

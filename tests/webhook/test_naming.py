@@ -27,8 +27,8 @@ def test_no_module_outside_the_package_names_the_kind() -> None:
 
 def test_the_registry_names_it_only_to_list_it() -> None:
     lines = (ROOT / "console/destinations/registry.py").read_text(encoding="utf-8").splitlines()
-    naming = [line for line in lines if NAME.search(line)]
-    assert naming == [
-        "from console.destinations import resci, segment, webhook",
-        "KINDS: dict[str, DestinationKind] = {k.name: k for k in (segment.KIND, resci.KIND, webhook.KIND)}",
-    ]
+    naming = [line.strip() for line in lines if NAME.search(line)]
+    imports = [line for line in naming if line.startswith("from console.destinations import")]
+    listed = [line for line in naming if "webhook.KIND" in line]
+    assert len(imports) == 1 and len(listed) == 1
+    assert sorted(naming) == sorted(imports + listed)
