@@ -82,7 +82,7 @@ class WebhookAdapter:
         and the engine holds the destination for the time asked (as after Segment's 429)."""
         outcomes: list[RowOutcome] = []
         pending = iter(rows)
-        halted: list[DestinationHalted] = []
+        raised: list[Exception] = []
         requests = 0
         stop = False
 
@@ -94,8 +94,8 @@ class WebhookAdapter:
                 requests += 1
                 try:
                     outcome = await self._send_one(client, row)
-                except DestinationHalted as exc:
-                    halted.append(exc)
+                except Exception as exc:  # DestinationHalted, or a bug: the other worker stops too
+                    raised.append(exc)
                     stop = True
                     return
                 outcomes.append(outcome)
@@ -104,10 +104,10 @@ class WebhookAdapter:
 
         workers = min(REQUESTS_PER_BATCH, len(rows))
         await asyncio.gather(*(worker() for _ in range(workers)))
-        if halted:
-            # Rows delivered before the halt stay queued and go again under the same id,
+        if raised:
+            # Rows delivered before a halt stay queued and go again under the same id,
             # which the receiver de-duplicates: at least once, never lost.
-            raise halted[0]
+            raise raised[0]
         return SendResult(outcomes, requests)
 
     async def _send_one(self, client: httpx.AsyncClient, row: OutgoingRow) -> RowOutcome:
