@@ -1,4 +1,5 @@
-"""Local receivers that speak the Segment and ReSci APIs, for tests, the demo and benchmarks.
+"""Local receivers that speak each destination kind's API (Segment, ReSci, and the kinds whose
+receiver declares itself in `receivers.py`), for tests, the demo and benchmarks.
 
 Everything binds 127.0.0.1 only. Typical use::
 
