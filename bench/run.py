@@ -295,7 +295,7 @@ class Bench:
     def resci(self) -> str:
         """Figure 4: ReSci backfill of the contacts of figure 3 as one import job."""
         n = self.sizes.n
-        if importlib.util.find_spec("console.engine.resci_driver") is None:
+        if importlib.util.find_spec("console.destinations.resci.poller") is None:
             return "4 resci backfill: skipped (ReSci driver not available)"
         db = self.workdir / "contacts.db"
         if not db.exists():

@@ -1,5 +1,4 @@
-"""Audiences and ReSci import jobs as stored: list, get and save audiences; read the import
-jobs of a destination.
+"""Audiences as stored: list, get and save audiences (import jobs are `state.import_jobs`).
 
 Rule syntax is the console's business (`console.audiences.rules`): callers validate a rule
 before saving it, and this module stores the text.
@@ -12,10 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from console.core import clock
-from state.models import Audience, ImportJob
+from state.models import Audience
 
 AUDIENCES = Audience.__table__
-JOBS = ImportJob.__table__
 
 
 @dataclass(frozen=True)
@@ -62,57 +60,3 @@ def save_audience(
             .values(rule=rule, updated_at=now)
         )
     return existing.id, False
-
-
-@dataclass(frozen=True)
-class ImportJobRow:
-    """One ReSci import job as the screens show it."""
-
-    id: int
-    destination_id: int
-    audience: str
-    remote_id: str | None
-    status: str
-    rows: int
-    imported: int
-    rejected: int
-    message: str | None
-    created_at: str
-    updated_at: str
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "audience": self.audience,
-            "remote_id": self.remote_id,
-            "status": self.status,
-            "rows": self.rows,
-            "imported": self.imported,
-            "rejected": self.rejected,
-            "message": self.message,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
-
-def import_jobs_for(conn: Connection, destination_id: int, limit: int = 50) -> list[ImportJobRow]:
-    """A destination's import jobs, newest first (the pending one, if any, comes first)."""
-    stmt = (
-        select(
-            JOBS.c.id,
-            JOBS.c.destination_id,
-            JOBS.c.audience,
-            JOBS.c.remote_id,
-            JOBS.c.status,
-            JOBS.c.rows,
-            JOBS.c.imported,
-            JOBS.c.rejected,
-            JOBS.c.message,
-            JOBS.c.created_at,
-            JOBS.c.updated_at,
-        )
-        .where(JOBS.c.destination_id == destination_id)
-        .order_by(JOBS.c.id.desc())
-        .limit(limit)
-    )
-    return [ImportJobRow(*row) for row in conn.execute(stmt)]

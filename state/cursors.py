@@ -2,17 +2,18 @@
 each with an optional note for streams that need more than a number.
 
 One table, one API: `get_cursor` / `set_cursor` for the position, `get_note` for a typed note.
-A note is a pydantic model, parsed and serialised here (JSON text in `cursors.note`), so no
-caller handles the JSON. `get_cursor_dict` / `set_cursor_dict` hand the same note over as a
-plain dictionary, for a caller written before notes were typed.
+A note is any pydantic model (the kind that writes it declares it: the store knows no kinds),
+parsed and serialised here (JSON text in `cursors.note`), so no caller handles the JSON. Only
+the keys a note set are stored, so a note model may grow optional fields without a migration;
+models that keep keys they do not declare (`extra="allow"`) survive a newer release's note.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select
 
 from state.db import conflict_insert
@@ -21,40 +22,7 @@ from state.models import Cursor
 CURSORS = Cursor.__table__
 
 
-class CursorNote(BaseModel):
-    """Base of every note; keys it does not declare are kept, so a note written by a newer
-    release survives being read and written back by this one."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class BackfillNote(CursorNote):
-    """The `resci-backfill` cursor (position: the `import_jobs` id of the current backfill):
-    what that job's file holds and how far it got."""
-
-    job: int
-    audience: str
-    fields: list[tuple[str, str]] = []
-    """(contact field, ReSci field) pairs, in mapping order."""
-    fingerprint: str
-    rule: str
-    built: bool = False
-    snapshot_seq: int | None = None
-    """The contact `seq` the file was built up to."""
-    rows: int | None = None
-    completed: bool | None = None
-
-
-class MembersNote(CursorNote):
-    """The `resci-members` cursor (position: the contact `seq` the delta has read to): which
-    audience, rule and mapping `audience_members` reflects."""
-
-    audience: str
-    rule: str | None = None
-    fingerprint: str | None = None
-
-
-N = TypeVar("N", bound=CursorNote)
+N = TypeVar("N", bound=BaseModel)
 
 
 def _read(conn: Connection, destination_id: int, stream: str) -> tuple[int, str | None] | None:
@@ -81,7 +49,7 @@ def set_cursor(
     destination_id: int,
     stream: str,
     position: int,
-    note: CursorNote | None = None,
+    note: BaseModel | None = None,
 ) -> None:
     """Move the cursor; with `note`, replace its note too (without, the note is kept)."""
     if note is None:
@@ -111,31 +79,6 @@ def get_note(
         return position, model.model_validate_json(text)
     except ValidationError:
         return position, None
-
-
-def get_cursor_dict(
-    conn: Connection, destination_id: int, stream: str
-) -> tuple[int, dict[str, Any]]:
-    """The position and the note as a plain dictionary ({} for none or an unreadable one)."""
-    found = _read(conn, destination_id, stream)
-    if found is None:
-        return 0, {}
-    position, text = found
-    note: dict[str, Any] = {}
-    if text:
-        try:
-            loaded = orjson.loads(text)
-            note = loaded if isinstance(loaded, dict) else {}
-        except orjson.JSONDecodeError:
-            note = {}
-    return position, note
-
-
-def set_cursor_dict(
-    conn: Connection, destination_id: int, stream: str, position: int, note: dict[str, Any]
-) -> None:
-    """`set_cursor` with the note given as a plain dictionary."""
-    _upsert(conn, destination_id, stream, position, orjson.dumps(note).decode())
 
 
 def _upsert(

@@ -1,5 +1,4 @@
-"""A destination's audience membership as stored (`audience_members`), and the contact reads
-a membership delta walks.
+"""A destination's audience membership as stored (`audience_members`).
 
 Per destination and contact, a row holds the hash of the fields last sent and whether the
 contact is a member. The delta itself (who entered, changed or left) is worked out by
@@ -11,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from state.db import conflict_insert
 from state.models import AudienceMember, Contact
@@ -27,16 +26,23 @@ _KNOWN = select(MEMBERS.c.contact_id, MEMBERS.c.content_hash, MEMBERS.c.member).
 )
 
 
-def contacts_after(
-    conn: Connection, columns: Sequence[str], after_seq: int, limit: int
-) -> Sequence[Row[Any]]:
-    """The next `limit` contacts with `seq > after_seq`, in `seq` order, with `columns`."""
-    return conn.execute(
-        select(*(CONTACTS.c[name] for name in columns))
-        .where(CONTACTS.c.seq > after_seq)
-        .order_by(CONTACTS.c.seq)
+def members_after(
+    conn: Connection, destination_id: int, after_id: int, limit: int
+) -> list[dict[str, Any]]:
+    """The next `limit` contacts (by id, past `after_id`) the destination counts as members,
+    with `id`, `email` and `created_at` (to tell them they left an audience)."""
+    rows = conn.execute(
+        select(CONTACTS.c.id, CONTACTS.c.email, CONTACTS.c.created_at)
+        .join(MEMBERS, MEMBERS.c.contact_id == CONTACTS.c.id)
+        .where(
+            MEMBERS.c.destination_id == destination_id,
+            MEMBERS.c.member.is_(True),
+            CONTACTS.c.id > after_id,
+        )
+        .order_by(CONTACTS.c.id)
         .limit(limit)
     ).all()
+    return [{"id": r.id, "email": r.email, "created_at": r.created_at} for r in rows]
 
 
 def load_members(

@@ -1,9 +1,10 @@
-"""Source rows as planners read them: chunked scans of contacts and events past a cursor, and the
-suppression lookup for a chunk's contacts."""
+"""Source rows as planners read them: chunked scans of contacts and events past a cursor (one
+scan serves Segment's planner and the ReSci audience delta), the suppression lookup for a chunk's
+contacts, and the streamed read of every contact an audience backfill file is built from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, select
@@ -15,6 +16,7 @@ EVENTS = Event.__table__
 SUPPRESSIONS = Suppression.__table__
 SOURCES = {"contacts": CONTACTS, "events": EVENTS}
 _IN_CHUNK = 900  # under SQLite's bound-parameter limit of old builds
+STREAM_CHUNK = 5000
 
 
 def _fetch_dicts(conn: Connection, stmt: Select[Any]) -> list[dict[str, Any]]:
@@ -45,3 +47,52 @@ def suppressed_hashes(conn: Connection, hashes: Iterable[str]) -> set[str]:
             ).scalars()
         )
     return found
+
+
+def contacts_by_id(
+    conn: Connection, ids: Sequence[int], columns: Sequence[str]
+) -> dict[int, dict[str, Any]]:
+    """id -> the contact's `columns` (plus `id`) as a dict, for those of `ids` that exist."""
+    names = list(dict.fromkeys(["id", *columns]))
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = list(ids[start : start + _IN_CHUNK])
+        stmt = select(*(CONTACTS.c[n] for n in names)).where(CONTACTS.c.id.in_(chunk))
+        for row in _fetch_dicts(conn, stmt):
+            found[row["id"]] = row
+    return found
+
+
+def stream_rows(
+    conn: Connection,
+    stmt: Select[Any],
+    *,
+    driver_cursor: bool | None = None,
+    chunk: int = STREAM_CHUNK,
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """The statement's rows in lists of up to `chunk` tuples, never all at once. On SQLite
+    (`driver_cursor` None) the driver cursor is read directly (one SELECT is one consistent
+    snapshot); SQLAlchemy's row objects cost a second a million rows here. Elsewhere a
+    server-side cursor (`yield_per`)."""
+    if driver_cursor is None:
+        driver_cursor = conn.dialect.name == "sqlite"
+    if driver_cursor:
+        sql = str(stmt.compile(dialect=conn.dialect))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            while batch := cursor.fetchmany(chunk):
+                yield batch
+        finally:
+            cursor.close()
+        return
+    yield from conn.execution_options(yield_per=chunk).execute(stmt).partitions()
+
+
+def contact_partitions(
+    conn: Connection, columns: Sequence[str], chunk: int = STREAM_CHUNK
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """Every contact's `columns` as tuples, in `seq` order, `chunk` at a time (a backfill of
+    millions never holds them all); read inside one transaction, so one snapshot."""
+    stmt = select(*(CONTACTS.c[name] for name in columns)).order_by(CONTACTS.c.seq)
+    return stream_rows(conn, stmt, chunk=chunk)

@@ -185,9 +185,8 @@ def _settings_classes(declared: DestinationKind) -> set[str]:
     }
 
 
-# The registry lists the kinds, the sandbox plays each kind's service; the ReSci driver still
-# lives in the engine until it moves into its package (the next step of issue 10).
-ALLOWED = {"console/destinations/registry.py", "console/engine/resci_driver.py"}
+# The registry lists the kinds, the sandbox plays each kind's service.
+ALLOWED = {"console/destinations/registry.py"}
 ALLOWED_FOLDERS = ("console/sandbox/",)
 
 

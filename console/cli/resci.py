@@ -72,7 +72,7 @@ def tag(ctx: click.Context, destination: str, db: str | None) -> None:
 @click.pass_context
 def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: str | None) -> None:
     """List DESTINATION's audience import jobs, newest first, with their state."""
-    from state.audiences import import_jobs_for
+    from state.import_jobs import import_jobs_for
 
     store, record = _resci_destination(ctx, db, destination)
     with store.read() as conn:

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from console.core.vocab import RowKind
 from console.destinations.base import DestinationAdapter
+
+if TYPE_CHECKING:  # the context names PlannedMessage from here
+    from console.destinations.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -107,11 +110,9 @@ class ChunkPlanner(Protocol):
         ...
 
 
-# A planning or polling step that still reads the store itself (ReSci's, until its driver moves
-# into its package). The engine calls it as step(store, destination, run_id, counts[, http]);
-# it is typed loosely here because destinations may not name the store's types.
-StoreStep = Callable[..., None]
-StorePoller = Callable[..., Awaitable[bool]]
+# A step before planning for work that spans runs (ReSci's import job and audience delta): it
+# reads and writes the store only through the run context the engine hands it.
+Poller = Callable[["RunContext"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,10 @@ class DestinationKind:
     """settings -> the adapter that sends (secrets resolved at that moment)."""
     describe: Callable[[Any], list[tuple[str, str]]]
     """settings -> (label, value) lines for the settings panel, secrets masked."""
-    planner: ChunkPlanner | StoreStep
-    """A pure `ChunkPlanner`, or a step that plans from the store itself (see `StoreStep`)."""
-    poller: StorePoller | None = None
-    """A step before planning (import jobs); returns False while real-time rows must wait."""
+    planner: ChunkPlanner
+    """The pure planner of the kind's source streams."""
+    poller: Poller | None = None
+    """A step before planning (import jobs, audience deltas); see `console.destinations.context`."""
     rescan_streams: Callable[[Any, Any], Sequence[str]] = lambda old, new: ()
     """(old settings, new settings) -> source streams to read again from the start, because
     the new settings let through rows the old ones held back."""

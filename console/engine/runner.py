@@ -18,12 +18,12 @@ from console.core.secrets import SecretError
 from console.core.vocab import RunStatus
 from console.destinations import registry
 from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
-from console.destinations.kind import ChunkPlanner
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
 from console.engine.planning import plan_chunks
 from console.engine.retries import RetryPolicy, record_outcomes
 from console.engine.runs import UNHEALTHY_AFTER, RunCounts, finish_run
+from console.engine.sessions import run_context
 from state import outbox
 from state.db import Store
 from state.runs import (
@@ -290,15 +290,10 @@ async def run_destination(
     try:
         declared = registry.kind(destination.kind)
         adapter = declared.adapter(destination.settings)
-        realtime = True
         if declared.poller is not None:
-            realtime = await declared.poller(store, destination, run_id, counts, http)
-        if realtime:
-            planner = declared.planner
-            if isinstance(planner, ChunkPlanner):
-                await asyncio.to_thread(plan_chunks, planner, store, destination, run_id, counts)
-            else:
-                await asyncio.to_thread(planner, store, destination, run_id, counts)
+            context = await asyncio.to_thread(run_context, store, destination, run_id, counts, http)
+            await declared.poller(context)
+        await asyncio.to_thread(plan_chunks, declared.planner, store, destination, run_id, counts)
         await _deliver(store, destination, adapter, http, run_id, owner, counts, options)
     except DestinationHalted as exc:
         status, message, errored = RunStatus.ERROR, str(exc), True

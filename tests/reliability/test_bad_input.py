@@ -497,9 +497,11 @@ def test_form_values(kind: str, values: dict[str, str], figures: Figures) -> Non
 
 
 def _backfill_rows(tmp_path: Path, contacts: list[dict[str, str]]) -> list[dict[str, str]]:
-    resci_driver = pytest.importorskip("console.engine.resci_driver")
+    from console.destinations.resci.backfill import resolve_export, write_backfill_file
     from console.destinations.resci.settings import ResciExport
     from console.ingest import import_contacts
+    from state.audiences import get_audience
+    from state.sources import contact_partitions
 
     db = tmp_path / "console.db"
     store = open_store(db)
@@ -516,8 +518,10 @@ def _backfill_rows(tmp_path: Path, contacts: list[dict[str, str]]) -> list[dict[
             fields={"first_name": "full_name", "last_name": "address1", "address_city": "city"},
         )
         with store.read() as conn:
-            export = resci_driver.resolve_export(conn, settings)
-        built = resci_driver.build_backfill_file(store, export, tmp_path / "users-x-1.csv")
+            audience = get_audience(conn, settings.audience)
+            export = resolve_export(settings, audience.rule if audience else None)
+            partitions = contact_partitions(conn, export.columns)
+            built = write_backfill_file(export, partitions, tmp_path / "users-x-1.csv")
         with built.csv_path.open(newline="", encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
     finally:

@@ -38,7 +38,7 @@ from .conftest import (
     wait_until,
 )
 
-resci_driver = pytest.importorskip("console.engine.resci_driver")
+poller = pytest.importorskip("console.destinations.resci.poller")
 
 MEMBERS = 3_000
 OUTSIDERS = 500

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from console.core.vocab import RowKind
-from console.engine.resci_driver import NO_EMAIL
+from console.destinations.resci.planner import NO_EMAIL
 from state.models import DailyStat
 from state.queries import FailureFilter, failures_page
 from tests.resci.conftest import Console, Resci, contact, destination_toml

@@ -17,22 +17,33 @@ from sqlalchemy import func, select
 from console.core import clock
 from console.core.vocab import RowKind
 from console.destinations.base import ConnectionTestFailed
+from console.destinations.resci import poller
 from console.destinations.resci.adapter import (
     ImportJobError,
     ResciAdapter,
     import_idempotency_key,
 )
-from console.engine import resci_driver
+from console.destinations.resci.backfill import Export, resolve_export, write_backfill_file
+from console.engine.runs import RunCounts
 from console.engine.service import EngineService
-from state.audiences import import_jobs_for
-from state.db import open_store
+from console.engine.sessions import Session, run_context
+from state.audiences import get_audience
+from state.db import Connection, open_store
+from state.import_jobs import import_jobs_for
 from state.models import AudienceMember
 from state.outbox import requeue_failures
 from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
+from state.sources import CONTACTS, contact_partitions, stream_rows
 from tests.resci.conftest import API_KEY, Console, Resci, contact, destination_toml
 
 ATTRIBUTE = "audience_california_gmail"
 MEMBERS = AudienceMember.__table__
+
+
+def resolved(conn: Connection, settings: Any) -> Export:
+    """The destination's export with its audience's rule, as a run resolves it."""
+    audience = get_audience(conn, settings.audience)
+    return resolve_export(settings, audience.rule if audience else None)
 
 
 def md5(text: str) -> str:
@@ -371,10 +382,11 @@ async def test_crash_before_the_upload_was_recorded_uploads_once(
     console.apply(destination_toml(resci.url))
     destination = console.destination()
     with console.store.read() as conn:
-        export = resci_driver.resolve_export(conn, destination.settings.export)  # type: ignore[union-attr]
-    job = resci_driver._new_job(console.store, destination, export)
+        export = resolved(conn, destination.settings.export)
+    context = run_context(console.store, destination, 0, RunCounts(), None)  # type: ignore[arg-type]
+    job = poller._new_job(context, export)
     if built:
-        resci_driver._build(console.store, destination, export, job)
+        poller.build(context, export, job)
     assert jobs(console)[0].status == "uploading"
 
     result = await console.run()
@@ -517,13 +529,9 @@ def test_backfill_file_streams_rows_in_chunks(console: Console, tmp_path: Path) 
     console.contacts([contact(i) for i in range(20)])
     console.apply(destination_toml("http://127.0.0.1:9"))
     with console.store.read() as conn:
-        export = resci_driver.resolve_export(conn, console.destination().settings.export)  # type: ignore[union-attr]
-    original = resci_driver.CHUNK
-    resci_driver.CHUNK = 7
-    try:
-        built = resci_driver.build_backfill_file(console.store, export, tmp_path / "users-x.csv")
-    finally:
-        resci_driver.CHUNK = original
+        export = resolved(conn, console.destination().settings.export)
+        partitions = contact_partitions(conn, export.columns, 7)
+        built = write_backfill_file(export, partitions, tmp_path / "users-x.csv")
     assert built.rows == 20
     lines = (tmp_path / "users-x.csv").read_text().splitlines()
     assert len(lines) == 21
@@ -534,15 +542,11 @@ def test_backfill_file_streams_rows_in_chunks(console: Console, tmp_path: Path) 
 def test_both_ways_of_streaming_contacts_give_the_same_rows(console: Console) -> None:
     """SQLite reads the driver cursor; other databases use SQLAlchemy's server-side cursor."""
     console.contacts([contact(i) for i in range(12)])
-    stmt = select(resci_driver.CONTACTS.c.id, resci_driver.CONTACTS.c.email).order_by(
-        resci_driver.CONTACTS.c.seq
-    )
+    stmt = select(CONTACTS.c.id, CONTACTS.c.email).order_by(CONTACTS.c.seq)
     with console.store.read() as conn:
-        fast = [tuple(r) for chunk in resci_driver._stream(conn, stmt) for r in chunk]
+        fast = [tuple(r) for chunk in stream_rows(conn, stmt) for r in chunk]
         portable = [
-            tuple(r)
-            for chunk in resci_driver._stream(conn, stmt, driver_cursor=False)
-            for r in chunk
+            tuple(r) for chunk in stream_rows(conn, stmt, driver_cursor=False) for r in chunk
         ]
     assert fast == portable and len(fast) == 12
 
@@ -553,7 +557,7 @@ async def test_an_export_of_a_removed_audience_halts_with_the_reason(
     console.contacts([contact(1)])
     console.apply(destination_toml(resci.url))
     with console.store.write() as conn:
-        conn.execute(resci_driver.AudienceMember.__table__.delete())
+        conn.execute(AudienceMember.__table__.delete())
         conn.exec_driver_sql("DELETE FROM audiences")
     result = await console.run()
     assert result.status == "error"
@@ -564,7 +568,6 @@ async def test_an_export_of_a_removed_audience_halts_with_the_reason(
 
 
 async def test_delta_preview_lists_who_the_next_run_tells(console: Console, resci: Resci) -> None:
-    from console.audiences.membership import iter_delta
     from state.members import member_count
 
     console.contacts([contact(i) for i in range(4)])
@@ -573,14 +576,11 @@ async def test_delta_preview_lists_who_the_next_run_tells(console: Console, resc
     console.contacts([contact(0, state="NY"), contact(1, first_name="New"), contact(8)])
     destination = console.destination()
     with console.store.read() as conn:
-        export = resci_driver.resolve_export(conn, destination.settings.export)  # type: ignore[union-attr]
-        projection = resci_driver._Projection(export)
-        chunks = list(
-            iter_delta(conn, destination.id, projection.matches, export.columns, projection.digest)
-        )
+        export = resolved(conn, destination.settings.export)
+        chunks = list(poller.preview_delta(Session(conn, destination.id, 0), export))
         assert member_count(conn, destination.id) == 4
     preview = {
-        change: sorted(r.email for c in chunks for r in getattr(c, change))
+        change: sorted(r["email"] for c in chunks for r in getattr(c, change))
         for change in ("entered", "changed", "left")
     }
     assert preview == {

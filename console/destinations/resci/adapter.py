@@ -57,7 +57,7 @@ from typing import Any
 import httpx
 import orjson
 
-from console.core.vocab import RowKind
+from console.core.vocab import ImportJobStatus, RowKind
 from console.destinations.base import (
     FEEDBACK_LIMIT,
     ConnectionTestFailed,
@@ -109,13 +109,8 @@ JOB_ROWS = "rows"  # [A]
 JOB_IMPORTED = "imported"  # [A]
 JOB_ERRORS = "errors"  # [A] list of {"row", "email", "message"}
 JOB_MESSAGE = "message"  # [A]
-JOB_QUEUED, JOB_PROCESSING, JOB_COMPLETED, JOB_FAILED = (
-    "queued",
-    "processing",
-    "completed",
-    "failed",
-)
-JOB_STATES = (JOB_QUEUED, JOB_PROCESSING, JOB_COMPLETED, JOB_FAILED)
+# [A] The states ReSci reports (`uploading` is the console's own, before ReSci has the file).
+JOB_STATES = frozenset(s for s in ImportJobStatus if s is not ImportJobStatus.UPLOADING)
 
 # Event body.
 EVENT_SITE_ID = "site_id"  # [A]
@@ -247,7 +242,7 @@ class JobRejection:
 class JobStatus:
     """What ReSci says of an import job."""
 
-    status: str
+    status: ImportJobStatus
     rows: int = 0
     imported: int = 0
     errors: list[JobRejection] = field(default_factory=list)
@@ -255,7 +250,7 @@ class JobStatus:
 
     @property
     def done(self) -> bool:
-        return self.status in (JOB_COMPLETED, JOB_FAILED)
+        return not self.status.pending
 
 
 class ImportJobError(Exception):
@@ -289,7 +284,7 @@ def parse_job_status(body: Mapping[str, Any]) -> JobStatus:
     """A `GET /v3/import_jobs/{id}` body as a JobStatus; ValueError when it has no known
     status."""
     status = body.get(JOB_STATUS)
-    if status not in JOB_STATES:
+    if not isinstance(status, str) or status not in JOB_STATES:
         raise ValueError(f"unknown import job status {status!r}")
     errors: list[JobRejection] = []
     for item in body.get(JOB_ERRORS) or []:
@@ -303,7 +298,7 @@ def parse_job_status(body: Mapping[str, Any]) -> JobStatus:
             )
     message = body.get(JOB_MESSAGE)
     return JobStatus(
-        status=status,
+        status=ImportJobStatus(status),
         rows=_as_int(body.get(JOB_ROWS)),
         imported=_as_int(body.get(JOB_IMPORTED)),
         errors=errors,

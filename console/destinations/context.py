@@ -1,0 +1,136 @@
+"""What the engine hands a kind's poller for one run: the run context, and the store as a
+session of plain operations the engine implements with `state/`.
+
+A poller holds a kind's policy for work that spans runs (ReSci's import job: start, resume,
+poll, complete). Destinations import nothing from the store, so the store reaches a poller only
+through `StoreSession`, whose methods the engine implements over one transaction each
+(`console.engine.sessions`). Every method is kind-neutral: import jobs, audience membership,
+cursor notes, contacts and the outbox are the store's own notions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from console.destinations.kind import PlannedMessage
+
+N = TypeVar("N", bound=BaseModel)
+
+
+class Counts(Protocol):
+    """The run's counters (the engine's `RunCounts`), as History shows them."""
+
+    added: int
+    changed: int
+    removed: int
+    delivered: int
+    rejected: int
+    requests: int
+    notes: list[str]
+
+
+class StoredJob(Protocol):
+    """An import job as the store holds it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def remote_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def file_path(self) -> str | None: ...
+
+
+class StoreSession(Protocol):
+    """One transaction over the store, for one destination and run."""
+
+    # -- cursors and their notes
+    def note(self, stream: str, model: type[N]) -> tuple[int, N | None]:
+        """The position on `stream` and its note as `model` (None: no note, or one that
+        does not fit the model)."""
+        ...
+
+    def set_cursor(self, stream: str, position: int, note: BaseModel | None = None) -> None: ...
+
+    # -- audiences and import jobs
+    def audience_rule(self, name: str) -> str | None:
+        """The audience's rule text; None when no audience has that name."""
+        ...
+
+    def latest_job(self) -> StoredJob | None: ...
+
+    def create_job(self, audience: str) -> int:
+        """A new job in state `uploading`; returns its id."""
+        ...
+
+    def update_job(self, job_id: int, **values: Any) -> None:
+        """Set columns of the job (`status`, `remote_id`, `rows`, `imported`, `rejected`,
+        `file_path`, `audience`, `message`; `clear_message=True` empties the message)."""
+        ...
+
+    # -- contacts (read in `seq` order by the scan every planner shares)
+    def contacts_after(self, after_seq: int, limit: int) -> list[dict[str, Any]]: ...
+
+    def contact_partitions(
+        self, columns: Sequence[str], chunk: int
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        """Every contact's `columns` as tuples in `seq` order, `chunk` at a time."""
+        ...
+
+    def contacts_by_id(
+        self, ids: Sequence[int], columns: Sequence[str]
+    ) -> dict[int, dict[str, Any]]: ...
+
+    # -- audience membership
+    def known_members(self, contact_ids: Sequence[int]) -> Mapping[int, tuple[str, bool]]: ...
+
+    def members_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Contacts counted as members, by id past `after_id` (id, email, created_at)."""
+        ...
+
+    def record_members(self, rows: Sequence[tuple[int, str, bool]]) -> None: ...
+
+    def forget_members(self) -> None: ...
+
+    # -- the outbox and the day's counters
+    def queue(self, messages: Sequence[PlannedMessage]) -> int:
+        """Queue the messages not already queued (by messageId); returns how many are new."""
+        ...
+
+    def add_completions(self, count: int) -> None: ...
+
+
+@dataclass
+class RunContext:
+    """One run of one destination, as a poller sees it: who, with which settings, counting
+    where, talking through which client, reading the store and the clock through what it was
+    handed (no long parameter lists, no hidden globals)."""
+
+    destination_id: int
+    destination_name: str
+    settings: Any
+    """The kind's own settings model."""
+    run_id: int
+    counts: Counts
+    client: httpx.AsyncClient
+    read: Callable[[], AbstractContextManager[StoreSession]]
+    """A read-only session (one snapshot)."""
+    write: Callable[[], AbstractContextManager[StoreSession]]
+    """A write session: committed when the block ends without an exception."""
+    files: Callable[[], Path]
+    """A private folder (0700) beside the store for files that outlive a run (made when
+    first asked for)."""
+    today: Callable[[], str]
+    """Today's date, `YYYY-MM-DD` (the engine's clock)."""

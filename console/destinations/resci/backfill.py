@@ -1,0 +1,218 @@
+"""The audience as ReSci is told it: the export resolved against its audience's rule, what is
+sent for a contact (and the hash of it), and the backfill file on disk.
+
+The users CSV holds `record_id`, `email`, `account_created_on`, the mapped fields in mapping
+order, then the membership attribute `audience_<name>` = `true`; mapped cells a spreadsheet
+would run as formulas get a leading apostrophe. Beside it a side file lists (contact id, hash
+of what was sent) per data row, so a completed job records the membership of exactly the rows
+ReSci imported. Both files appear under their final names only once complete (`.part` first).
+
+No store and no HTTP here: contacts are handed in (tuples for the file, streamed; mappings
+for the delta).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from console.audiences.rules import parse_rule
+from console.audiences.tree import Rule
+from console.core.identity import email_md5
+from console.destinations.base import DestinationHalted
+from console.destinations.resci.adapter import (
+    FIXED_COLUMNS,
+    FORMULA_PREFIXES,
+    account_created_on,
+    membership_attribute,
+)
+
+FORMULA_CHARS = "".join(FORMULA_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Export:
+    """A destination's export resolved against the store: the audience's rule parsed."""
+
+    audience: str
+    rule: Rule
+    fields: tuple[tuple[str, str], ...]  # (contact field, ReSci field), in mapping order
+    exit_mode: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies what a backfill file holds: the audience and the mapping."""
+        return hashlib.sha1(orjson.dumps([self.audience, self.fields])).hexdigest()
+
+    @property
+    def attribute(self) -> str:
+        return membership_attribute(self.audience)
+
+    @property
+    def columns(self) -> list[str]:
+        """Contact columns the file reads: id, seq, email, created_at, mapped fields, rule
+        fields (once each, in a stable order)."""
+        wanted = ["id", "seq"]
+        for name in (
+            "email",
+            "created_at",
+            *(s for s, _ in self.fields),
+            *sorted(self.rule.fields),
+        ):
+            if name not in wanted:
+                wanted.append(name)
+        return wanted
+
+    @property
+    def header(self) -> list[str]:
+        return [*FIXED_COLUMNS, *(t for _, t in self.fields), self.attribute]
+
+
+def resolve_export(export: Any, rule_text: str | None) -> Export:
+    """The export settings (`ResciExport`) with their audience's rule (None: no such audience);
+    DestinationHalted when the audience is gone or its rule no longer parses (nothing can be
+    sent until the operator fixes it)."""
+    if rule_text is None:
+        raise DestinationHalted(
+            f"the exported audience {export.audience!r} does not exist; "
+            "add it (config apply) or pick another audience"
+        )
+    try:
+        rule = parse_rule(rule_text)
+    except ValueError as exc:
+        raise DestinationHalted(f"audience {export.audience!r}: rule: {exc}") from None
+    return Export(export.audience, rule, tuple(export.fields.items()), export.exit_mode)
+
+
+def sent_digest(email: str, created_at: str | None, mapped: Iterable[object]) -> str:
+    """Hash of what ReSci is told about a contact: email, creation date, mapped values. A
+    change of it is a `changed` user in the delta."""
+    sent = (email, account_created_on(created_at), *mapped)
+    return hashlib.blake2b(orjson.dumps(sent), digest_size=16).hexdigest()
+
+
+class Projection:
+    """What is sent for a contact read as a mapping of its columns (the delta's rows)."""
+
+    def __init__(self, export: Export) -> None:
+        self.sources = [s for s, _ in export.fields]
+        self.targets = [t for _, t in export.fields]
+        self._rule = export.rule
+
+    def matches(self, contact: Mapping[str, Any]) -> bool:
+        return self._rule.matches(contact)
+
+    def digest(self, contact: Mapping[str, Any]) -> str:
+        return sent_digest(
+            contact["email"], contact["created_at"], (contact[s] for s in self.sources)
+        )
+
+    def mapped(self, contact: Mapping[str, Any]) -> list[tuple[str, object]]:
+        return [(t, contact[s]) for s, t in zip(self.sources, self.targets, strict=True)]
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuiltFile:
+    csv_path: Path
+    rows: int
+    snapshot_seq: int
+
+
+def members_path(csv_path: Path) -> Path:
+    """The side file of (contact id, hash) beside a users CSV."""
+    return csv_path.with_name(csv_path.name + ".members")
+
+
+def _part(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def remove_files(csv_path: str | None) -> None:
+    """Remove a job's files (and any half-written ones): a final job needs them no more."""
+    if not csv_path:
+        return
+    path = Path(csv_path)
+    for candidate in (path, members_path(path), _part(path), _part(members_path(path))):
+        candidate.unlink(missing_ok=True)
+
+
+def files_complete(csv_path: str | None) -> bool:
+    return bool(csv_path) and Path(csv_path).exists() and members_path(Path(csv_path)).exists()
+
+
+def _private_open(path: Path) -> IO[str]:
+    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+
+def write_backfill_file(
+    export: Export, partitions: Iterable[Sequence[Sequence[Any]]], csv_path: Path
+) -> BuiltFile:
+    """Write the users CSV at `csv_path` and its side file from contact tuples with
+    `export.columns`, handed in chunk by chunk (memory stays flat whatever the audience's
+    size); both appear under their final names only once complete and on disk."""
+    columns = export.columns
+    index = {name: i for i, name in enumerate(columns)}
+    matches = export.rule.predicate(columns)
+    at_email, at_created = index["email"], index["created_at"]
+    mapped_at = [index[s] for s, _ in export.fields]
+    side_path = members_path(csv_path)
+    rows = 0
+    snapshot_seq = 0
+    blake2b, dumps = hashlib.blake2b, orjson.dumps
+    with _private_open(_part(csv_path)) as out, _private_open(_part(side_path)) as side:
+        writer = csv.writer(out)
+        writer.writerow(export.header)
+        for partition in partitions:
+            csv_rows = []
+            side_lines = []
+            for row in partition:
+                if not matches(row):
+                    continue
+                # record_id, account_created_on, the formula guard and sent_digest inlined:
+                # this loop runs once per contact of audiences of millions.
+                email = row[at_email]
+                created = (row[at_created] or "")[:10]
+                mapped = [row[i] for i in mapped_at]
+                line = [email_md5(email), email, created]
+                for value in mapped:
+                    if value is None:
+                        line.append("")
+                    elif value and value[0] in FORMULA_CHARS:
+                        line.append("'" + value)
+                    else:
+                        line.append(value)
+                line.append("true")
+                csv_rows.append(line)
+                sent = dumps((email, created, *mapped))
+                side_lines.append(f"{row[0]},{blake2b(sent, digest_size=16).hexdigest()}\n")
+            writer.writerows(csv_rows)
+            side.writelines(side_lines)
+            rows += len(csv_rows)
+            if partition:
+                snapshot_seq = max(snapshot_seq, partition[-1][1])
+        out.flush()
+        os.fsync(out.fileno())
+        side.flush()
+        os.fsync(side.fileno())
+    os.replace(_part(side_path), side_path)
+    os.replace(_part(csv_path), csv_path)
+    return BuiltFile(csv_path, rows, snapshot_seq)
+
+
+def read_side_file(csv_path: Path) -> Iterable[tuple[int, str]]:
+    """(contact id, hash) of each data row of the job's file, in row order."""
+    with members_path(csv_path).open(encoding="utf-8") as side:
+        for line in side:
+            contact_text, _, digest = line.rstrip("\n").partition(",")
+            yield int(contact_text), digest
