@@ -132,7 +132,7 @@ def latest_job(conn: Connection, destination_id: int) -> ImportJobRow | None:
         .order_by(JOBS.c.id.desc())
         .limit(1)
     ).first()
-    return ImportJobRow(*row) if row else None
+    return ImportJobRow(**row._mapping) if row else None
 
 
 def import_jobs_for(conn: Connection, destination_id: int, limit: int = 50) -> list[ImportJobRow]:
@@ -143,4 +143,4 @@ def import_jobs_for(conn: Connection, destination_id: int, limit: int = 50) -> l
         .order_by(JOBS.c.id.desc())
         .limit(limit)
     )
-    return [ImportJobRow(*row) for row in conn.execute(stmt)]
+    return [ImportJobRow(**row._mapping) for row in conn.execute(stmt)]

@@ -24,6 +24,7 @@ from console.destinations.resci.adapter import (
     import_idempotency_key,
 )
 from console.destinations.resci.backfill import Export, resolve_export, write_backfill_file
+from console.destinations.resci.delta import preview_delta
 from console.engine.runs import RunCounts
 from console.engine.service import EngineService
 from console.engine.sessions import Session, run_context
@@ -577,7 +578,7 @@ async def test_delta_preview_lists_who_the_next_run_tells(console: Console, resc
     destination = console.destination()
     with console.store.read() as conn:
         export = resolved(conn, destination.settings.export)
-        chunks = list(poller.preview_delta(Session(conn, destination.id, 0), export))
+        chunks = list(preview_delta(Session(conn, destination.id, 0), export))
         assert member_count(conn, destination.id) == 4
     preview = {
         change: sorted(r["email"] for c in chunks for r in getattr(c, change))

@@ -147,7 +147,10 @@ def remove_files(csv_path: str | None) -> None:
 
 
 def files_complete(csv_path: str | None) -> bool:
-    return bool(csv_path) and Path(csv_path).exists() and members_path(Path(csv_path)).exists()
+    """Whether a job's file and its side file are both there (complete: `.part` first)."""
+    if not csv_path:
+        return False
+    return Path(csv_path).exists() and members_path(Path(csv_path)).exists()
 
 
 def _private_open(path: Path) -> IO[str]:

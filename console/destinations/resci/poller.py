@@ -9,12 +9,11 @@ docstring (`console.destinations.resci`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-from console.audiences.membership import CHUNK, DeltaChunk, delta_of
+from console.audiences.membership import CHUNK
 from console.core.secrets import resolve_secret
 from console.core.vocab import ImportJobStatus
 from console.destinations.base import DestinationHalted, transport_feedback
@@ -28,7 +27,6 @@ from console.destinations.resci.adapter import (
 )
 from console.destinations.resci.backfill import (
     Export,
-    Projection,
     files_complete,
     members_path,
     read_side_file,
@@ -36,6 +34,7 @@ from console.destinations.resci.backfill import (
     resolve_export,
     write_backfill_file,
 )
+from console.destinations.resci.delta import MEMBERS_STREAM, plan_audience
 from console.destinations.resci.job import (
     COMPLETED,
     FAILED,
@@ -48,7 +47,6 @@ from console.destinations.resci.job import (
     transition,
 )
 from console.destinations.resci.planner import (
-    plan_delta,
     plan_exits,
     plan_rejections,
     rejection_message,
@@ -58,9 +56,6 @@ from console.destinations.resci.settings import ResciSettings
 BACKFILL_STREAM = "resci-backfill"
 """Cursor whose position is the `import_jobs` id of the current backfill and whose note
 (`BackfillNote`) describes it."""
-MEMBERS_STREAM = "resci-members"
-"""Cursor whose position is the contact `seq` the delta has read to and whose note
-(`MembersNote`) names what the membership rows reflect."""
 MESSAGE_LIMIT = 500
 
 
@@ -144,7 +139,7 @@ def backfill_complete(job: ImportJob | None, note: BackfillNote | None, export: 
 
 async def poll(ctx: RunContext) -> None:
     """The kind's poller: with an export, bring the backfill forward (start, resume or poll its
-    job) and, once it has completed, plan the audience delta. Events are the planner's (they
+    job) and, once it has completed, plan the audience delta (`delta.plan_audience`). Events are the planner's (they
     do not wait for the backfill)."""
     if _settings(ctx).export is None:
         return
@@ -407,57 +402,3 @@ def _exit_previous_audience(ctx: RunContext, session: StoreSession, old: str) ->
         )
         ctx.counts.removed += session.queue(messages)
         after = members[-1]["id"]
-
-
-# --- the audience delta --------------------------------------------------------------------------
-
-
-def plan_audience(ctx: RunContext, export: Export) -> None:
-    """Queue user updates for users who entered, changed or left since the last run, chunk by
-    chunk, each chunk with its membership rows and cursor in one transaction. The chunks come
-    from the contact scan every planner shares."""
-    projection = Projection(export)
-    wanted = MembersNote(
-        audience=export.audience, rule=export.rule.text, fingerprint=export.fingerprint
-    )
-    with ctx.write() as session:
-        position, note = session.note(MEMBERS_STREAM, MembersNote)
-        if note is None or _reflects(note) != _reflects(wanted):
-            # A new rule (or a note from before): every contact is looked at again.
-            if note is None or note.rule != export.rule.text:
-                position = 0
-            session.set_cursor(MEMBERS_STREAM, position, wanted)
-    while True:
-        with ctx.write() as session:
-            position, _ = session.note(MEMBERS_STREAM, MembersNote)
-            rows = session.contacts_after(position, CHUNK)
-            if not rows:
-                return
-            known = session.known_members([r["id"] for r in rows])
-            delta = delta_of(rows, known, projection.matches, projection.digest)
-            session.queue(
-                plan_delta(ctx.destination_id, export, delta, run_id=ctx.run_id, today=ctx.today())
-            )
-            session.record_members(delta.member_rows())
-            ctx.counts.added += len(delta.entered)
-            ctx.counts.changed += len(delta.changed)
-            ctx.counts.removed += len(delta.left)
-            session.set_cursor(MEMBERS_STREAM, delta.last_seq, wanted)
-
-
-def _reflects(note: MembersNote) -> tuple[str, str | None, str | None]:
-    return note.audience, note.rule, note.fingerprint
-
-
-def preview_delta(
-    session: StoreSession, export: Export, after_seq: int = 0, limit: int = CHUNK
-) -> Iterator[DeltaChunk]:
-    """Every chunk of the delta from `after_seq` on, read-only: who the next run would tell
-    (a preview; `plan_audience` writes as it goes instead)."""
-    projection = Projection(export)
-    position = after_seq
-    while rows := session.contacts_after(position, limit):
-        known = session.known_members([r["id"] for r in rows])
-        delta = delta_of(rows, known, projection.matches, projection.digest)
-        yield delta
-        position = delta.last_seq
