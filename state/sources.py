@@ -26,12 +26,21 @@ def _fetch_dicts(conn: Connection, stmt: Select[Any]) -> list[dict[str, Any]]:
     return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
 
 
-def read_chunk(conn: Connection, stream: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
+def read_chunk(
+    conn: Connection,
+    stream: str,
+    after_seq: int,
+    limit: int,
+    columns: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
     """Up to `limit` rows of `contacts` or `events` with `seq` past `after_seq`, in `seq` order,
-    as dicts of every column."""
+    as dicts of every column (or of `columns` only: a full audience delta reads a few of the
+    contacts' columns, and building dicts of all of them made it half again as slow)."""
     table = SOURCES[stream]
+    chosen = table.c if columns is None else [table.c[name] for name in columns]
     return _fetch_dicts(
-        conn, select(table).where(table.c.seq > after_seq).order_by(table.c.seq).limit(limit)
+        conn,
+        select(*chosen).where(table.c.seq > after_seq).order_by(table.c.seq).limit(limit),
     )
 
 

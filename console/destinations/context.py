@@ -81,7 +81,11 @@ class StoreSession(Protocol):
         ...
 
     # -- contacts (read in `seq` order by the scan every planner shares)
-    def contacts_after(self, after_seq: int, limit: int) -> list[dict[str, Any]]: ...
+    def contacts_after(
+        self, after_seq: int, limit: int, columns: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The next `limit` contacts past `after_seq` (`columns` of each, by name)."""
+        ...
 
     def contact_partitions(
         self, columns: Sequence[str], chunk: int

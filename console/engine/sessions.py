@@ -58,9 +58,11 @@ class Session:
     def update_job(self, job_id: int, **values: Any) -> None:
         import_jobs.update_job(self.conn, job_id, **values)
 
-    def contacts_after(self, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    def contacts_after(
+        self, after_seq: int, limit: int, columns: Sequence[str]
+    ) -> list[dict[str, Any]]:
         # The same chunked scan Segment's planner reads (`engine.planning`).
-        return sources.read_chunk(self.conn, "contacts", after_seq, limit)
+        return sources.read_chunk(self.conn, "contacts", after_seq, limit, columns)
 
     def contact_partitions(
         self, columns: Sequence[str], chunk: int

@@ -17,6 +17,7 @@ from console.destinations.resci.backfill import (
     members_path,
     read_side_file,
     resolve_export,
+    sent_digest,
     write_backfill_file,
 )
 from console.destinations.resci.planner import (
@@ -144,3 +145,6 @@ def test_backfill_file_from_handed_in_chunks(tmp_path: Path) -> None:
     projection = Projection(EXPORT)
     # The side file's hashes are the delta's: the first delta after the backfill sends nobody.
     assert list(read_side_file(path)) == [(i, projection.digest(contact(i))) for i in (1, 2)]
+    # Both inline the one definition of what is hashed.
+    one = contact(1)
+    assert projection.digest(one) == sent_digest(one["email"], one["created_at"], ["=cmd"])

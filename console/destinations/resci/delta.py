@@ -37,7 +37,7 @@ def plan_audience(ctx: RunContext, export: Export) -> None:
     while True:
         with ctx.write() as session:
             position, _ = session.note(MEMBERS_STREAM, MembersNote)
-            rows = session.contacts_after(position, CHUNK)
+            rows = session.contacts_after(position, CHUNK, export.columns)
             if not rows:
                 return
             known = session.known_members([r["id"] for r in rows])
@@ -63,7 +63,7 @@ def preview_delta(
     (a preview; `plan_audience` writes as it goes instead)."""
     projection = Projection(export)
     position = after_seq
-    while rows := session.contacts_after(position, limit):
+    while rows := session.contacts_after(position, limit, export.columns):
         known = session.known_members([r["id"] for r in rows])
         delta = delta_of(rows, known, projection.matches, projection.digest)
         yield delta
