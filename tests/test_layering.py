@@ -131,6 +131,7 @@ STATE_WRITERS = {
     "state.contacts",
     "state.cursors",
     "state.events",
+    "state.import_jobs",
     "state.members",
     "state.outbox",
     "state.runs",

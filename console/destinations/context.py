@@ -133,8 +133,8 @@ class RunContext:
     """A read-only session (one snapshot)."""
     write: Callable[[], AbstractContextManager[StoreSession]]
     """A write session: committed when the block ends without an exception."""
-    files: Callable[[], Path]
-    """A private folder (0700) beside the store for files that outlive a run (made when
-    first asked for)."""
+    files: Callable[[str], Path]
+    """files(name): a private folder (0700) called `name` beside the store, for files that
+    outlive a run (made when first asked for)."""
     today: Callable[[], str]
     """Today's date, `YYYY-MM-DD` (the engine's clock)."""

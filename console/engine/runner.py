@@ -291,8 +291,7 @@ async def run_destination(
         declared = registry.kind(destination.kind)
         adapter = declared.adapter(destination.settings)
         if declared.poller is not None:
-            context = await asyncio.to_thread(run_context, store, destination, run_id, counts, http)
-            await declared.poller(context)
+            await declared.poller(run_context(store, destination, run_id, counts, http))
         await asyncio.to_thread(plan_chunks, declared.planner, store, destination, run_id, counts)
         await _deliver(store, destination, adapter, http, run_id, owner, counts, options)
     except DestinationHalted as exc:

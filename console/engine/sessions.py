@@ -93,13 +93,14 @@ class Session:
         bump_stats(self.conn, self.destination_id, clock.today(), completions=count)
 
 
-def import_dir(store: Store) -> Path:
-    """Where files that outlive a run wait (a ReSci backfill's users CSV): beside the store
-    file (private, 0700), or in the temporary directory for a store behind a database URL."""
+def files_dir(store: Store, name: str) -> Path:
+    """Where a kind's files that outlive a run wait (a backfill's users CSV): `<store>-<name>`
+    beside the store file (private, 0700), or in the temporary directory for a store behind a
+    database URL."""
     if store.path is not None:
-        directory = store.path.parent / f"{store.path.stem}-resci-imports"
+        directory = store.path.parent / f"{store.path.stem}-{name}"
     else:
-        directory = Path(tempfile.gettempdir()) / "retention-console-resci-imports"
+        directory = Path(tempfile.gettempdir()) / f"retention-console-{name}"
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     return directory
@@ -133,6 +134,6 @@ def run_context(
         client=client,
         read=read,
         write=write,
-        files=lambda: import_dir(store),
+        files=lambda name: files_dir(store, name),
         today=clock.today,
     )

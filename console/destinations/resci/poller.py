@@ -57,6 +57,9 @@ BACKFILL_STREAM = "resci-backfill"
 """Cursor whose position is the `import_jobs` id of the current backfill and whose note
 (`BackfillNote`) describes it."""
 MESSAGE_LIMIT = 500
+IMPORTS_FOLDER = "resci-imports"
+"""Backfill files wait beside the store in `<store>-resci-imports` (0700) until their job is
+final."""
 
 
 def _settings(ctx: RunContext) -> ResciSettings:
@@ -180,7 +183,7 @@ def _new_job(ctx: RunContext, export: Export) -> ImportJob:
 
 def build(ctx: RunContext, export: Export, job: ImportJob) -> tuple[ImportJob, BackfillNote]:
     """Build the job's file and record its size, so a restart re-uploads the same file."""
-    csv_path = ctx.files() / users_file_name(ctx.destination_name, job.id)
+    csv_path = ctx.files(IMPORTS_FOLDER) / users_file_name(ctx.destination_name, job.id)
     with ctx.read() as session:
         built = write_backfill_file(
             export, session.contact_partitions(export.columns, CHUNK), csv_path
