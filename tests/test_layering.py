@@ -72,6 +72,53 @@ def test_destinations_never_import_the_store() -> None:
     assert offenders == []
 
 
+def _module_file(name: str) -> Path | None:
+    """The project file of a module name (`a.b` -> a/b.py or a/b/__init__.py), if any."""
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """`_imports`, plus the submodules `from package import module` names."""
+    names = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if _module_file(f"{node.module}.{alias.name}") is not None:
+                    names.add(f"{node.module}.{alias.name}")
+    return names
+
+
+def test_destinations_reach_no_store_even_through_other_modules() -> None:
+    """Not even a chain (a destination importing the engine, which imports state/): a kind's
+    poller reaches the store only through the run context the engine hands it. Imports inside
+    functions count too."""
+    start = [
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in _modules("console/destinations")
+    ]
+    seen: dict[str, str] = {name: name for name in start}  # module -> the chain that reached it
+    queue = list(start)
+    offenders = []
+    while queue:
+        name = queue.pop()
+        path = _module_file(name)
+        if path is None:
+            continue
+        for imported in _imported_modules(path):
+            top = imported.split(".")[0]
+            chain = f"{seen[name]} -> {imported}"
+            if top in {"state", "sqlalchemy", "sqlmodel"}:
+                offenders.append(chain)
+            elif top in {"console", "state"} and imported not in seen:
+                seen[imported] = chain
+                queue.append(imported)
+    assert offenders == []
+
+
 def test_state_never_imports_the_kinds() -> None:
     """The store keeps settings as JSON text; only the console parses them by kind."""
     offenders = [
