@@ -24,8 +24,8 @@ Backfill
   user with `POST /v3/users`), the imported rows as today's completions, and the job's final
   state; then the files are removed. A rejected user still counts as a member, so a later
   run does not re-send (and fail) them each time: the operator's retry re-sends them, and so
-  does any change to the fields they are sent. Until then no user update is planned (events still flow:
-  they are not audience updates).
+  does any change to the fields they are sent. Until then no user update is planned (events
+  still flow: they are not audience updates).
 
 Resuming
   A restart while a job is queued or processing polls the same ReSci job; no second job is

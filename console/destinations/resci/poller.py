@@ -141,37 +141,37 @@ def backfill_complete(job: ImportJob | None, note: BackfillNote | None, export: 
 
 
 async def poll(ctx: RunContext) -> None:
-    """The kind's poller: with an export, bring the backfill forward (start, resume or poll its
-    job) and, once it has completed, plan the audience delta (`delta.plan_audience`). Events are the planner's (they
-    do not wait for the backfill)."""
+    """The kind's poller: with an export, bring the backfill forward (start, resume or poll
+    its job) and, once it has completed, plan the audience delta (`delta.plan_audience`).
+    Events are the planner's: they are not audience updates, so they never wait for it."""
     if _settings(ctx).export is None:
         return
-    if await advance_backfill(ctx):
-        export, job, note = await asyncio.to_thread(load_state, ctx)
-        if backfill_complete(job, note, export):
-            await asyncio.to_thread(plan_audience, ctx, export)
+    export = await advance_backfill(ctx)
+    if export is not None:
+        await asyncio.to_thread(plan_audience, ctx, export)
 
 
-async def advance_backfill(ctx: RunContext) -> bool:
-    """Start, resume or poll the backfill import job. True when user updates may be planned
-    (its backfill completed)."""
+async def advance_backfill(ctx: RunContext) -> Export | None:
+    """Start, resume or poll the backfill import job. Returns the export once its backfill
+    has completed (user updates may be planned), None while they must wait."""
     adapter = adapter_for(_settings(ctx))
     export, job, note = await asyncio.to_thread(load_state, ctx)
     if job is not None and job.status is UPLOADING:
         job = await _upload(ctx, adapter, export, job, note)
         if job.status is not COMPLETED:
-            return False
+            return None
         export, job, note = await asyncio.to_thread(load_state, ctx)
     elif job is not None and job.pending:
         if not await _poll_job(ctx, adapter, job, note):
-            return False
+            return None
         export, job, note = await asyncio.to_thread(load_state, ctx)
     if backfill_complete(job, note, export):
-        return True
+        return export
     # No job yet, the last one failed, or the audience or mapping changed: a new backfill.
     job = await asyncio.to_thread(_new_job, ctx, export)
     job = await _upload(ctx, adapter, export, job, None)
-    return job.status is COMPLETED  # an empty audience completes without an upload
+    # An empty audience completes without an upload.
+    return export if job.status is COMPLETED else None
 
 
 def _new_job(ctx: RunContext, export: Export) -> ImportJob:
