@@ -85,7 +85,9 @@ def create_job(
             updated_at=now,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has it
+    return int(key[0])
 
 
 def update_job(
