@@ -38,21 +38,19 @@ def fill(path: Path, rows: int) -> None:
     """Two destinations, `rows` outbox rows over 30 days, matching daily stats and runs."""
     from console.core import clock
     from console.destinations import registry
-    from console.engine.destinations import save_destination
+    from console.engine.commands import Commands
     from state.db import open_store
 
     store = open_store(path)
-    with store.write() as conn:
-        save_destination(
-            conn,
-            "segment-big",
-            registry.parse_settings("segment", {"write_key": "bench-segment-key-0000"}),
-        )
-        save_destination(
-            conn,
-            "resci-big",
-            registry.parse_settings("resci", {"api_key": "bench-resci-key-0000", "site_id": "1"}),
-        )
+    commands = Commands(store)
+    commands.save_destination(
+        "segment-big",
+        registry.parse_settings("segment", {"write_key": "bench-segment-key-0000"}),
+    )
+    commands.save_destination(
+        "resci-big",
+        registry.parse_settings("resci", {"api_key": "bench-resci-key-0000", "site_id": "1"}),
+    )
     now = datetime.now(UTC).replace(microsecond=0)
     payload = b'{"type":"identify","traits":{"email":"x"}}'
     stats: dict[tuple[int, str], list[int]] = {}

@@ -14,11 +14,12 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from console.core.secrets import is_masked, mask_secret, secret_fields
+from console.core.secrets import mask_secret
 from console.destinations import registry
-from console.engine.destinations import get_destination, list_destinations, save_destination
-from state.audiences import list_audiences, save_audience
-from state.db import Connection, Store
+from console.engine.commands import CommandRefused, Commands, DestinationChange
+from console.engine.destinations import list_destinations
+from state.audiences import list_audiences
+from state.db import Store
 
 
 class ConfigError(Exception):
@@ -94,7 +95,8 @@ def _located(exc: tomllib.TOMLDecodeError, text: str) -> str:
 
 
 def apply_config(store: Store, path: Path) -> ApplyReport:
-    """Create or update destinations and audiences by name, in one transaction."""
+    """Create or update destinations and audiences by name, in one transaction (the engine's
+    command service writes them; this reads and validates the file)."""
     document = _read_toml(path)
     unknown = set(document) - {"destinations", "audiences"}
     if unknown:
@@ -119,7 +121,7 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
         except ValueError as exc:
             raise ConfigError(f"{path}: audience {name!r}: rule: {exc}") from None
         audience_rules[name] = rule.strip()
-    parsed: list[tuple[str, BaseModel, bool]] = []
+    parsed: list[DestinationChange] = []
     seen: set[str] = set()
     for index, entry in enumerate(destinations, 1):
         if not isinstance(entry, dict):
@@ -138,50 +140,12 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
         enabled = entry.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ConfigError(f"{path}: destination {name!r}: enabled: must be true or false")
-        parsed.append((name, settings, enabled))
-    report = ApplyReport()
-    with store.write() as conn:
-        known_audiences = {audience.name for audience in list_audiences(conn)}
-        for name, rule in audience_rules.items():
-            save_audience(conn, name, rule)
-            report.audiences.append(name)
-        known_audiences |= set(audience_rules)
-        for name, settings, enabled in parsed:
-            export = getattr(settings, "export", None)
-            if export is not None and export.audience not in known_audiences:
-                raise ConfigError(
-                    f"{path}: destination {name!r}: export.audience: no audience named "
-                    f"{export.audience!r}"
-                )
-            settings = _unmask_secrets(conn, path, name, settings)
-            try:
-                _, created = save_destination(conn, name, settings, enabled=enabled)
-            except ValueError as exc:
-                raise ConfigError(f"{path}: destination {name!r}: kind: {exc}") from None
-            (report.created if created else report.updated).append(name)
-    return report
-
-
-def _unmask_secrets(conn: Connection, path: Path, name: str, settings: BaseModel) -> BaseModel:
-    """A file exported without `--include-secrets` carries masked keys: applying it keeps the
-    stored key the mask stands for, instead of saving the mask as the key. A mask that stands
-    for no stored key is an error, since there is no key to keep."""
-    # Secrets are found by their type (`SecretStr`), whatever the kind names them.
-    for field_name in secret_fields(type(settings)):
-        secret = getattr(settings, field_name, None)
-        if not isinstance(secret, SecretStr):
-            continue
-        if not is_masked(secret.get_secret_value()):
-            continue
-        existing = get_destination(conn, name)
-        stored = getattr(existing.settings, field_name, None) if existing else None
-        if stored is None or mask_secret(stored) != secret.get_secret_value():
-            raise ConfigError(
-                f"{path}: destination {name!r}: {field_name}: is masked (exported without "
-                "--include-secrets) and matches no stored key; put the key back or use env:NAME"
-            )
-        settings = settings.model_copy(update={field_name: stored})
-    return settings
+        parsed.append(DestinationChange(name, settings, enabled))
+    try:
+        applied = Commands(store).apply_configuration(audience_rules, parsed)
+    except CommandRefused as exc:
+        raise ConfigError(f"{path}: destination {exc.destination!r}: {exc.field}: {exc}") from None
+    return ApplyReport(applied.created, applied.updated, applied.audiences)
 
 
 def _plain(value: Any, include_secrets: bool) -> Any:

@@ -26,17 +26,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, MetaData, select
 from sqlmodel import SQLModel
 
-from state.models import SchemaInfo
+from state.models import Destination, SchemaInfo
 
 Step = Callable[[Connection], None]
 
-# Schema n -> n + 1. Release 0.1 wrote schema 1; there is no older store to upgrade yet.
+# Schema n -> n + 1. Release 0.1 wrote schema 1; the steps are registered below.
 STEPS: dict[int, Step] = {}
 
 
@@ -65,7 +65,7 @@ def upgrade(
     Raises MigrationError when a step is missing or fails; the store is then unchanged.
     """
     steps = STEPS if steps is None else steps
-    with engine.connect() as base:
+    with engine.connect() as base, _foreign_keys_off(base):
         conn = base.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             version = read_version(conn)
@@ -90,8 +90,65 @@ def upgrade(
                         + (f" (a copy is at {backup})" if backup else "")
                     ) from exc
             SQLModel.metadata.create_all(conn)
+            _check_foreign_keys(conn, backup)
             conn.execute(SchemaInfo.__table__.update().values(version=target))
     return backup
+
+
+@contextlib.contextmanager
+def _foreign_keys_off(base: Connection) -> Iterator[None]:
+    """SQLite's procedure for changing a table it cannot ALTER (build the new table, copy, drop
+    the old one, rename) needs foreign keys off: dropping a parent table counts its children
+    as violations even when the new table takes its place. The pragma is a no-op inside a
+    transaction, so it is set on the driver connection before the upgrade begins, and set back
+    before the connection returns to the pool; `_check_foreign_keys` stands in for it meanwhile.
+    """
+    if base.dialect.name != "sqlite":
+        yield
+        return
+    driver = base.connection.dbapi_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(conn: Connection, backup: Path | None) -> None:
+    """Refuse an upgrade that leaves a row pointing at nothing (SQLite, where the steps ran
+    with foreign keys off)."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+    if broken is not None:
+        raise MigrationError(
+            f"the upgrade left {broken[0]} rows pointing at missing {broken[2]} rows; "
+            "the store was not changed" + (f" (a copy is at {backup})" if backup else "")
+        )
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Destination ids are never given again (SQLite `AUTOINCREMENT`), so a run that outlived
+    its removed destination can never write into a new one that took its id.
+
+    SQLite cannot add AUTOINCREMENT to a table: the table is rebuilt from the model under a
+    new name, filled, and renamed over the old one. Other databases never reuse an identity
+    value; there is nothing to change."""
+    if conn.dialect.name != "sqlite":
+        return
+    table = Destination.__table__
+    rebuilt = table.to_metadata(MetaData(), name="destinations_v2")  # type: ignore[attr-defined]
+    rebuilt.create(conn)
+    columns = ", ".join(column.name for column in table.columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO destinations_v2 ({columns}) SELECT {columns} FROM destinations"
+    )
+    conn.exec_driver_sql("DROP TABLE destinations")
+    conn.exec_driver_sql("ALTER TABLE destinations_v2 RENAME TO destinations")
+
+
+STEPS[1] = _v1_to_v2
 
 
 def _backup(path: Path, version: int) -> Path:

@@ -14,7 +14,8 @@ from sqlmodel import Field, SQLModel
 from console.core.fields import CONTACT_FIELDS  # noqa: F401
 from console.core.vocab import STATE_KINDS, ImportJobStatus, OutboxStatus, RunStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# 1: release 0.1. 2: destination ids are never reused (SQLite AUTOINCREMENT).
 
 RETRYING_ROWS = "status = 'queued' AND attempts > 0"
 """The condition of the partial index over rows waiting for a retry (a literal: SQLite uses a
@@ -108,6 +109,9 @@ class Destination(SQLModel, table=True):
     """
 
     __tablename__ = "destinations"
+    # Ids are never given again (SQLite would reuse the highest after a removal): a run that
+    # outlives its removed destination must not write into a new one.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     kind: str

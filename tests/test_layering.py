@@ -194,3 +194,74 @@ def test_ui_never_imports_state_writers() -> None:
         if name in STATE_WRITERS
     ]
     assert offenders == []
+
+
+# Writers of what the operator changes; only the engine's command service
+# (`console.engine.commands`) calls them. Tests and tooling that build fixture stores may too.
+OPERATOR_WRITERS = {
+    "console.engine.destinations": {"save_destination"},
+    "state.destinations": {"store_destination", "set_flags", "remove_destination"},
+    "state.audiences": {"save_audience"},
+    "state.outbox": {"requeue_failures"},
+}
+# Callers of the command service rather than its writers: the screens, the palette, config and
+# the command line.
+WRITE_THROUGH_THE_SERVICE = ["console/ui", "console/config.py", "console/cli.py", "console/cli"]
+
+
+def _imported_names(path: Path) -> set[tuple[str, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        for alias in node.names
+    }
+
+
+def _callers() -> list[Path]:
+    paths: list[Path] = []
+    for entry in WRITE_THROUGH_THE_SERVICE:
+        target = ROOT / entry
+        paths += [target] if target.is_file() else sorted(target.rglob("*.py"))
+    return paths
+
+
+def test_only_the_command_service_writes_what_the_operator_changes() -> None:
+    """Destinations, audiences and retries are written by `console.engine.commands` alone:
+    the screens, config and the CLI call it (or `EngineService`, which wraps it)."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}.{name}"
+        for path in _callers()
+        for module, name in _imported_names(path)
+        if name in OPERATOR_WRITERS.get(module, set())
+    ]
+    assert offenders == []
+
+
+def _write_calls(path: Path) -> list[int]:
+    """Lines calling `<something>.write()` with no arguments: a store's write transaction (a
+    file's `write(text)` takes one)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "write"
+        and not node.args
+        and not node.keywords
+    ]
+
+
+def test_screens_never_open_a_write_transaction() -> None:
+    """Screens only read (through state/ queries) and call the engine for every change."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in _modules("console/ui")
+        for line in _write_calls(path)
+    ]
+    assert offenders == []
+    # The check sees the pattern it looks for.
+    probe = ROOT / "console" / "engine" / "commands.py"
+    assert _write_calls(probe)

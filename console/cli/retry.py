@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from console.cli.options import db_option, store_for
@@ -21,11 +23,13 @@ def retry(
     db: str | None,
 ) -> None:
     """Put matching failures back in the queue; the next run delivers them."""
-    from state.outbox import requeue_failures
+    from console.engine.service import EngineService
     from state.queries import FailureFilter, failure_ids
 
     store = store_for(ctx, db)
     flt = FailureFilter(destination=destination, day=day, text=search)
-    with store.write() as conn:
-        count = requeue_failures(conn, failure_ids(conn, flt))
+    with store.read() as conn:
+        row_ids = failure_ids(conn, flt)
+    # The console's retry, without delivering at once: the next run (or --run-once) does.
+    count = asyncio.run(EngineService(store).retry(row_ids, deliver=False))
     click.echo(f"{count} failures queued again")

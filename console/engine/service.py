@@ -1,6 +1,10 @@
 """The in-process engine the console owns: an APScheduler 3 `AsyncIOScheduler` that runs each
 enabled destination every `schedule_minutes`, plus the operator's actions (run now, pause,
-retry failures, test connection). It never imports Textual; the UI listens through `listener`.
+save, remove, retry failures, test connection). It never imports Textual; the UI listens through
+`listener`.
+
+Every write goes through `commands` (`console.engine.commands.Commands`, usable without a
+scheduler, as the CLI does); this service adds what follows a change: rescheduling, delivering.
 """
 
 from __future__ import annotations
@@ -13,17 +17,17 @@ from datetime import datetime, timedelta
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import BaseModel
 
 from console.core import clock
 from console.core.secrets import SecretError
 from console.core.vocab import RunStatus, Trigger
 from console.destinations import registry
 from console.destinations.base import ConnectionTestFailed
+from console.engine.commands import Commands, Saved
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from state.db import Store
-from state.destinations import set_flags
-from state.outbox import destinations_of, requeue_failures
 
 log = logging.getLogger("retention_console.engine")
 
@@ -43,8 +47,10 @@ class EngineService:
         store: Store,
         options: EngineOptions | None = None,
         listener: Callable[[EngineEvent], None] | None = None,
+        commands: Commands | None = None,
     ) -> None:
         self.store = store
+        self.commands = commands or Commands(store)
         self.options = options or EngineOptions()
         self.listener = listener
         self.scheduler: AsyncIOScheduler | None = None
@@ -139,36 +145,38 @@ class EngineService:
         return await self._run(destination, Trigger.MANUAL)
 
     def set_paused(self, name: str, paused: bool) -> None:
-        destination = self._load(name)
-        if destination is None:
-            return
-        with self.store.write() as conn:
-            set_flags(conn, destination.id, paused=paused)
-        self.reschedule()
+        if self.commands.set_paused(name, paused):
+            self.reschedule()
 
     def set_enabled(self, name: str, enabled: bool) -> None:
-        destination = self._load(name)
-        if destination is None:
-            return
-        with self.store.write() as conn:
-            set_flags(conn, destination.id, enabled=enabled)
+        if self.commands.set_enabled(name, enabled):
+            self.reschedule()
+
+    def save_destination(
+        self, name: str, settings: BaseModel, *, enabled: bool = True, create: bool = False
+    ) -> Saved:
+        """Create or update a destination (the form, the mapping screen), then match the
+        schedule to it. Blocks: call it off the UI thread. Raises CommandRefused."""
+        saved = self.commands.save_destination(name, settings, enabled=enabled, create=create)
+        self.reschedule()
+        return saved
+
+    def remove_destination(self, name: str) -> None:
+        """Remove a destination once no run holds it (see `Commands.remove_destination`), then
+        drop its job. Blocks up to the removal's patience; raises DestinationBusy."""
+        self.commands.remove_destination(name)
         self.reschedule()
 
     async def retry(self, row_ids: Sequence[int], *, deliver: bool = True) -> int:
-        """Re-queue failed rows, then deliver them at once through their destinations."""
-
-        def requeue() -> tuple[int, list[int]]:
-            with self.store.write() as conn:
-                ids = list(row_ids)
-                return requeue_failures(conn, ids), destinations_of(conn, ids)
-
-        count, destination_ids = await asyncio.to_thread(requeue)
-        if deliver and count:
-            for destination_id in destination_ids:
+        """Re-queue failed rows; with `deliver`, deliver them at once through their
+        destinations (the console), else the next run does (the CLI). Returns how many."""
+        requeued = await asyncio.to_thread(self.commands.requeue, row_ids)
+        if deliver and requeued.count:
+            for destination_id in requeued.destination_ids:
                 destination = self._load(destination_id)
                 if destination is not None:
                     await self._run(destination, Trigger.MANUAL)
-        return count
+        return requeued.count
 
     async def test_connection(self, name: str) -> str:
         """A harmless authenticated call; raises ConnectionTestFailed with plain words."""

@@ -3,10 +3,12 @@ backup; one from a newer release, a foreign SQLite file and a file that is not S
 are refused with a clear message and left untouched.
 
 "The previous release" is `data/schema_v1.sql`, the schema release 0.1 writes, frozen as
-text. There is no schema 2 yet, so the upgrade tests register a v1 -> v2 step the way the
-next release will (bump `SCHEMA_VERSION`, add a step to `MIGRATIONS`): it adds a column with
-a default. `test_current_models_match_the_frozen_schema` is the guard that makes this
-honest: a model change without a migration fails it.
+text. This release is schema 2 (destination ids never reused: the table is rebuilt with
+AUTOINCREMENT). The upgrade tests also register a step to a schema after this one, the way the
+next release will (bump `SCHEMA_VERSION`, add a step to `MIGRATIONS`): it adds a column with a
+default, so a v1 store runs every real step and that one. `test_current_models_match_the_
+frozen_schema` is the guard that makes this honest: a model change without a migration fails
+it.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from sqlalchemy import Connection, inspect
 from sqlmodel import SQLModel
 
 import state.db
+from console.engine.commands import Commands
+from console.engine.destinations import get_destination
 from state.db import StoreError, open_store
 from state.migrations import backup_path
 
 from .conftest import run_cli
 
 SCHEMA_V1 = Path(__file__).with_name("data") / "schema_v1.sql"
+CURRENT = state.db.SCHEMA_VERSION  # this release's schema
+NEXT = CURRENT + 1  # the next release's, as the fixture below simulates it
 NOTE_DEFAULT = "kept since 0.1"
 
 # What the previous release wrote, row by row (plain SQL, as that release's code did).
@@ -119,9 +125,9 @@ def add_note_column(conn: Connection) -> None:
 
 @pytest.fixture
 def next_release(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[int, object]]:
-    """This code as the next release: schema 2, with a v1 -> v2 step."""
-    monkeypatch.setattr(state.db, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(state.db.MIGRATIONS, 1, add_note_column)
+    """This code as the next release: schema NEXT, with a CURRENT -> NEXT step."""
+    monkeypatch.setattr(state.db, "SCHEMA_VERSION", NEXT)
+    monkeypatch.setitem(state.db.MIGRATIONS, CURRENT, add_note_column)
     yield state.db.MIGRATIONS
 
 
@@ -140,7 +146,37 @@ def test_current_models_match_the_frozen_schema(tmp_path: Path) -> None:
             assert not missing, f"{table.name}: columns {missing} added without a migration"
     finally:
         store.dispose()
-    assert version_of(db) == state.db.SCHEMA_VERSION == 1
+    assert version_of(db) == state.db.SCHEMA_VERSION == 2
+
+
+def test_v1_destinations_upgrade_to_ids_never_reused(tmp_path: Path) -> None:
+    """Schema 1 -> 2 rebuilds `destinations` with AUTOINCREMENT, keeping every row and every
+    row that points at one; foreign keys are enforced again afterwards."""
+    db = tmp_path / "console.db"
+    previous_release_store(db)
+    before = table_rows(db)
+    store = open_store(db)
+    try:
+        with store.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").first() is None
+            record = get_destination(conn, "seg")
+        assert record is not None and record.id == 1
+        Commands(store).remove_destination("seg")
+        saved = Commands(store).save_destination("seg-again", record.settings)
+    finally:
+        store.dispose()
+    assert saved.id == 2  # id 1 belonged to the removed destination: never given again
+    conn = sqlite3.connect(db)
+    try:
+        (sql,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'destinations'"
+        ).fetchone()
+    finally:
+        conn.close()
+    assert "AUTOINCREMENT" in sql
+    assert version_of(db) == 2
+    assert table_rows(backup_path(db, 1)) == before
 
 
 def test_previous_release_store_upgrades_in_place_with_a_backup(
@@ -153,7 +189,7 @@ def test_previous_release_store_upgrades_in_place_with_a_backup(
     store = open_store(db)
     store.dispose()
 
-    assert version_of(db) == 2
+    assert version_of(db) == NEXT
     assert "note" in columns_of(db, "destinations")
     after = table_rows(db)
     assert {t: rows for t, rows in after.items() if t != "destinations"} == {
@@ -173,7 +209,7 @@ def test_previous_release_store_upgrades_in_place_with_a_backup(
     # Opening again changes nothing more: the backup stays the v1 copy.
     stamp = digest(backup)
     open_store(db).dispose()
-    assert digest(backup) == stamp and version_of(db) == 2
+    assert digest(backup) == stamp and version_of(db) == NEXT
 
 
 def test_backup_holds_rows_still_in_the_wal(
@@ -190,7 +226,7 @@ def test_backup_holds_rows_still_in_the_wal(
     finally:
         writer.close()
     assert table_rows(backup_path(db, 1)) == before
-    assert version_of(db) == 2
+    assert version_of(db) == NEXT
 
 
 def test_a_failing_step_leaves_the_store_unchanged(
@@ -256,7 +292,7 @@ def test_processes_upgrading_at_once_upgrade_once(
     for worker in workers:
         worker.join(timeout=60)
     assert outcomes == ["ok"] * 4, outcomes
-    assert version_of(db) == 2
+    assert version_of(db) == NEXT
     assert version_of(backup_path(db, 1)) == 1
     assert table_rows(backup_path(db, 1)) == before
 
@@ -275,7 +311,7 @@ def test_a_store_from_a_newer_release_is_refused_untouched(tmp_path: Path) -> No
     with pytest.raises(StoreError) as caught:
         open_store(db)
     assert str(caught.value) == (
-        f"{db} was written by a newer release (schema 7, this release knows 1); "
+        f"{db} was written by a newer release (schema 7, this release knows {CURRENT}); "
         "upgrade retention-console"
     )
     result = run_cli("--db", str(db), "summary")

@@ -3,7 +3,7 @@ at the bottom, a title line, and Escape to go back."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -16,6 +16,8 @@ from console.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from console.ui.app import RetentionConsoleApp
+
+ResultT = TypeVar("ResultT")
 
 
 class BottomBar(Vertical):
@@ -64,12 +66,15 @@ class ConsoleScreen(Screen[None]):
         self.console.go_back()
 
 
-class ConsoleModal(ModalScreen[object]):
-    """A dialog over the current screen; Escape closes it without a result."""
+class ConsoleModal(ModalScreen[ResultT]):
+    """A dialog over the current screen, dismissed with a `ResultT`; Escape closes it with
+    `CANCELLED` (None unless a subclass says otherwise, as the yes/no confirmation does)."""
+
+    CANCELLED: ResultT | None = None
 
     @property
     def console(self) -> RetentionConsoleApp:
         return self.app  # type: ignore[return-value]
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.dismiss(self.CANCELLED)

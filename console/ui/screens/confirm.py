@@ -1,4 +1,8 @@
-"""Ask once before something destructive or large: `y` confirms, `n` or Escape does not."""
+"""Ask once before something destructive or large: `y` confirms, `n` or Escape does not.
+
+A `ModalScreen[bool]`: it is dismissed with True or False, never None, so a caller reads
+`if await self.app.push_screen_wait(ConfirmScreen(...))` in a worker, or takes the bool in a
+`push_screen` callback."""
 
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ from console.core.text import printable
 from console.ui.screens.base import ConsoleModal
 
 
-class ConfirmScreen(ConsoleModal):
-    """Dismisses with True (confirmed) or None."""
+class ConfirmScreen(ConsoleModal[bool]):
+    """Dismisses with True (confirmed) or False (No, Escape)."""
+
+    CANCELLED = False  # what Escape and No give: a plain answer, not "no result"
 
     BINDINGS = [
         Binding("y", "confirm", "Yes", id="confirm-yes"),

@@ -26,7 +26,8 @@ from console.core.text import printable
 from console.destinations import registry
 from console.destinations.fields import GENERAL, FormField, errors_shown_at, form_fields
 from console.destinations.fields import Input as Kind
-from console.engine.destinations import DestinationRecord, get_destination, save_destination
+from console.engine.commands import CommandRefused
+from console.engine.destinations import DestinationRecord
 from console.ui.screens.base import ConsoleModal
 from console.ui.widgets.form_fields import FieldRow, FormInput, SectionTitle
 from console.ui.widgets.status_bar import StatusBar
@@ -376,16 +377,16 @@ class DestinationForm(ConsoleModal):
 
     @work(thread=True, exclusive=True, group="form-save")
     def _save(self, name: str, settings: BaseModel, enabled: bool) -> None:
+        # Saved through the engine (the one writer), which also reschedules; adding refuses a
+        # name already taken.
         try:
-            with self.console.store.write() as conn:
-                if self.record is None and get_destination(conn, name) is not None:
-                    raise ValueError(f"a destination named {name!r} exists already")
-                _, created = save_destination(conn, name, settings, enabled=enabled)
-        except ValueError as exc:
-            message = str(exc)
-            self.app.call_from_thread(self.show_problems, {"name": message})
+            saved = self.console.engine.save_destination(
+                name, settings, enabled=enabled, create=self.record is None
+            )
+        except CommandRefused as exc:
+            self.app.call_from_thread(self.show_problems, {"name": str(exc)})
             return
-        self.app.call_from_thread(self._saved, name, created)
+        self.app.call_from_thread(self._saved, name, saved.created)
 
     def _saved(self, name: str, created: bool) -> None:
         self.notify(f"{'Added' if created else 'Saved'} {name}", timeout=4)

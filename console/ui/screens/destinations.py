@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from console.core.text import printable
 from console.destinations import registry
+from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.ui.formatting import clock_time, ellipsize, full_time, relative, schedule, short_time
 from console.ui.literal import literal
@@ -28,7 +29,6 @@ from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.widgets.paged_table import row_under_cursor
-from state.destinations import remove_destination
 
 
 def kind_label(kind: str) -> str:
@@ -235,22 +235,17 @@ class DestinationsScreen(ConsoleScreen):
             self.app.push_screen(DestinationForm(record.kind, record), self._form_closed)
 
     def _form_closed(self, name: object) -> None:
+        # The form saved through the engine, which rescheduled: only the view is stale.
         if isinstance(name, str):
             self.console.current_destination = name
-            self._reschedule()
             self.reload()
-
-    @work(thread=True, group="destination-write")
-    def _reschedule(self) -> None:
-        # The engine re-reads the destinations to match its jobs: off the UI thread.
-        self.console.engine.reschedule()
 
     def action_remove(self) -> None:
         record = self.selected()
         if record is None:
             return
 
-        def confirmed(yes: object) -> None:
+        def confirmed(yes: bool | None) -> None:
             if yes:
                 self._remove(record)
 
@@ -266,15 +261,21 @@ class DestinationsScreen(ConsoleScreen):
 
     @work(thread=True, group="destination-write")
     def _remove(self, record: DestinationRecord) -> None:
-        with self.console.store.write() as conn:
-            remove_destination(conn, record.id)
+        # The engine takes the destination's lease first: a run in flight makes it wait a few
+        # seconds, then refuse with words the operator can act on.
+        try:
+            self.console.engine.remove_destination(record.name)
+        except CommandRefused as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title="Not removed", severity="warning", timeout=8
+            )
+            return
         self.post_message(DestinationRemoved(record.name))
 
     def on_destination_removed(self, message: DestinationRemoved) -> None:
         self.notify(f"Removed {message.name}", timeout=4)
         if self.console.current_destination == message.name:
             self.console.current_destination = None
-        self._reschedule()
         self.reload()
 
     def on_destination_saved(self, message: DestinationSaved) -> None:

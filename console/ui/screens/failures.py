@@ -417,7 +417,7 @@ class FailuresScreen(ConsoleScreen):
             total = failure_count(conn, flt)
         where = printable(flt.destination or "all destinations")
 
-        def confirmed(yes: object) -> None:
+        def confirmed(yes: bool | None) -> None:
             if yes:
                 self._show_states({r.id: "retrying…" for r in self.rows if r.at[:10] == flt.day})
                 self.run_worker(self._retry_day(flt), group="failures-retry", exit_on_error=False)

@@ -15,12 +15,8 @@ from textual.widgets import DataTable, Static
 from console.core.fields import CONTACT_FIELDS
 from console.destinations import registry
 from console.destinations.kind import Capabilities
-from console.engine.destinations import (
-    DestinationRecord,
-    get_destination,
-    list_destinations,
-    save_destination,
-)
+from console.engine.commands import CommandRefused
+from console.engine.destinations import DestinationRecord, get_destination, list_destinations
 from console.ui import mapping_changes as changes
 from console.ui.literal import literal
 from console.ui.messages import DestinationSaved, MappingLoaded
@@ -323,8 +319,12 @@ class MappingScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, group="mapping-save")
     def _save(self, record: DestinationRecord, settings: Any) -> None:
-        with self.console.store.write() as conn:
-            save_destination(conn, record.name, settings, enabled=record.enabled)
+        # Saved through the engine, the one writer of destinations.
+        try:
+            self.console.engine.save_destination(record.name, settings, enabled=record.enabled)
+        except CommandRefused as exc:
+            self.app.call_from_thread(self.show_error, str(exc))
+            return
         self.post_message(DestinationSaved(record.name))
 
     def on_destination_saved(self, message: DestinationSaved) -> None:

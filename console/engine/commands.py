@@ -1,0 +1,222 @@
+"""The command service: the one writer of what the operator changes.
+
+Destinations (save, switch on/off, pause, remove), configuration (`config apply`: audiences and
+destinations together), and the operator's retries are written here and nowhere else: the
+console's screens, the command palette and the CLI call these methods and only read the store
+themselves. Runs are the runner's (`console.engine.runner`), which the same engine owns.
+
+It needs no scheduler and no event loop, so the CLI uses it as is; `EngineService` wraps it to
+reschedule and deliver after a change. Methods block (SQLite waits, a removal waits for a run),
+so the console calls them off its UI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, SecretStr
+
+from console.core.secrets import is_masked, mask_secret, secret_fields
+from console.engine.destinations import get_destination, save_destination
+from state.audiences import list_audiences, save_audience
+from state.db import Connection, Store
+from state.destinations import remove_destination as delete_destination
+from state.destinations import set_flags
+from state.outbox import destinations_of, requeue_failures
+from state.runs import acquire_lease, owner_id, release_lease
+
+REMOVE_WAIT_SECONDS = 5.0
+"""How long a removal waits for a run in flight to end before it refuses."""
+_LEASE_POLL_SECONDS = 0.2
+
+
+class CommandRefused(Exception):
+    """A change the store's state refuses; `field` names what to fix, when it is one field."""
+
+    def __init__(self, reason: str, *, destination: str | None = None, field: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.destination = destination
+        self.field = field
+
+
+class NoSuchDestination(CommandRefused):
+    """The named destination does not exist (any more)."""
+
+
+class DestinationBusy(CommandRefused):
+    """A run holds the destination's lease past the removal's patience."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    id: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class DestinationChange:
+    """One destination of a configuration file, already validated by its kind's model."""
+
+    name: str
+    settings: BaseModel
+    enabled: bool = True
+
+
+@dataclass
+class Applied:
+    """What `apply_configuration` created and updated, in the file's order."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """Failed rows put back in the queue, and the destinations they belong to."""
+
+    count: int
+    destination_ids: list[int]
+
+
+class Commands:
+    """Every write the operator can ask for, each in one transaction."""
+
+    def __init__(self, store: Store, *, remove_wait_seconds: float = REMOVE_WAIT_SECONDS) -> None:
+        self.store = store
+        self.remove_wait_seconds = remove_wait_seconds
+
+    # -- destinations -------------------------------------------------------------------------
+    def save_destination(
+        self, name: str, settings: BaseModel, *, enabled: bool = True, create: bool = False
+    ) -> Saved:
+        """Create or update by name; `create` refuses a name already taken (the form's "add").
+        Raises CommandRefused (field `name`) for a taken name or a changed kind."""
+        with self.store.write() as conn:
+            if create and get_destination(conn, name) is not None:
+                raise CommandRefused(
+                    f"a destination named {name!r} exists already", destination=name, field="name"
+                )
+            try:
+                destination_id, created = save_destination(conn, name, settings, enabled=enabled)
+            except ValueError as exc:
+                raise CommandRefused(str(exc), destination=name, field="kind") from None
+        return Saved(destination_id, created)
+
+    def set_enabled(self, name: str, enabled: bool) -> bool:
+        """Switch a destination on or off; False when there is no such destination."""
+        return self._set_flags(name, enabled=enabled)
+
+    def set_paused(self, name: str, paused: bool) -> bool:
+        """Pause or resume one destination's schedule; False when there is none."""
+        return self._set_flags(name, paused=paused)
+
+    def _set_flags(self, name: str, **flags: bool) -> bool:
+        with self.store.write() as conn:
+            destination = get_destination(conn, name)
+            if destination is None:
+                return False
+            set_flags(conn, destination.id, **flags)
+        return True
+
+    def remove_destination(self, name: str, *, wait_seconds: float | None = None) -> None:
+        """Remove a destination with its queue, failures, history and cursors.
+
+        The destination's lease is taken first, in the transaction that deletes: a run in
+        flight holds it, so the removal waits for that run up to `wait_seconds` and then
+        refuses (DestinationBusy) without deleting anything. Deleting under a running run would
+        let it write outcomes and counters for rows and a destination that are gone."""
+        patience = self.remove_wait_seconds if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + patience
+        owner = owner_id()
+        while True:
+            holder = self._remove_if_free(name, owner)
+            if holder is None:
+                return
+            if time.monotonic() >= deadline:
+                raise DestinationBusy(
+                    f"destination {name} is being delivered by {holder}; "
+                    "try again when the run ends",
+                    destination=name,
+                )
+            time.sleep(_LEASE_POLL_SECONDS)
+
+    def _remove_if_free(self, name: str, owner: str) -> str | None:
+        """Delete under the lease; None when done, else the lease holder's `host:pid`."""
+        with self.store.write() as conn:
+            destination = get_destination(conn, name)
+            if destination is None:
+                raise NoSuchDestination(f"no destination named {name!r}", destination=name)
+            holder = acquire_lease(conn, destination.id, owner)
+            if holder is not None:
+                return holder
+            delete_destination(conn, destination.id)
+            # The row holding the lease is gone; this only forgets the owner in this process.
+            release_lease(conn, destination.id, owner)
+        return None
+
+    # -- configuration ------------------------------------------------------------------------
+    def apply_configuration(
+        self, audiences: Mapping[str, str], destinations: Sequence[DestinationChange]
+    ) -> Applied:
+        """Save audiences (rules already validated) and destinations in ONE transaction: a
+        refusal (CommandRefused naming the destination and field) changes nothing.
+
+        A secret still masked (a file exported without its keys) keeps the stored key the
+        mask stands for; an exported audience must exist, in the store or in `audiences`."""
+        applied = Applied()
+        with self.store.write() as conn:
+            known = {audience.name for audience in list_audiences(conn)}
+            for name, rule in audiences.items():
+                save_audience(conn, name, rule)
+                applied.audiences.append(name)
+            known |= set(audiences)
+            for change in destinations:
+                export = getattr(change.settings, "export", None)
+                if export is not None and export.audience not in known:
+                    raise CommandRefused(
+                        f"no audience named {export.audience!r}",
+                        destination=change.name,
+                        field="export.audience",
+                    )
+                settings = _unmask_secrets(conn, change.name, change.settings)
+                try:
+                    _, created = save_destination(
+                        conn, change.name, settings, enabled=change.enabled
+                    )
+                except ValueError as exc:
+                    raise CommandRefused(str(exc), destination=change.name, field="kind") from None
+                (applied.created if created else applied.updated).append(change.name)
+        return applied
+
+    # -- retries ------------------------------------------------------------------------------
+    def requeue(self, row_ids: Sequence[int]) -> Requeued:
+        """Put failed rows back in the queue: attempts start again, the failure leaves the day
+        it was counted on. Rows that are not failed (any more) are left alone."""
+        ids = list(row_ids)
+        with self.store.write() as conn:
+            return Requeued(requeue_failures(conn, ids), destinations_of(conn, ids))
+
+
+def _unmask_secrets(conn: Connection, name: str, settings: BaseModel) -> BaseModel:
+    """A masked secret keeps the stored key it stands for, instead of being saved as the key.
+    A mask that stands for no stored key is refused, since there is no key to keep."""
+    # Secrets are found by their type (`SecretStr`), whatever the kind names them.
+    for field_name in secret_fields(type(settings)):
+        secret = getattr(settings, field_name, None)
+        if not isinstance(secret, SecretStr) or not is_masked(secret.get_secret_value()):
+            continue
+        existing = get_destination(conn, name)
+        stored = getattr(existing.settings, field_name, None) if existing else None
+        if stored is None or mask_secret(stored) != secret.get_secret_value():
+            raise CommandRefused(
+                "is masked (exported without --include-secrets) and matches no stored key; "
+                "put the key back or use env:NAME",
+                destination=name,
+                field=field_name,
+            )
+        settings = settings.model_copy(update={field_name: stored})
+    return settings

@@ -1,0 +1,166 @@
+"""The command service, the one writer of what the operator changes: removing a destination
+takes its lease first (a run in flight against a slow receiver makes it wait, then refuse,
+deleting nothing), ids of removed destinations are never given again, adding refuses a taken
+name, and the CLI's retry and the console's are one method."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from console.engine.commands import CommandRefused, Commands, DestinationBusy, NoSuchDestination
+from console.engine.destinations import get_destination
+from console.engine.runner import EngineOptions
+from console.engine.service import EngineService
+from console.sandbox import Faults, SandboxServer, SegmentSandbox
+from state.db import Store
+from state.models import Destination, OutboxRow, SyncRun
+from state.queries import FailureFilter, failure_count, failure_ids, runs_page
+from tests.engine.test_service import WRITE_KEY, add, add_local_failures, import_contacts
+
+SLOW_REPLY_SECONDS = 1.5
+
+
+def rows_of(store: Store, name: str) -> tuple[int, int]:
+    """(outbox rows, runs) recorded for the destination called `name`."""
+    with store.read() as conn:
+        destination = get_destination(conn, name)
+        assert destination is not None
+        outbox = conn.execute(
+            select(func.count()).where(OutboxRow.destination_id == destination.id)
+        ).scalar_one()
+        runs = conn.execute(
+            select(func.count()).where(SyncRun.destination_id == destination.id)
+        ).scalar_one()
+    return outbox, runs
+
+
+async def until(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+
+
+async def test_removal_waits_for_a_run_in_flight_then_refuses_and_deletes_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    sandbox = SegmentSandbox(
+        write_keys={WRITE_KEY}, faults=Faults(delay_seconds=SLOW_REPLY_SECONDS)
+    )
+    with SandboxServer(sandbox, port=0) as server:
+        add(store, "seg", server.url)
+        import_contacts(store, tmp_path, "ann@example.com", "bob@example.com")
+        engine = EngineService(
+            store,
+            EngineOptions(max_wait_seconds=2),
+            commands=Commands(store, remove_wait_seconds=0.4),
+        )
+        run = asyncio.create_task(engine.run_now("seg"))
+        # The run holds the lease and its batch is at the receiver, waiting for the slow reply.
+        await until(lambda: sandbox.requests >= 1)
+        before = rows_of(store, "seg")
+        assert before[0] == 2
+
+        started = time.monotonic()
+        with pytest.raises(DestinationBusy) as refused:
+            await asyncio.to_thread(engine.remove_destination, "seg")
+        waited = time.monotonic() - started
+
+        assert 0.4 <= waited < SLOW_REPLY_SECONDS
+        assert str(refused.value).startswith("destination seg is being delivered by ")
+        assert str(refused.value).endswith("; try again when the run ends")
+        assert rows_of(store, "seg") == before  # queue and history untouched
+        assert not run.done()
+
+        result = await run
+        assert (result.status, result.counts.delivered) == ("ok", 2)
+        await asyncio.to_thread(engine.remove_destination, "seg")
+
+    with store.read() as conn:
+        assert get_destination(conn, "seg") is None
+        assert conn.execute(select(func.count()).select_from(OutboxRow)).scalar_one() == 0
+        assert runs_page(conn, "seg") == []
+
+
+async def test_removal_waits_for_a_short_run_and_then_removes(store: Store, tmp_path: Path) -> None:
+    """A run that ends within the removal's patience: the removal waits for it, then deletes."""
+    sandbox = SegmentSandbox(write_keys={WRITE_KEY}, faults=Faults(delay_seconds=0.5))
+    with SandboxServer(sandbox, port=0) as server:
+        add(store, "seg", server.url)
+        import_contacts(store, tmp_path, "ann@example.com")
+        engine = EngineService(
+            store,
+            EngineOptions(max_wait_seconds=2),
+            commands=Commands(store, remove_wait_seconds=10),
+        )
+        run = asyncio.create_task(engine.run_now("seg"))
+        await until(lambda: sandbox.requests >= 1)
+
+        await asyncio.to_thread(engine.remove_destination, "seg")
+
+        assert run.done() and run.result().counts.delivered == 1
+    with store.read() as conn:
+        assert get_destination(conn, "seg") is None
+
+
+def test_removing_an_unknown_destination_is_refused(store: Store) -> None:
+    with pytest.raises(NoSuchDestination, match="no destination named 'nope'"):
+        Commands(store).remove_destination("nope")
+
+
+def test_a_removed_destination_id_is_never_given_again(store: Store) -> None:
+    """A late run holding a removed destination's id can never write into a new destination."""
+    add(store, "first", "http://127.0.0.1:9")
+    add(store, "second", "http://127.0.0.1:9")
+    with store.read() as conn:
+        second = get_destination(conn, "second")
+    assert second is not None
+
+    Commands(store).remove_destination("second")
+    add(store, "third", "http://127.0.0.1:9")
+
+    with store.read() as conn:
+        third = get_destination(conn, "third")
+        ids = list(conn.execute(select(Destination.id).order_by(Destination.id)).scalars())
+    assert third is not None and third.id > second.id
+    assert second.id not in ids
+
+
+def test_adding_refuses_a_taken_name_and_a_changed_kind(store: Store) -> None:
+    from console.destinations.resci.settings import ResciSettings
+    from console.destinations.segment.settings import SegmentSettings
+
+    commands = Commands(store)
+    saved = commands.save_destination("seg", SegmentSettings(write_key=WRITE_KEY), create=True)
+    assert saved.created
+    with pytest.raises(CommandRefused, match="'seg' exists already") as taken:
+        commands.save_destination("seg", SegmentSettings(write_key="other"), create=True)
+    assert taken.value.field == "name"
+    with pytest.raises(CommandRefused, match="is a segment destination") as kind:
+        commands.save_destination("seg", ResciSettings(api_key="k", site_id="1"))
+    assert kind.value.field == "kind"
+    assert commands.save_destination("seg", SegmentSettings(write_key="new")) == type(saved)(
+        saved.id, False
+    )
+
+
+async def test_the_cli_retry_is_the_console_retry_without_delivery(store: Store) -> None:
+    """`retention-console retry` calls the same method as the console with deliver=False: the
+    rows are queued again, nothing is sent, no run is recorded."""
+    add(store, "seg", "http://127.0.0.1:9")
+    add_local_failures(store, "seg", 3)
+    with store.read() as conn:
+        ids = failure_ids(conn, FailureFilter())
+        runs_before = len(runs_page(conn, "seg"))
+
+    assert await EngineService(store).retry(ids, deliver=False) == 3
+
+    with store.read() as conn:
+        assert failure_count(conn) == 0
+        assert len(runs_page(conn, "seg")) == runs_before
+        assert rows_of(store, "seg")[0] == 3
