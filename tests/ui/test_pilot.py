@@ -20,6 +20,7 @@ from console.engine.destinations import get_destination, list_destinations
 from console.sandbox import SandboxServer, SegmentSandbox
 from console.ui.app import RetentionConsoleApp
 from console.ui.screens import failures as failures_screen
+from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.history import HistoryScreen
@@ -29,6 +30,7 @@ from console.ui.screens.summary import SummaryScreen
 from state.db import Store, open_store
 from state.models import OutboxRow
 from state.queries import FailureFilter, failures_page, runs_page
+from state.runs import acquire_lease, owner_id, release_lease
 from tests.ui.conftest import (
     RESCI,
     RESCI_KEY,
@@ -177,6 +179,53 @@ async def test_remove_asks_once_then_removes(ui_app: AppFactory, ui_store: Store
     with ui_store.read() as conn:
         assert [d.name for d in list_destinations(conn)] == [RESCI]
         assert failures_page(conn, FailureFilter(destination=SEGMENT)) == []
+
+
+async def test_remove_during_a_run_is_refused_and_keeps_everything(
+    ui_app: AppFactory, ui_store: Store
+) -> None:
+    """A run (here: another engine) holds the destination's lease: the removal waits its
+    patience out, then says why; nothing is deleted, and once the run ends it goes through."""
+    with ui_store.write() as conn:
+        segment = get_destination(conn, SEGMENT)
+        assert segment is not None
+        runner = owner_id()
+        assert acquire_lease(conn, segment.id, runner) is None
+        failures_before = failures_page(conn, FailureFilter(destination=SEGMENT))
+    assert failures_before
+    app = ui_app()
+    app.engine.commands.remove_wait_seconds = 0.3
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select_row(pilot, "#destinations", SEGMENT)
+        await press(pilot, "x", "y")
+        await settle(pilot)
+        toasts = [n.message for n in app._notifications]
+        assert any(
+            f"destination {SEGMENT} is being delivered by " in t
+            and "try again when the run ends" in t
+            for t in toasts
+        ), toasts
+        assert table_column(app, "#destinations", "name") == [RESCI, SEGMENT]
+        with ui_store.read() as conn:
+            assert failures_page(conn, FailureFilter(destination=SEGMENT)) == failures_before
+        with ui_store.write() as conn:
+            release_lease(conn, segment.id, runner)
+        await press(pilot, "x", "y")
+        assert table_column(app, "#destinations", "name") == [RESCI]
+
+
+async def test_confirmation_answers_true_or_false(ui_app: AppFactory) -> None:
+    """The confirmation is a ModalScreen[bool]: y gives True; n and Escape give False."""
+    app = ui_app()
+    answers: list[bool | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in ("y", "n", "escape"):
+            app.push_screen(ConfirmScreen("Sure?"), answers.append)
+            await settle(pilot)
+            await press(pilot, key)
+    assert answers == [True, False, False]
 
 
 async def test_space_switches_off_and_p_pauses(ui_app: AppFactory, ui_store: Store) -> None:
