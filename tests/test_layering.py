@@ -206,7 +206,7 @@ OPERATOR_WRITERS = {
 }
 # Callers of the command service rather than its writers: the screens, the palette, config and
 # the command line.
-WRITE_THROUGH_THE_SERVICE = ["console/ui", "console/config.py", "console/cli.py", "console/cli"]
+WRITE_THROUGH_THE_SERVICE = ["console/ui", "console/config.py", "console/cli"]
 
 
 def _imported_names(path: Path) -> set[tuple[str, str]]:
