@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from console.cli.options import db_option, store_for
@@ -23,13 +21,14 @@ def retry(
     db: str | None,
 ) -> None:
     """Put matching failures back in the queue; the next run delivers them."""
-    from console.engine.service import EngineService
+    from console.engine.commands import Commands
     from state.queries import FailureFilter, failure_ids
 
     store = store_for(ctx, db)
     flt = FailureFilter(destination=destination, day=day, text=search)
     with store.read() as conn:
         row_ids = failure_ids(conn, flt)
-    # The console's retry, without delivering at once: the next run (or --run-once) does.
-    count = asyncio.run(EngineService(store).retry(row_ids, deliver=False))
+    # The re-queue the console's retry makes too (`EngineService.retry`), without delivering
+    # at once: the next run (or --run-once) does.
+    count = Commands(store).requeue(row_ids).count
     click.echo(f"{count} failures queued again")

@@ -22,7 +22,7 @@ from state.models import Destination, OutboxRow, SyncRun
 from state.queries import FailureFilter, failure_count, failure_ids, runs_page
 from tests.engine.test_service import WRITE_KEY, add, add_local_failures, import_contacts
 
-SLOW_REPLY_SECONDS = 1.5
+SLOW_REPLY_SECONDS = 3.0  # far past the removal's patience below, even on a busy machine
 
 
 def rows_of(store: Store, name: str) -> tuple[int, int]:
@@ -103,7 +103,8 @@ async def test_removal_waits_for_a_short_run_and_then_removes(store: Store, tmp_
 
         await asyncio.to_thread(engine.remove_destination, "seg")
 
-        assert run.done() and run.result().counts.delivered == 1
+        # The removal went through once the run released its lease, at its very end.
+        assert (await run).counts.delivered == 1
     with store.read() as conn:
         assert get_destination(conn, "seg") is None
 
@@ -149,18 +150,42 @@ def test_adding_refuses_a_taken_name_and_a_changed_kind(store: Store) -> None:
     )
 
 
-async def test_the_cli_retry_is_the_console_retry_without_delivery(store: Store) -> None:
-    """`retention-console retry` calls the same method as the console with deliver=False: the
-    rows are queued again, nothing is sent, no run is recorded."""
+async def test_the_cli_retry_and_the_console_retry_requeue_through_one_method(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`retention-console retry` re-queues through `Commands.requeue`, as the console's retry
+    (`EngineService.retry`) does before it delivers; the CLI sends nothing and records no run."""
+    from click.testing import CliRunner
+
+    from console.cli import main
+
+    calls: list[str] = []
+    requeue = Commands.requeue
+
+    def spy(self: Commands, row_ids: list[int]) -> object:
+        calls.append(f"{len(row_ids)} rows")
+        return requeue(self, row_ids)
+
+    monkeypatch.setattr(Commands, "requeue", spy)
     add(store, "seg", "http://127.0.0.1:9")
     add_local_failures(store, "seg", 3)
     with store.read() as conn:
-        ids = failure_ids(conn, FailureFilter())
         runs_before = len(runs_page(conn, "seg"))
 
-    assert await EngineService(store).retry(ids, deliver=False) == 3
+    result = CliRunner().invoke(main, ["--db", str(store.path), "retry", "--destination", "seg"])
 
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "3 failures queued again"
+    assert calls == ["3 rows"]
     with store.read() as conn:
         assert failure_count(conn) == 0
         assert len(runs_page(conn, "seg")) == runs_before
-        assert rows_of(store, "seg")[0] == 3
+    assert rows_of(store, "seg")[0] == 3
+
+    add(store, "other", "http://127.0.0.1:9")
+    add_local_failures(store, "other", 2)
+    with store.read() as conn:
+        ids = failure_ids(conn, FailureFilter(destination="other"))
+    # Without delivering (the receiver is not there), the console's path re-queues the same way.
+    assert await EngineService(store).retry(ids, deliver=False) == 2
+    assert calls == ["3 rows", "2 rows"]
