@@ -163,11 +163,12 @@ def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[object]:
     if flt.day:
         conditions.append(OUTBOX.c.day == flt.day)
     if flt.text:
-        pattern = f"%{flt.text.strip().lower()}%"
+        # `_` and `%` in an address are literal: `john_doe` must not match `johnxdoe`.
+        needle = flt.text.strip().lower()
         conditions.append(
             or_(
-                func.lower(OUTBOX.c.email).like(pattern),
-                func.lower(OUTBOX.c.feedback).like(pattern),
+                func.lower(OUTBOX.c.email).contains(needle, autoescape=True),
+                func.lower(OUTBOX.c.feedback).contains(needle, autoescape=True),
             )
         )
     return conditions
