@@ -3,6 +3,7 @@ blink follows the app (off for snapshots)."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
@@ -18,6 +19,22 @@ class FormInput(Input):
 
     def on_mount(self) -> None:
         self.cursor_blink = bool(getattr(self.app, "cursor_blink", True))
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Textual inserts a printable key here, in the Input's own queue, but applies the
+        # Input's bindings (backspace, delete, arrows, home/end) only once the key has bubbled
+        # back up to the app. When the terminal delivers a burst in one read (fast typing over
+        # SSH, key repeat, tmux), the app has already forwarded the letters typed after a
+        # Backspace before that Backspace comes back: it then deletes them, and `segment-new`
+        # typed after ten Backspaces ends as `segment-n` or less. Running the Input's own
+        # bindings here keeps every key in the order it arrived. (Input's `_on_key` still runs
+        # after this one for printable keys; prevent_default stops it for the handled ones.)
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if not binding.priority:
+                event.stop()
+                event.prevent_default()
+                await self.run_action(binding.action)
+                return
 
 
 class FieldRow(Vertical):
