@@ -55,6 +55,11 @@ class RetentionConsoleApp(App[None]):
         Binding("h", "go('history')", "History", show=False, id="go-history"),
         Binding("question_mark", "help", "Keys", key_display="?", show=False, id="keys"),
         Binding("colon", "command_palette", "Jump", key_display=":", show=False, id="jump"),
+        # Textual adds its own ctrl+p only when no binding runs `command_palette`; `:` does, so
+        # ctrl+p is bound here (a priority binding, as Textual's, so a focused input keeps it).
+        Binding(
+            "ctrl+p", "command_palette", "Jump", show=False, priority=True, id="command-palette"
+        ),
         Binding("q", "quit", "Quit", show=False, id="quit"),
     ]
 
