@@ -296,7 +296,7 @@ async def test_mapping_refuses_a_duplicate_target_and_the_last_removal(
         await press(pilot, "escape")
         # Remove both mapped fields: the second removal is refused with its reason.
         app.screen.query_one("#user-fields", DataTable).focus()
-        await press(pilot, "x")
+        await press(pilot, "x", "y")  # a live mapping: asked once
         assert table_column(app, "#user-fields", "source") == ["address_city"]
         await press(pilot, "x")
         assert table_column(app, "#user-fields", "source") == ["address_city"]

@@ -22,8 +22,10 @@ from console.ui.literal import literal
 from console.ui.messages import DestinationSaved, MappingLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DEFAULT_EXPORT_FIELDS
 from console.ui.screens.mapping_forms import event_dialog, field_dialog, text_dialog, words
+from console.ui.widgets.row_table import RowTable
 from state.queries import audience_names, event_names
 
 NO_EXPORT = "__none__"
@@ -54,12 +56,12 @@ class MappingScreen(ConsoleScreen):
         with Vertical(id="mapping-body"):
             yield Static(id="mapping-summary", markup=False)
             yield Static(id="fields-title", classes="table-title", markup=False)
-            fields = DataTable(id="user-fields", cursor_type="row", zebra_stripes=True)
+            fields = RowTable(id="user-fields", zebra_stripes=True)
             fields.add_column("Console field", key="source", width=22)
             fields.add_column("→ ReSci field", key="target", width=22)
             yield fields
             yield Static(id="events-title", classes="table-title", markup=False)
-            yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="events", zebra_stripes=True)
             yield Static("", id="mapping-error", classes="inline-error", markup=False)
 
     def on_mount(self) -> None:
@@ -258,19 +260,33 @@ class MappingScreen(ConsoleScreen):
         if table.row_count == 0:
             self.show_error("nothing to remove in this table")
             return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         settings = record.settings
         try:
             if self._capabilities(record).event_selection:
-                new = changes.remove_reclaim_event(settings, str(key))
+                new = changes.remove_reclaim_event(settings, key)
+                what = f"Stop sending the event {key} with Reclaim"
             elif table.id == "user-fields":
-                new = changes.remove_user_field(settings, str(key))
+                new = changes.remove_user_field(settings, key)
+                target = table.get_cell(key, "target")
+                what = f"Remove the mapping {key} → {target}"
             else:
-                new = changes.remove_event(settings, str(key))
+                new = changes.remove_event(settings, key)
+                target = table.get_cell(key, "reserved")
+                what = f"Remove the event mapping {key} → {target}"
         except ValueError as exc:
             self.show_error(str(exc))
             return
-        self._apply(new)
+
+        # A live mapping: the next run sends without it, so the removal is asked once.
+        def answered(confirmed: object) -> None:
+            if confirmed is True:
+                self._apply(new)
+
+        self.app.push_screen(
+            ConfirmScreen(f"{what}?", f"{record.name}: the next run sends without it.", "Remove"),
+            answered,
+        )
 
     def action_audience(self) -> None:
         record = self.record
