@@ -58,6 +58,10 @@ from console.core.fields import CONTACT_FIELDS
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "contains", "before", "after"})
 MAX_RULE_CHARS = 10_000
+# Parentheses and `not`s nest at most this deep. The parser, matcher and SQL compiler recurse
+# once per level: 340 levels overflowed Python's stack (a traceback from `config apply`); no
+# audience needs more than a handful.
+MAX_RULE_DEPTH = 40
 # Characters that end a bare word: spaces, quotes, brackets, commas and operator characters.
 _BARE_STOP = set(" \t\r\n'\"()[],=!<>")
 
@@ -134,6 +138,7 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
 
     @property
     def current(self) -> Token:
@@ -173,22 +178,35 @@ class _Parser:
 
     def unary(self) -> Node:
         token = self.current
+        if self.keyword("not") or token.kind == "(":
+            if self.depth >= MAX_RULE_DEPTH:
+                raise _error(
+                    token.position,
+                    f"parentheses and 'not' nest deeper than {MAX_RULE_DEPTH} levels",
+                )
+            self.depth += 1
+            try:
+                return self._nested(token)
+            finally:
+                self.depth -= 1
+        return self.comparison()
+
+    def _nested(self, token: Token) -> Node:
+        """`not unary` or `( or_expr )`, starting at `token` (unary saw one of the two)."""
         if self.keyword("not"):
             self.advance()
             return Not(self.unary())
-        if token.kind == "(":
-            self.advance()
-            node = self.or_expr()
-            closing = self.current
-            if closing.kind != ")":
-                raise _error(
-                    closing.position,
-                    f"expected ')' to close the '(' at position {token.position}, "
-                    f"found {_show(closing)}",
-                )
-            self.advance()
-            return node
-        return self.comparison()
+        self.advance()
+        node = self.or_expr()
+        closing = self.current
+        if closing.kind != ")":
+            raise _error(
+                closing.position,
+                f"expected ')' to close the '(' at position {token.position}, "
+                f"found {_show(closing)}",
+            )
+        self.advance()
+        return node
 
     def comparison(self) -> Comparison:
         token = self.advance()

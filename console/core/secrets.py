@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, HttpUrl, SecretStr, TypeAdapter, ValidationError
 
 
 class SecretError(ValueError):
@@ -55,14 +55,37 @@ def check_secret(value: SecretStr) -> SecretStr:
         raise ValueError("must not be empty")
     if text.startswith("env:") and not text[4:].replace("_", "").isalnum():
         raise ValueError("env: must be followed by an environment variable name")
+    # No receiver issues keys with blanks inside: one there is a paste slip (two keys, a
+    # label copied along), refused now rather than as a 401 at the next run.
+    if any(char.isspace() for char in text):
+        raise ValueError("must not contain spaces")
     return SecretStr(text)
 
 
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
 def http_url(value: str) -> str:
-    """A field validator for endpoints: an http(s) URL without its trailing slash."""
+    """A field validator for endpoints: an http(s) URL without its trailing slash.
+
+    pydantic's `HttpUrl` parses it (host, port 1-65535); the text is kept as typed, not as
+    pydantic normalises it, so paths and the stored settings read as the operator wrote them.
+    """
     value = value.strip().rstrip("/")
     if not value.startswith(("http://", "https://")) or len(value) < 10:
         raise ValueError("must be an http:// or https:// URL")
+    if any(char.isspace() for char in value):
+        raise ValueError("must be a URL without spaces")
+    try:
+        parsed = _HTTP_URL.validate_python(value)
+    except ValidationError as exc:
+        # "invalid port number", "invalid international domain name", ...
+        reason = exc.errors(include_url=False)[0]["msg"].split(", ", 1)[-1]
+        raise ValueError(f"must be a valid http:// or https:// URL ({reason})") from None
+    if not parsed.host:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parsed.port == 0:  # parsed, but nothing listens there
+        raise ValueError("must be a valid http:// or https:// URL (port 0)")
     return value
 
 

@@ -168,3 +168,13 @@ def test_tuple_predicate_and_canonical_form_agree_with_matches(
     for contact in contacts:
         row = (1, 1, *(contact.get(c) for c in columns[2:]))
         assert predicate(row) == rule.matches(contact) == again.matches(contact)
+
+
+def test_deep_nesting_is_refused_with_its_position() -> None:
+    rule = "(" * 340 + "email_domain = 'gmail.com'" + ")" * 340
+    with pytest.raises(ValueError, match=r"^position 41: parentheses and 'not' nest deeper"):
+        parse_rule(rule)
+    with pytest.raises(ValueError, match="nest deeper than 40"):
+        parse_rule("not " * 300 + "email_domain = 'gmail.com'")
+    # Forty levels still parse.
+    assert parse_rule("(" * 40 + "email_domain = 'x'" + ")" * 40).matches({"email_domain": "x"})
