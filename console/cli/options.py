@@ -86,6 +86,26 @@ def fail(ctx: click.Context, message: str) -> NoReturn:
     ctx.exit(EXIT_BAD_INPUT)
 
 
+# A day as the store keeps it; click refuses anything else (`bogus`, `12/01/2026`) with exit 2,
+# where a free string used to match nothing and print an empty report with exit 0.
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def day_text(_ctx: click.Context, _param: click.Parameter, value: Any) -> str | None:
+    """`--day`'s callback: the parsed date back as `YYYY-MM-DD`, the store's form."""
+    return value.date().isoformat() if value is not None else None
+
+
+def known_destination(ctx: click.Context, conn: Any, name: str | None) -> None:
+    """Exit 2 when `--destination` names none: an empty report would read as "all is well"."""
+    if name is None:
+        return
+    from console.engine.destinations import get_destination
+
+    if get_destination(conn, name) is None:
+        fail(ctx, printable(f"no destination named {name}"))
+
+
 def configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from console.cli.options import db_option, print_report, store_for
+from console.cli.options import DAY, day_text, db_option, known_destination, print_report, store_for
 
 
 @click.command()
@@ -24,6 +24,7 @@ def summary(
     from state.queries import daily_summary
 
     with store_for(ctx, db).read() as conn:
+        known_destination(ctx, conn, destination)
         rows = daily_summary(conn, destination, days)
     print_report(SUMMARY, rows, as_json)
 
@@ -31,7 +32,13 @@ def summary(
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @click.option("--destination", default=None, help="Only this destination.")
-@click.option("--day", default=None, help="Only failures recorded on this day (YYYY-MM-DD).")
+@click.option(
+    "--day",
+    type=DAY,
+    default=None,
+    callback=day_text,
+    help="Only failures recorded on this day (YYYY-MM-DD).",
+)
 @click.option("--search", default=None, help="Match email, domain or feedback text.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=200, show_default=True)
 @db_option
@@ -51,6 +58,7 @@ def failures(
 
     flt = FailureFilter(destination=destination, day=day, text=search)
     with store_for(ctx, db).read() as conn:
+        known_destination(ctx, conn, destination)
         rows = failures_page(conn, flt, limit=limit)
     print_report(FAILURES, rows, as_json)
 
@@ -69,5 +77,6 @@ def history(
     from state.queries import runs_page
 
     with store_for(ctx, db).read() as conn:
+        known_destination(ctx, conn, destination)
         rows = runs_page(conn, destination, limit=limit)
     print_report(RUNS, rows, as_json)

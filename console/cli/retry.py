@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import click
 
-from console.cli.options import db_option, store_for
+from console.cli.options import DAY, day_text, db_option, known_destination, store_for
 
 
 @click.command()
 @click.option("--destination", default=None)
-@click.option("--day", default=None, help="Failures recorded on this day (YYYY-MM-DD).")
+@click.option(
+    "--day",
+    type=DAY,
+    default=None,
+    callback=day_text,
+    help="Failures recorded on this day (YYYY-MM-DD).",
+)
 @click.option("--search", default=None)
 @db_option
 @click.pass_context
@@ -27,6 +33,7 @@ def retry(
     store = store_for(ctx, db)
     flt = FailureFilter(destination=destination, day=day, text=search)
     with store.read() as conn:
+        known_destination(ctx, conn, destination)
         row_ids = failure_ids(conn, flt)
     # The re-queue the console's retry makes too (`EngineService.retry`), without delivering
     # at once: the next run (or --run-once) does.
