@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from console.cli.options import engine_settings
+from console.cli.options import console_log, engine_settings
 
 
 @click.command("demo")
@@ -51,11 +51,12 @@ def demo(ctx: click.Context, db: Path | None, history_days: int, schedule_minute
     click.echo(f"Demo store: {path}", err=True)
     click.echo(f"Segment sandbox {env.segment.url}, ReSci sandbox {env.resci.url}", err=True)
     try:
-        # The first run starts a few seconds in.
+        # The first run starts a few seconds in; the log goes to the console's file.
         make_app(
             env.store,
             engine_options=settings.engine_options(headless=False),
             page_size=settings.page_size,
+            log_file=console_log(ctx),
         ).run()
     finally:
         env.close()

@@ -7,8 +7,6 @@ It imports no Textual and nothing heavy at module level, so `--run-once` stays l
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -107,13 +105,17 @@ def known_destination(ctx: click.Context, conn: Any, name: str | None) -> None:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs request URLs at INFO; keep them out of operator logs unless asked for.
-    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    """Diagnostics on stderr for the command line (`-v`: everything at DEBUG)."""
+    from console.log_file import configure_cli_logging
+
+    configure_cli_logging(verbose)
+
+
+def console_log(ctx: click.Context) -> Path:
+    """While the console draws, the log goes to its file (stderr would land on the screen)."""
+    from console.log_file import log_to_file
+
+    return log_to_file(bool(ctx.find_root().params.get("verbose")))
 
 
 def print_json(items: list[dict[str, object]]) -> None:

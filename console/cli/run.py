@@ -20,6 +20,7 @@ from console.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
     configure_logging,
+    console_log,
     db_option,
     engine_settings,
     store_for,
@@ -53,7 +54,13 @@ from console.core.text import printable
     help="A TOML file of engine settings (default: $RETENTION_CONSOLE_SETTINGS); "
     "$RETENTION_CONSOLE_<NAME> variables override it, flags override both.",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Diagnostics on stderr.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Debug diagnostics, the engine's decisions included: on stderr, or in the console's "
+    "log file while the console runs.",
+)
 @db_option
 @click.pass_context
 def main(
@@ -86,7 +93,10 @@ def _open_console(ctx: click.Context, db: str | None) -> None:
         click.echo(ctx.get_help())
         return
     make_app(
-        store, engine_options=settings.engine_options(headless=False), page_size=settings.page_size
+        store,
+        engine_options=settings.engine_options(headless=False),
+        page_size=settings.page_size,
+        log_file=console_log(ctx),
     ).run()
 
 

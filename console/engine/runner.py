@@ -272,6 +272,7 @@ async def run_destination(
     owner = owner_id()
     holder = await _take_lease(store, destination, owner, options)
     if holder is not None:
+        log.info("%s: skipped, %s holds its lease", destination.name, holder)
         return RunResult(destination.name, RunStatus.BUSY, message=f"being delivered by {holder}")
 
     def begin() -> int:
@@ -279,6 +280,7 @@ async def run_destination(
             return start_run(conn, destination.id, trigger)
 
     run_id = await asyncio.to_thread(begin)
+    log.info("%s: run %d started (%s)", destination.name, run_id, trigger)
     heartbeat = asyncio.create_task(_keep_lease(store, destination.id, owner))
     counts = RunCounts()
     status, message, errored, config_error = RunStatus.OK, "", False, False
@@ -332,6 +334,8 @@ async def run_destination(
             release_lease(conn, destination.id, owner)
 
     await asyncio.to_thread(end)
+    level = logging.INFO if status == RunStatus.OK else logging.WARNING
+    log.log(level, "%s: run %d %s", destination.name, run_id, result.line())
     return result
 
 
@@ -345,5 +349,7 @@ async def run_all(
     with store.read() as conn:
         destinations = list_destinations(conn)
     chosen = [d for d in destinations if (d.name in names if names else d.enabled and not d.paused)]
+    left = sorted(d.name for d in destinations if d not in chosen)
+    log.debug("run all (%s): %s; left out: %s", trigger, [d.name for d in chosen], left)
     results = await asyncio.gather(*(run_destination(store, d, trigger, options) for d in chosen))
     return list(results)

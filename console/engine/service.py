@@ -81,12 +81,14 @@ class EngineService:
         if self.scheduler is not None:
             self.scheduler.pause()
         self.paused = True
+        log.info("engine paused: no scheduled runs until resumed")
         self._emit(EngineEvent("state"))
 
     def resume(self) -> None:
         if self.scheduler is not None:
             self.scheduler.resume()
         self.paused = False
+        log.info("engine resumed")
         self._emit(EngineEvent("state"))
 
     # -- schedule --------------------------------------------------------------------------
@@ -99,12 +101,14 @@ class EngineService:
         wanted = {d.name: d for d in destinations if d.enabled and not d.paused}
         for job in self.scheduler.get_jobs():
             if job.id not in wanted:
+                log.info("%s: unscheduled (disabled, paused or removed)", job.id)
                 job.remove()
         for name, destination in wanted.items():
             minutes = destination.schedule_minutes
             job = self.scheduler.get_job(name)
             if job is not None and job.trigger.interval == timedelta(minutes=minutes):
                 continue
+            log.info("%s: scheduled every %d minutes", name, minutes)
             self.scheduler.add_job(
                 self._scheduled_run,
                 "interval",
@@ -130,11 +134,15 @@ class EngineService:
     async def _scheduled_run(self, name: str) -> None:
         destination = self._load(name)
         if destination is None or not destination.enabled or destination.paused:
+            log.debug("%s: scheduled run skipped (gone, disabled or paused)", name)
             return
         if not destination.healthy and destination.last_run_at:
             since = clock.now() - clock.parse_iso(destination.last_run_at)
-            if since < timedelta(seconds=self.options.unhealthy_probe_seconds):
-                return  # keep an unhealthy destination from spinning; probe it now and then
+            probe = timedelta(seconds=self.options.unhealthy_probe_seconds)
+            if since < probe:
+                # Keep an unhealthy destination from spinning; probe it now and then.
+                log.debug("%s: unhealthy, next probe after %s", name, probe - since)
+                return
         await self._run(destination, Trigger.SCHEDULE)
 
     # -- operator actions ------------------------------------------------------------------

@@ -6,8 +6,10 @@ app's own event loop.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
@@ -18,7 +20,9 @@ from console.core import clock as state_clock
 from console.core.text import printable
 from console.engine.runner import EngineOptions, RunResult
 from console.engine.service import EngineEvent, EngineService
+from console.reports.export_files import default_export_dir
 from console.ui.commands import JumpProvider
+from console.ui.log_notices import NoticeHandler
 from console.ui.messages import EngineChanged
 from console.ui.screens.destinations import DestinationsScreen
 from console.ui.screens.failures import FailuresScreen
@@ -78,8 +82,15 @@ class RetentionConsoleApp(App[None]):
         store_label: str | None = None,
         cursor_blink: bool = True,
         page_size: int = PAGE_SIZE,
+        log_file: Path | None = None,
+        export_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        self.log_file = log_file
+        """The file the console logs to (shown under `?`); None: logging left as it is."""
+        self.export_dir = export_dir or default_export_dir()
+        """Where `E`/`J` on Failures write."""
+        self._notice_handler: NoticeHandler | None = None
         self.store = store
         self.page_size = page_size
         """Rows per page of Failures and History (the `page_size` setting)."""
@@ -101,6 +112,9 @@ class RetentionConsoleApp(App[None]):
         return self._clock()
 
     def on_mount(self) -> None:
+        if self.log_file is not None:
+            self._notice_handler = NoticeHandler(self)
+            logging.getLogger().addHandler(self._notice_handler)
         if self.start_engine:
             self.engine.start()
         self.switch_mode("destinations")
@@ -110,6 +124,8 @@ class RetentionConsoleApp(App[None]):
 
     def on_unmount(self) -> None:
         self.engine.shutdown()
+        if self._notice_handler is not None:
+            logging.getLogger().removeHandler(self._notice_handler)
 
     def _engine_listener(self, event: EngineEvent) -> None:
         # Called on the event loop for runs, and from worker threads for pause/enable;
@@ -180,7 +196,7 @@ class RetentionConsoleApp(App[None]):
         if isinstance(self.screen, KeysScreen):
             self.screen.dismiss(None)
             return
-        self.push_screen(KeysScreen(self.screen, self.store_label))
+        self.push_screen(KeysScreen(self.screen, self.store_label, self.log_file))
 
     # -- engine actions -----------------------------------------------------------------------
     def run_now(self, name: str) -> None:
@@ -242,13 +258,18 @@ def make_app(
     store_label: str | None = None,
     cursor_blink: bool = True,
     page_size: int = PAGE_SIZE,
+    log_file: Path | None = None,
+    export_dir: Path | None = None,
 ) -> RetentionConsoleApp:
     """The console over `store`.
 
     `start_engine=False` keeps the scheduler off (snapshots: nothing moves); the engine still
     serves run now, retry and test connection. `clock` is what relative times are measured
     against; `store_label` replaces the store's path in the header (tests and screenshots);
-    `page_size` is the rows per page of Failures and History.
+    `page_size` is the rows per page of Failures and History. `log_file` is where the caller
+    sent the log (`console.log_file.log_to_file`): shown under `?`, and errors logged while the
+    console runs become notices. `export_dir`: where Failures exports go (default:
+    `console.reports.export_files.default_export_dir()`).
     """
     return RetentionConsoleApp(
         store,
@@ -258,4 +279,6 @@ def make_app(
         store_label=store_label,
         cursor_blink=cursor_blink,
         page_size=page_size,
+        log_file=log_file,
+        export_dir=export_dir,
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -14,6 +17,7 @@ from console.core.text import printable
 from console.ui.screens.base import ConsoleModal
 from console.ui.widgets.nav_bar import NAV_ITEMS
 
+KEYS_MAX_ROWS = 30  # the list's height on a tall terminal
 SKIPPED_KEYS = {"tab", "shift+tab", "ctrl+c", "super+c"}
 EVERYWHERE_NOTES = (
     ("ctrl+p", "Command palette (same as :)"),
@@ -32,10 +36,13 @@ class KeysScreen(ConsoleModal):
         Binding("question_mark", "cancel", "Close", key_display="?", id="keys-close"),
     ]
 
-    def __init__(self, screen: Screen[object], store_label: str) -> None:
+    def __init__(
+        self, screen: Screen[object], store_label: str, log_file: Path | None = None
+    ) -> None:
         super().__init__()
         self.target = screen
         self.store_label = store_label
+        self.log_file = log_file
 
     def _screen_rows(self) -> list[tuple[str, str]]:
         rows: list[tuple[str, str]] = []
@@ -69,6 +76,10 @@ class KeysScreen(ConsoleModal):
             table.add_row(key, description)
         table.add_row("", "")
         table.add_row(Text("Store", style="bold underline"), Text(printable(self.store_label)))
+        if self.log_file is not None:
+            table.add_row(
+                Text("Log file", style="bold underline"), Text(printable(str(self.log_file)))
+            )
         with Vertical(classes="dialog wide-dialog"):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll(id="keys-scroll"):
@@ -77,3 +88,11 @@ class KeysScreen(ConsoleModal):
 
     def on_mount(self) -> None:
         self.query_one("#keys-scroll").focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # An auto-height scroll inside an auto-height dialog grows to its content and the
+        # dialog's max-height then cuts it, so on a short terminal the end of the list (and
+        # the hint) could not be scrolled to. TCSS has no `min(30, 100% - 5)`: set it here.
+        # 5 rows: the dialog's two border lines, the title and its gap, and the hint.
+        scroll = self.query_one("#keys-scroll")
+        scroll.styles.max_height = max(3, min(KEYS_MAX_ROWS, event.size.height - 5))
