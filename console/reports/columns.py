@@ -20,6 +20,7 @@ from typing import IO, Generic, Literal, TypeVar
 import orjson
 
 from console.core.text import printable
+from console.reports.export_files import spreadsheet_safe
 from console.reports.formatting import ellipsize
 
 Row = TypeVar("Row")
@@ -30,6 +31,11 @@ WIDE_TERMINAL = 100
 
 def _raw_text(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def _csv_cell(value: object) -> str:
+    # Numbers stay numbers (a negative count is not a formula); text is neutralised.
+    return spreadsheet_safe(value) if isinstance(value, str) else _raw_text(value)
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ class View(Generic[Row]):
         writer.writerow([c.name for c in columns])
         written = 0
         for row in rows:
-            writer.writerow([_raw_text(c.value(row)) for c in columns])
+            writer.writerow([_csv_cell(c.value(row)) for c in columns])
             written += 1
         return written
 

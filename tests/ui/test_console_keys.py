@@ -63,3 +63,15 @@ def events_of(store: Store) -> dict[str, str]:
         record = get_destination(conn, RESCI)
     assert record is not None and isinstance(record.settings, ResciSettings)
     return dict(record.settings.events)
+
+
+async def test_the_end_of_the_keys_panel_is_reachable_at_80x24(ui_app: AppFactory) -> None:
+    app = ui_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "f", "question_mark")
+        assert "Go to Failures" not in painted(app)  # below the fold at first
+        await press(pilot, "end")
+        text = painted(app)
+        for words in ("Command palette (same as :)", "/srv/retention/console.db", "esc or ? close"):
+            assert words in text, words

@@ -461,11 +461,8 @@ async def test_marked_rows_retry_together(
         assert table_column(app, "#failures", "status")[:3] == ["delivered", "delivered", "failed"]
 
 
-async def test_export_writes_the_filtered_view(
-    ui_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    app = ui_app()
+async def test_export_writes_the_filtered_view(ui_app: AppFactory, tmp_path: Path) -> None:
+    app = ui_app(export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "f", "slash")

@@ -3,7 +3,9 @@
 `/` filters by email, domain or feedback text (an indexed, paged query per keystroke pause),
 `o` sorts, Enter shows the payload that was sent, `space` marks rows, `R` retries the marked
 rows (or the highlighted one) through the engine and updates them in place, `D` retries every
-failure of a day, `E`/`J` export the filtered view as CSV or JSON into the current directory.
+failure of a day, `E`/`J` export the filtered view as CSV or JSON into the export directory
+(the app's `export_dir`: `$RETENTION_CONSOLE_EXPORT_DIR`, else the user's documents or data
+directory; the notice names it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 
 from console.core.text import printable
+from console.reports.export_files import ExportRefused, open_export
 from console.reports.views import FAILURE_STATUS_STYLES, FAILURES
 from console.ui.formatting import count
 from console.ui.messages import ExportWritten, RowsRetried
@@ -99,14 +102,14 @@ class FailuresScreen(ConsoleScreen):
             "E",
             "export('csv')",
             "CSV",
-            tooltip="Export the filtered view as CSV into the current directory",
+            tooltip="Export the filtered view as CSV (the notice says where)",
             id="failures-export-csv",
         ),
         Binding(
             "J",
             "export('json')",
             "JSON",
-            tooltip="Export the filtered view as JSON into the current directory",
+            tooltip="Export the filtered view as JSON (the notice says where)",
             id="failures-export-json",
         ),
         Binding(
@@ -328,7 +331,7 @@ class FailuresScreen(ConsoleScreen):
         self.action_page(event.delta)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("retry", "mark", "detail", "retry_day", "export"):
+        if action in ("retry", "mark", "detail", "retry_day"):
             return True if self.rows else None
         return True
 
@@ -453,19 +456,30 @@ class FailuresScreen(ConsoleScreen):
 
     # -- export -------------------------------------------------------------------------------
     def action_export(self, fmt: str) -> None:
+        if not self.rows:
+            # Said rather than a silent key: an empty file would be no better.
+            self.notify("Nothing to export: no failures in this view.", title="Export", timeout=4)
+            return
         stamp = self.console.now().strftime("%Y%m%d-%H%M%S")
-        path = Path.cwd() / f"failures-{stamp}.{fmt}"
-        self._export(self.flt, self.sort, path, fmt)
+        self._export(self.flt, self.sort, self.console.export_dir, f"failures-{stamp}.{fmt}", fmt)
 
     @work(thread=True, group="failures-export")
-    def _export(self, flt: FailureFilter, sort: str, path: Path, fmt: str) -> None:
+    def _export(self, flt: FailureFilter, sort: str, directory: Path, name: str, fmt: str) -> None:
         # The export says what the table and `retention-console failures` say: one column spec.
-        with self.console.store.read() as conn, path.open("w", encoding="utf-8", newline="") as out:
-            rows = iter_failures(conn, flt, sort=sort)
-            written = (
-                FAILURES.write_csv(rows, out) if fmt == "csv" else FAILURES.write_json(rows, out)
+        try:
+            with self.console.store.read() as conn, open_export(directory, name) as out:
+                rows = iter_failures(conn, flt, sort=sort)
+                written = (
+                    FAILURES.write_csv(rows, out)
+                    if fmt == "csv"
+                    else FAILURES.write_json(rows, out)
+                )
+        except (ExportRefused, OSError) as exc:  # a full disk mid-write, too
+            self.app.call_from_thread(
+                self.notify, f"Export refused: {exc}", title="Export", severity="error", timeout=10
             )
-        self.post_message(ExportWritten(str(path), written))
+            return
+        self.post_message(ExportWritten(str(directory / name), written))
 
     def on_export_written(self, message: ExportWritten) -> None:
         self.notify(
