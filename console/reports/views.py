@@ -141,8 +141,8 @@ RUN_STATUS_STYLES = {
 
 
 def run_status_text(run: RunRow) -> str:
-    if run.status == "running":
-        return f"running {count(run.delivered)}"
+    # The live count has its own number column (Delivered): inside this text column it was
+    # cut at the column's width (`running 20` for 20,043).
     return run.status
 
 
@@ -217,6 +217,7 @@ RUNS: View[RunRow] = View(
         "destination",
         "trigger",
         "status",
+        "delivered",
         "added",
         "changed",
         "removed",
