@@ -75,7 +75,7 @@ class RunResult:
         return (
             f"{self.destination}: {self.status} - {c.delivered} delivered, {c.rejected} failed, "
             f"{self.queued} queued, {c.suppressed} suppressed, {c.filtered} filtered, "
-            f"{c.skipped} skipped, {c.requests} requests"
+            f"{c.skipped} skipped, {c.requests} request{'' if c.requests == 1 else 's'}"
             + (f" ({self.message})" if self.message else "")
         )
 

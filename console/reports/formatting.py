@@ -75,6 +75,11 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
+def counted(value: int, word: str, words: str | None = None) -> str:
+    """`1 request`, `2 requests`, `1,000 requests` (`words`: an irregular plural)."""
+    return f"{count(value)} {word if value == 1 else (words or word + 's')}"
+
+
 def schedule(minutes: int) -> str:
     """`every 15m`, `every 2h`, `every 1h 30m`."""
     if minutes < 60:

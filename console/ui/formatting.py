@@ -5,6 +5,7 @@ or from there alike."""
 from console.reports.formatting import (
     clock_time,
     count,
+    counted,
     duration,
     ellipsize,
     full_time,
@@ -17,6 +18,7 @@ from console.reports.formatting import (
 __all__ = [
     "clock_time",
     "count",
+    "counted",
     "duration",
     "ellipsize",
     "full_time",

@@ -3,6 +3,7 @@ live. Enter opens the rows a run delivered or failed."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from textual import on
@@ -15,7 +16,7 @@ from textual.widgets import Static
 from console.core.text import printable
 from console.reports.formatting import ellipsize
 from console.reports.views import RUN_ROWS, RUNS, run_duration
-from console.ui.formatting import count, full_time
+from console.ui.formatting import count, counted, full_time
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.widgets.paged_table import PagedTable
@@ -30,7 +31,10 @@ def run_note(run: RunRow) -> str:
     if not message:
         return ""
     if message.startswith(f"{run.destination}: "):
-        _, _, note = message.partition("requests (")
+        # "... 2 requests (note)" or "... 1 request (note)".
+        _, _, note = re.sub(r" requests? \(", " requests (", message, count=1).partition(
+            "requests ("
+        )
         return note.removesuffix(")")
     return ellipsize(message, 400)
 
@@ -146,7 +150,7 @@ class HistoryScreen(ConsoleScreen):
                 f"{count(run.changed)} (updates) · removed {count(run.removed)} (exits) · "
                 f"delivered {count(run.delivered)} · rejected {count(run.rejected)} · "
                 f"suppressed {count(run.suppressed)} · filtered {count(run.filtered)} · "
-                f"skipped {count(run.skipped)} · {count(run.requests)} requests"
+                f"skipped {count(run.skipped)} · {counted(run.requests, 'request')}"
                 + (f"\nNote: {note}" if (note := run_note(run)) else ""),
                 keep="\n",
             )
@@ -238,7 +242,7 @@ class RunRowsScreen(ConsoleScreen):
         summary.update(
             printable(
                 f"{row.email or '—'} · {row.kind} · HTTP {row.http_status or '—'} · "
-                f"{row.attempts} attempt(s) · {full_time(row.at)}\n"
+                f"{counted(row.attempts, 'attempt')} · {full_time(row.at)}\n"
                 f"Feedback: {row.feedback or '—'}",
                 keep="\n",
             )

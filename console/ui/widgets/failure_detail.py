@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.core.text import printable
-from console.ui.formatting import full_time
+from console.ui.formatting import counted, full_time
 from console.ui.messages import PayloadLoaded
 from state.queries import FailureRow, outbox_payload
 
@@ -76,7 +76,7 @@ class FailureDetail(VerticalScroll):
         self.query_one("#failure-summary", Static).update(
             printable(
                 f"{row.email or '—'} · {row.destination} · {row.kind} · {status} · "
-                f"HTTP {row.http_status or '—'} · {row.attempts} attempt(s) · "
+                f"HTTP {row.http_status or '—'} · {counted(row.attempts, 'attempt')} · "
                 f"{full_time(row.at)}\n"
                 f"Feedback: {row.feedback or '—'}",
                 keep="\n",
