@@ -24,7 +24,7 @@ from textual.timer import Timer
 from console.core.text import printable
 from console.reports.export_files import ExportRefused, open_export
 from console.reports.views import FAILURE_STATUS_STYLES, FAILURES
-from console.ui.formatting import count
+from console.ui.formatting import count, counted
 from console.ui.messages import ExportWritten, RowsRetried
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
@@ -411,7 +411,9 @@ class FailuresScreen(ConsoleScreen):
         if row is None:
             return
         day = self.flt.day or row.at[:10]
-        flt = FailureFilter(destination=self.flt.destination, day=day)
+        # Everything the view is narrowed to: the operator retries what they are looking at
+        # (a `/` search included), not every failure of the day.
+        flt = FailureFilter(destination=self.flt.destination, day=day, text=self.flt.text)
         self._confirm_day(flt)
 
     @work(thread=True, group="failures-day")
@@ -419,6 +421,8 @@ class FailuresScreen(ConsoleScreen):
         with self.console.store.read() as conn:
             total = failure_count(conn, flt)
         where = printable(flt.destination or "all destinations")
+        if flt.text:
+            where += f", matching {printable(flt.text)!r}"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -428,7 +432,8 @@ class FailuresScreen(ConsoleScreen):
         self.app.call_from_thread(
             self.app.push_screen,
             ConfirmScreen(
-                f"Retry all {count(total)} failures of {flt.day} ({where})?",
+                f"Retry {'the' if total == 1 else 'all'} {counted(total, 'failure')} of "
+                f"{flt.day} ({where})?",
                 "They go back in the queue and are delivered now through the engine.",
                 yes="Retry",
             ),
