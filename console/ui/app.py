@@ -6,6 +6,7 @@ app's own event loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -102,8 +103,9 @@ class RetentionConsoleApp(App[None]):
         self._mode_history: list[str] = []
         self.jump_targets: dict[str, str | None] = {}
         """Palette jumps waiting for their screen: mode -> destination to narrow to."""
-        self.connection_replies: dict[str, tuple[bool, str]] = {}
-        """Last test-connection reply per destination, shown on Destinations."""
+        self.connection_replies: dict[str, tuple[bool, str, object]] = {}
+        """Last test-connection reply per destination (ok, reply, the settings tested), shown
+        on Destinations while the destination still has those settings."""
         self.last_results: dict[str, RunResult] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -225,12 +227,15 @@ class RetentionConsoleApp(App[None]):
     async def _test_connection(self, name: str) -> None:
         from console.ui.messages import ConnectionTested
 
+        tested = await asyncio.to_thread(self._settings_of, name)
         try:
             reply = await self.engine.test_connection(name)
             ok = True
         except Exception as exc:  # the reply, whatever went wrong, is what the operator needs
             reply, ok = str(exc) or type(exc).__name__, False
-        self.connection_replies[name] = (ok, reply)
+        # Kept with the settings it answered: once the endpoint or key is edited, a stale
+        # "FAILED" must not sit beside the fixed destination.
+        self.connection_replies[name] = (ok, reply, tested)
         self.notify(
             reply,
             title=f"Test connection: {name}",
@@ -238,6 +243,13 @@ class RetentionConsoleApp(App[None]):
             timeout=8,
         )
         self.screen.post_message(ConnectionTested(name, ok, reply))
+
+    def _settings_of(self, name: str) -> object:
+        from console.engine.destinations import get_destination
+
+        with self.store.read() as conn:
+            record = get_destination(conn, name)
+        return record.settings if record is not None else None
 
     def toggle_engine(self) -> None:
         """Pause or resume every scheduled run (the command palette offers it)."""

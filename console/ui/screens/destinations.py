@@ -206,7 +206,7 @@ class DestinationsScreen(ConsoleScreen):
         if not record.healthy and record.health_note:
             lines.append(f"Unhealthy: {record.health_note}")
         reply = self.console.connection_replies.get(record.name)
-        if reply is not None:
+        if reply is not None and reply[2] == record.settings:  # else edited since: stale
             lines.append(f"Test connection {'OK' if reply[0] else 'FAILED'}: {reply[1]}")
         else:
             lines.append("Test connection: press t")
