@@ -53,6 +53,8 @@ class FailureDetail(VerticalScroll):
         super().__init__(**kwargs)
         self.opened = False
         self._row_id: int | None = None
+        self._payload_row: int | None = None
+        """The row whose payload is on screen (loaded, not "loading…")."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="failure-summary", markup=False)
@@ -66,7 +68,7 @@ class FailureDetail(VerticalScroll):
         self.set_class(self.opened, "-open")
 
     def show_empty(self, text: str) -> None:
-        self._row_id = None
+        self._row_id = self._payload_row = None
         self.query_one("#failure-summary", Static).update(text)
         self.query_one("#failure-payload", Static).display = False
 
@@ -87,7 +89,12 @@ class FailureDetail(VerticalScroll):
         )
         payload = self.query_one("#failure-payload", Static)
         payload.display = self.opened
-        if self.opened:
+        if not self.opened:
+            self._payload_row = None
+        elif self._payload_row != row.id:
+            # Only for another row: the same row shown again (the page refreshed on an
+            # engine tick) keeps its payload and the operator's scroll position in it.
+            self._payload_row = None
             payload.update("loading the payload…")
             self._load_payload(row.id)
 
@@ -102,3 +109,4 @@ class FailureDetail(VerticalScroll):
         message.stop()
         if message.row_id == self._row_id and self.opened:
             self.query_one("#failure-payload", Static).update("Payload sent:\n" + message.text)
+            self._payload_row = message.row_id
