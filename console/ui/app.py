@@ -92,6 +92,8 @@ class RetentionConsoleApp(App[None]):
         self.export_dir = export_dir or default_export_dir()
         """Where `E`/`J` on Failures write."""
         self._notice_handler: NoticeHandler | None = None
+        self.store_warning = ""
+        """Why the store is not private (shown under `?`), or empty."""
         self.store = store
         self.page_size = page_size
         """Rows per page of Failures and History (the `page_size` setting)."""
@@ -121,8 +123,10 @@ class RetentionConsoleApp(App[None]):
             self.engine.start()
         self.switch_mode("destinations")
         if warning := privacy_warning(self.store):
-            # The command line's stderr warning is hidden behind the console's screen.
-            self.notify(warning, title="Store not private", severity="warning", timeout=60)
+            # The command line's stderr warning is hidden behind the console's screen. Shown
+            # for a while, not a minute (it covered the detail panel), and kept under `?`.
+            self.store_warning = warning
+            self.notify(warning, title="Store not private", severity="warning", timeout=12)
 
     def on_unmount(self) -> None:
         self.engine.shutdown()
@@ -198,7 +202,8 @@ class RetentionConsoleApp(App[None]):
         if isinstance(self.screen, KeysScreen):
             self.screen.dismiss(None)
             return
-        self.push_screen(KeysScreen(self.screen, self.store_label, self.log_file))
+        label = self.store_label + (f" ({self.store_warning})" if self.store_warning else "")
+        self.push_screen(KeysScreen(self.screen, label, self.log_file))
 
     # -- engine actions -----------------------------------------------------------------------
     def run_now(self, name: str) -> None:

@@ -1,5 +1,5 @@
 """With its log in a file, the console shows logged errors as notices and names the file
-under `?`."""
+under `?`; the store-privacy notice leaves after a while and stays under `?`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from console.ui.screens.keys import KeysScreen
+from state.db import Store
 from tests.ui.conftest import AppFactory
 from tests.ui.test_pilot import SIZE, painted, press, settle
 
@@ -34,3 +35,18 @@ async def test_the_keys_panel_names_the_log_file(ui_app: AppFactory) -> None:
         await press(pilot, "question_mark")
         assert isinstance(app.screen, KeysScreen)
         assert str(log_file) in painted(app)
+
+
+async def test_the_privacy_notice_leaves_and_stays_under_keys(
+    ui_app: AppFactory, ui_store: Store
+) -> None:
+    assert ui_store.path is not None
+    ui_store.path.chmod(0o644)
+    app = ui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        (notice,) = list(app._notifications)
+        assert notice.timeout <= 15  # was a minute over the detail panel
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, KeysScreen)
+        assert "readable by other users" in app.screen.store_label
