@@ -335,7 +335,7 @@ async def run_destination(
 
     await asyncio.to_thread(end)
     level = logging.INFO if status == RunStatus.OK else logging.WARNING
-    log.log(level, "%s: run %d %s", destination.name, run_id, result.line())
+    log.log(level, "run %d: %s", run_id, result.line())  # the line names the destination
     return result
 
 
