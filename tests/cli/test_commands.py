@@ -318,10 +318,9 @@ def test_run_once_exits_0_when_everything_was_delivered(
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
-        "seg: ok - 2 delivered, 0 failed, 0 queued, 1 suppressed, 0 filtered, 0 skipped, "
-        "1 requests",
+        "seg: ok - 2 delivered, 0 failed, 0 queued, 1 suppressed, 0 filtered, 0 skipped, 1 request",
         "seg-ca: ok - 2 delivered, 0 failed, 0 queued, 0 suppressed, 1 filtered, 0 skipped, "
-        "1 requests",
+        "1 request",
     ]
     assert sandbox.message_count == 4
     again = process("--run-once", "--db", db)
