@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from console.core.fields import CONTACT_FIELDS
 from console.core.secrets import check_secret, http_url
+from console.destinations.settings_fields import NonEmptyStr, ScheduleMinutes
 
 RESCI_DEFAULT_ENDPOINT = "https://data.retentionscience.com"
 RESCI_RESERVED_EVENTS: tuple[str, ...] = (
@@ -36,8 +37,6 @@ RESCI_USER_FIELDS: tuple[str, ...] = (
     "registration_source",
 )
 RESCI_ALWAYS_SENT = ("record_id", "email", "account_created_on")
-
-NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
 class ResciExport(BaseModel):
@@ -119,16 +118,7 @@ class ResciSettings(BaseModel):
         title="Enable On-Site",
         description="deliver mapped events",
     )
-    schedule_minutes: int = Field(
-        default=15,
-        ge=1,
-        le=1440,
-        title="Schedule (minutes)",
-        json_schema_extra={
-            "section": "General",
-            "invalid": "a whole number of minutes from 1 to 1440",
-        },
-    )
+    schedule_minutes: ScheduleMinutes = 15
     export: ResciExport | None = Field(
         default=None,
         title="Audience export",

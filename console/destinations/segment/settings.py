@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from console.core.secrets import check_secret, http_url
+from console.destinations.settings_fields import (
+    EmailDomains,
+    EventNames,
+    NonEmptyStr,
+    OptionalText,
+    RevenueMetric,
+    ScheduleMinutes,
+)
 
 SEGMENT_ENDPOINTS = {"us": "https://api.segment.io", "eu": "https://events.eu1.segmentapis.com"}
 
-NonEmptyStr = Annotated[str, Field(min_length=1)]
 URL_OR_REGION = r"(?i)\s*(us|eu|https?://.*)?\s*"
 
 
@@ -19,9 +26,7 @@ class SegmentFilters(BaseModel):
     combine with AND. An empty filter lets every contact through."""
 
     model_config = ConfigDict(extra="forbid")
-    email_domains: list[NonEmptyStr] = Field(
-        default=[], title="Email domains", json_schema_extra={"placeholder": "gmail.com, yahoo.com"}
-    )
+    email_domains: EmailDomains = []
     landing_page_urls: list[NonEmptyStr] = Field(
         default=[],
         title="Landing page URLs",
@@ -90,7 +95,7 @@ class SegmentSettings(BaseModel):
         json_schema_extra={"section": "Grow and Reclaim"},
     )
     reclaim: bool = Field(default=True, title="Reclaim", description="send events as track")
-    group_id: str | None = Field(
+    group_id: OptionalText = Field(
         default=None,
         title="Group ID",
         description="Applied to every Grow contact as `traits.group_id`, and as `context.groupId`.",
@@ -101,28 +106,9 @@ class SegmentSettings(BaseModel):
         title="Suppression",
         description="skip contacts on the suppression list",
     )
-    revenue_metric: str | None = Field(
-        default=None,
-        title="Revenue metric",
-        description="The event property that carries revenue, sent as `properties.revenue`.",
-        json_schema_extra={"placeholder": "event property carrying revenue, e.g. Price"},
-    )
-    reclaim_events: list[NonEmptyStr] = Field(
-        default=[],
-        title="Reclaim events",
-        description="Event names Reclaim sends; empty means every event.",
-        json_schema_extra={"form": "hidden"},
-    )
-    schedule_minutes: int = Field(
-        default=15,
-        ge=1,
-        le=1440,
-        title="Schedule (minutes)",
-        json_schema_extra={
-            "section": "General",
-            "invalid": "a whole number of minutes from 1 to 1440",
-        },
-    )
+    revenue_metric: RevenueMetric = None
+    reclaim_events: EventNames = []
+    schedule_minutes: ScheduleMinutes = 15
     filters: SegmentFilters = Field(
         default=SegmentFilters(),
         title="Sync filters (comma separated; empty sends every contact)",
@@ -137,8 +123,3 @@ class SegmentSettings(BaseModel):
     @classmethod
     def _endpoint(cls, value: str) -> str:
         return SEGMENT_ENDPOINTS.get(value.strip().lower()) or http_url(value)
-
-    @field_validator("group_id", "revenue_metric")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None

@@ -3,14 +3,19 @@ secret."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from console.core.secrets import check_secret, is_masked
+from console.destinations.settings_fields import (
+    EmailDomains,
+    EventNames,
+    RevenueMetric,
+    ScheduleMinutes,
+)
 
-NonEmptyStr = Annotated[str, Field(min_length=1)]
 # Plain http:// only reaches this machine (the sandbox, tests): anything else would carry
 # customers' emails and the signature in clear text over the network.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -38,9 +43,7 @@ class WebhookFilters(BaseModel):
     of a contact, not of an event row, so they are not offered here."""
 
     model_config = ConfigDict(extra="forbid")
-    email_domains: list[NonEmptyStr] = Field(
-        default=[], title="Email domains", json_schema_extra={"placeholder": "gmail.com, yahoo.com"}
-    )
+    email_domains: EmailDomains = []
 
     @field_validator("email_domains", mode="after")
     @classmethod
@@ -74,28 +77,9 @@ class WebhookSettings(BaseModel):
         description="send events",
         json_schema_extra={"section": "Reclaim"},
     )
-    revenue_metric: str | None = Field(
-        default=None,
-        title="Revenue metric",
-        description="The event property that carries revenue, also sent as `properties.revenue`.",
-        json_schema_extra={"placeholder": "event property carrying revenue, e.g. Price"},
-    )
-    reclaim_events: list[NonEmptyStr] = Field(
-        default=[],
-        title="Reclaim events",
-        description="Event names sent; empty means every event.",
-        json_schema_extra={"form": "hidden"},
-    )
-    schedule_minutes: int = Field(
-        default=15,
-        ge=1,
-        le=1440,
-        title="Schedule (minutes)",
-        json_schema_extra={
-            "section": "General",
-            "invalid": "a whole number of minutes from 1 to 1440",
-        },
-    )
+    revenue_metric: RevenueMetric = None
+    reclaim_events: EventNames = []
+    schedule_minutes: ScheduleMinutes = 15
     filters: WebhookFilters = Field(
         default=WebhookFilters(),
         title="Event filters (comma separated; empty sends every event)",
@@ -116,8 +100,3 @@ class WebhookSettings(BaseModel):
             # A short HMAC key can be guessed offline from one signed request.
             raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
         return checked
-
-    @field_validator("revenue_metric")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
