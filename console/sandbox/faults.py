@@ -7,8 +7,9 @@ request (control endpoints under ``/_sandbox/`` are never counted nor faulted) w
 * Decisions are deterministic: the same seed and the same sequence of requests give the same
   faults, because the error draw comes from ``random.Random(seed)`` and every other switch is
   "every Nth request" arithmetic on the request number.
-* When several switches hit the same request, the precedence is: connection reset, then 429,
-  then 5xx, then malformed body. ``delay_seconds`` applies on top of any of them.
+* When several switches hit the same request, the precedence is: refused key, redirect,
+  connection reset, then 429, then 5xx, then malformed, empty, huge and gzip-bomb bodies.
+  ``delay_seconds`` and ``drip_seconds`` apply on top of any of them.
 * ``reset`` and ``malformed`` happen *after* the request was processed (state recorded), which is
   how a reply gets lost in real life; 429 and 5xx are answered *without* processing anything.
 
@@ -19,11 +20,25 @@ under its own lock.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import random
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+ZEROS = bytes(64 * 1024)
+
+
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(inflated: int) -> bytes:
+    """A gzip body of ``inflated`` zero bytes: about a thousandth of that on the wire."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(ZEROS) for _ in range(inflated // len(ZEROS))]
+    parts.append(packer.compress(bytes(inflated % len(ZEROS))))
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 class FaultKind(enum.Enum):
@@ -34,6 +49,11 @@ class FaultKind(enum.Enum):
     RATE_LIMIT = "rate_limit"  # 429 with Retry-After, nothing processed
     ERROR = "error"  # 500 or 503, nothing processed
     MALFORMED = "malformed"  # process, then answer 200 with a body that is not JSON
+    EMPTY = "empty"  # nothing processed, answer 200 with an empty body (a proxy's "OK")
+    REDIRECT = "redirect"  # nothing processed, 302 to another host
+    REFUSED = "refused"  # nothing processed, 401: the key was revoked part-way through a run
+    HUGE = "huge"  # process, then answer 200 with `huge_reply_bytes` of padding
+    BOMB = "bomb"  # process, then answer 200 gzip-encoded, inflating to `huge_reply_bytes`
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +63,7 @@ class FaultDecision:
     kind: FaultKind
     status: int = 0
     delay_seconds: float = 0.0
+    drip_seconds: float = 0.0
 
 
 def format_retry_after(seconds: float) -> str:
@@ -76,6 +97,21 @@ class Faults:
     """Every Nth request: processed, then the connection is reset without a full reply."""
     malformed_every: int = 0
     """Every Nth request: processed, then answered 200 with a body that is not JSON."""
+    drip_seconds: float = 0.0
+    """Send every counted reply one byte every this many seconds (0 = all at once)."""
+    empty_every: int = 0
+    """Every Nth request: nothing processed, answered 200 with an empty body."""
+    redirect_every: int = 0
+    """Every Nth request: nothing processed, answered 302 to another host."""
+    refuse_after: int = 0
+    """Requests after the first N are answered 401, as when a key is revoked (0 = never)."""
+    huge_every: int = 0
+    """Every Nth request: processed, then answered 200 with ``huge_reply_bytes`` of padding."""
+    bomb_every: int = 0
+    """Every Nth request: processed, then answered 200 with a gzip body that inflates to
+    ``huge_reply_bytes`` (a decompression bomb)."""
+    huge_reply_bytes: int = 100 * 1024 * 1024
+    """Size of a ``huge`` reply, or the inflated size of a ``bomb`` reply."""
     reject_emails: set[str] = field(default_factory=set)
     """Lower-cased emails the sandbox refuses (per batch for Segment, per row for ReSci)."""
     seed: int = 0
@@ -99,16 +135,27 @@ class Faults:
         # depends only on the seed and the number of requests, not on the other switches.
         draw = self._rng.random()
         status_draw = self._rng.random()
-        delay = self.delay_seconds
+        delay, drip = self.delay_seconds, self.drip_seconds
+        if self.refuse_after and request_number > self.refuse_after:
+            return FaultDecision(FaultKind.REFUSED, 401, delay, drip)
+        if self.redirect_every and request_number % self.redirect_every == 0:
+            return FaultDecision(FaultKind.REDIRECT, 302, delay, drip)
         if self.reset_every and request_number % self.reset_every == 0:
-            return FaultDecision(FaultKind.RESET, 0, delay)
+            return FaultDecision(FaultKind.RESET, 0, delay, drip)
         if self.rate_limit_every and request_number % self.rate_limit_every == 0:
-            return FaultDecision(FaultKind.RATE_LIMIT, 429, delay)
+            return FaultDecision(FaultKind.RATE_LIMIT, 429, delay, drip)
         if draw < self.error_rate:
-            return FaultDecision(FaultKind.ERROR, 503 if status_draw < 0.5 else 500, delay)
+            return FaultDecision(FaultKind.ERROR, 503 if status_draw < 0.5 else 500, delay, drip)
         if self.malformed_every and request_number % self.malformed_every == 0:
-            return FaultDecision(FaultKind.MALFORMED, 200, delay)
-        return FaultDecision(FaultKind.NONE, 0, delay)
+            return FaultDecision(FaultKind.MALFORMED, 200, delay, drip)
+        for kind, every in (
+            (FaultKind.EMPTY, self.empty_every),
+            (FaultKind.HUGE, self.huge_every),
+            (FaultKind.BOMB, self.bomb_every),
+        ):
+            if every and request_number % every == 0:
+                return FaultDecision(kind, 200, delay, drip)
+        return FaultDecision(FaultKind.NONE, 0, delay, drip)
 
     def is_rejected(self, email: object) -> bool:
         """True when ``email`` (any case) is on the reject list; non-strings are never rejected."""
@@ -134,6 +181,13 @@ class Faults:
             "delay_seconds": self.delay_seconds,
             "reset_every": self.reset_every,
             "malformed_every": self.malformed_every,
+            "drip_seconds": self.drip_seconds,
+            "empty_every": self.empty_every,
+            "redirect_every": self.redirect_every,
+            "refuse_after": self.refuse_after,
+            "huge_every": self.huge_every,
+            "bomb_every": self.bomb_every,
+            "huge_reply_bytes": self.huge_reply_bytes,
             "reject_emails": sorted(self.reject_emails),
             "seed": self.seed,
         }
@@ -151,9 +205,9 @@ class Faults:
         for key, value in data.items():
             if key == "error_rate":
                 changes[key] = _number(key, value, 0.0, 1.0)
-            elif key in ("retry_after_seconds", "delay_seconds"):
+            elif key in ("retry_after_seconds", "delay_seconds", "drip_seconds"):
                 changes[key] = _number(key, value, 0.0, 3600.0)
-            elif key in ("rate_limit_every", "reset_every", "malformed_every"):
+            elif key in _COUNTS:
                 changes[key] = _integer(key, value, 0)
             elif key == "seed":
                 changes[key] = _integer(key, value, None)
@@ -177,6 +231,19 @@ class Faults:
         faults = cls()
         faults.update(data)
         return faults
+
+
+_COUNTS = (
+    "rate_limit_every",
+    "reset_every",
+    "malformed_every",
+    "empty_every",
+    "redirect_every",
+    "refuse_after",
+    "huge_every",
+    "bomb_every",
+    "huge_reply_bytes",
+)
 
 
 def _number(key: str, value: Any, low: float, high: float) -> float:

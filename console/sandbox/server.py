@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from console.sandbox.faults import FaultKind, Faults
+from console.sandbox.faults import ZEROS, FaultKind, Faults, gzip_bomb
 
 MAX_BODY_BYTES = 512 * 1024 * 1024
 """Default cap on a request body the server reads into memory."""
@@ -78,6 +78,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     reset: bool = False
     delay_seconds: float = 0.0
+    drip_seconds: float = 0.0  # write the reply one byte at a time, this far apart
+    filler_bytes: int = 0  # zero bytes streamed after ``body`` (a huge reply, never in memory)
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -157,7 +159,13 @@ class SandboxApp:
             decision = self.faults.decide(self.requests)
             retry_after = self.faults.retry_after_header
         kind = decision.kind
-        if kind is FaultKind.RATE_LIMIT:
+        if kind is FaultKind.REFUSED:
+            response = self.error(401, "sandbox fault: the key was revoked")
+        elif kind is FaultKind.REDIRECT:
+            response = Response(status=302, headers={"Location": "http://elsewhere.invalid/"})
+        elif kind is FaultKind.EMPTY:
+            response = Response(status=200, content_type="text/plain")
+        elif kind is FaultKind.RATE_LIMIT:
             response = self.error(429, "sandbox fault: rate limit exceeded")
             response.headers["Retry-After"] = retry_after
         elif kind is FaultKind.ERROR:
@@ -169,7 +177,16 @@ class SandboxApp:
                 response = Response(status=200, body=MALFORMED_BODY)
             elif kind is FaultKind.RESET:
                 response = Response(status=200, reset=True)
+            elif kind is FaultKind.HUGE:
+                response = Response(status=200, filler_bytes=self.faults.huge_reply_bytes)
+            elif kind is FaultKind.BOMB:
+                response = Response(
+                    status=200,
+                    body=gzip_bomb(self.faults.huge_reply_bytes),
+                    headers={"Content-Encoding": "gzip"},
+                )
         response.delay_seconds = decision.delay_seconds
+        response.drip_seconds = decision.drip_seconds
         return response
 
     def _route_safely(self, request: Request) -> Response:
@@ -316,14 +333,28 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Length", str(len(response.body) + response.filler_bytes))
         for name, value in response.headers.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD" and response.body:
+        if self.command == "HEAD":
+            return
+        if response.drip_seconds > 0:
+            self.wfile.flush()
+            for i in range(len(response.body)):
+                time.sleep(response.drip_seconds)
+                self.wfile.write(response.body[i : i + 1])
+                self.wfile.flush()
+            return
+        if response.body:
             self.wfile.write(response.body)
+        left = response.filler_bytes
+        while left > 0:
+            piece = min(left, len(ZEROS))
+            self.wfile.write(ZEROS[:piece])
+            left -= piece
 
     def _reset_connection(self) -> None:
         # Promise a body, send part of the headers, then abort with RST (SO_LINGER 0): the
