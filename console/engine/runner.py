@@ -17,7 +17,13 @@ from console.core import clock
 from console.core.secrets import SecretError
 from console.core.vocab import RunStatus
 from console.destinations import registry
-from console.destinations.base import DestinationAdapter, DestinationHalted, OutgoingRow
+from console.destinations.base import (
+    DestinationAdapter,
+    DestinationHalted,
+    OutgoingRow,
+    SendResult,
+)
+from console.destinations.http import engine_client
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
 from console.engine.planning import plan_chunks
@@ -105,10 +111,27 @@ async def _deliver(
     deadline = loop.time() + options.max_wait_seconds
     lock = asyncio.Lock()  # record steps in order, one write transaction at a time
     hold_until = 0.0  # loop time before which no batch leaves (the receiver's Retry-After)
+    # The latest batch took the whole request deadline and left every row to retry (a
+    # receiver that never answers in time): past the deadline no further batch leaves, so it
+    # cannot stretch the run (and its lease) beyond max_wait plus the batches on the wire.
+    # A receiver that accepts, or refuses at once, keeps the run going through the backlog.
+    stalled = False
 
     async def send_and_record(rows: Sequence[OutgoingRow], order: PassOrder) -> None:
-        nonlocal hold_until
-        result = await adapter.send(client, rows)
+        nonlocal hold_until, stalled
+        started = loop.time()
+        try:
+            result = await adapter.send(client, rows)
+        except DestinationHalted as halt:
+            # What came back before the halt is booked (accepted rows are not sent again);
+            # the rows without an outcome stay queued, attempts unspent.
+            if halt.outcomes:
+                result = SendResult(halt.outcomes, halt.requests)
+                order.settled(rows, result.outcomes)
+                async with lock:
+                    await asyncio.to_thread(record, result)
+            raise
+        slow = loop.time() - started >= options.timeout_seconds
         order.settled(rows, result.outcomes)
         asked = max((o.retry_after or 0.0 for o in result.outcomes), default=0.0)
         if asked > 0:
@@ -120,20 +143,21 @@ async def _deliver(
                 )
             hold_until = max(hold_until, loop.time() + asked)
 
-        def record() -> None:
-            with store.write() as conn:
-                totals = record_outcomes(
-                    conn, destination.id, run_id, result.outcomes, options.policy
-                )
-                counts.delivered += totals.delivered
-                counts.rejected += totals.failed
-                counts.retrying += totals.retrying
-                counts.requests += result.requests
-                save_progress(conn, run_id, counts.as_row())
-                renew_lease(conn, destination.id, owner)
-
         async with lock:
-            await asyncio.to_thread(record)
+            retrying = await asyncio.to_thread(record, result)
+        stalled = slow and bool(result.outcomes) and retrying == len(result.outcomes)
+
+    def record(result: SendResult) -> int:
+        """Books the outcomes; returns how many rows are left to retry."""
+        with store.write() as conn:
+            totals = record_outcomes(conn, destination.id, run_id, result.outcomes, options.policy)
+            counts.delivered += totals.delivered
+            counts.rejected += totals.failed
+            counts.retrying += totals.retrying
+            counts.requests += result.requests
+            save_progress(conn, run_id, counts.as_row())
+            renew_lease(conn, destination.id, owner)
+        return totals.retrying
 
     while True:
         after_id = 0
@@ -154,6 +178,9 @@ async def _deliver(
                 while len(tasks) >= options.in_flight:
                     done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     _raise_first(done)
+                if stalled and loop.time() >= deadline:
+                    held_past_deadline = True  # the claimed rows stay queued, untouched
+                    break
                 if loop.time() < hold_until:
                     if tasks:  # the batches already on the wire finish first
                         done, tasks = await asyncio.wait(tasks)
@@ -167,6 +194,12 @@ async def _deliver(
                 done, _ = await asyncio.wait(tasks)
                 tasks = set()
                 _raise_first(done)
+        except DestinationHalted:
+            # The other batches on the wire finish and record what came back (each within
+            # the request deadline) before the run stops: an accepted batch is booked.
+            if tasks:
+                await asyncio.wait(tasks)
+            raise
         finally:
             for task in tasks:
                 task.cancel()
@@ -285,10 +318,7 @@ async def run_destination(
     counts = RunCounts()
     status, message, errored, config_error = RunStatus.OK, "", False, False
     own_client = client is None
-    http = client or httpx.AsyncClient(
-        timeout=options.timeout_seconds,
-        limits=httpx.Limits(max_connections=max(4, options.in_flight * 2)),
-    )
+    http = client or engine_client(options.timeout_seconds, max(4, options.in_flight * 2))
     try:
         declared = registry.kind(destination.kind)
         adapter = declared.adapter(destination.settings)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import BaseModel
 
@@ -24,6 +23,7 @@ from console.core.secrets import SecretError
 from console.core.vocab import RunStatus, Trigger
 from console.destinations import registry
 from console.destinations.base import ConnectionTestFailed
+from console.destinations.http import engine_client
 from console.engine.commands import Commands, Saved
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
 from console.engine.runner import EngineOptions, RunResult, run_destination
@@ -195,7 +195,7 @@ class EngineService:
             adapter = registry.kind(destination.kind).adapter(destination.settings)
         except SecretError as exc:
             raise ConnectionTestFailed(str(exc)) from exc
-        async with httpx.AsyncClient(timeout=self.options.timeout_seconds) as client:
+        async with engine_client(self.options.timeout_seconds) as client:
             return await adapter.test_connection(client)
 
     # -- internals -------------------------------------------------------------------------

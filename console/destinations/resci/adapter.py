@@ -46,7 +46,6 @@ failed with ReSci's own words) and raises `DestinationHalted` on 401/403.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -66,10 +65,14 @@ from console.destinations.base import (
     OutgoingRow,
     RowOutcome,
     SendResult,
+    halt_on_redirect,
     is_retryable_status,
     parse_retry_after,
+    redirect_problem,
     reply_feedback,
+    send_each,
     transport_feedback,
+    undocumented_success,
 )
 from console.destinations.resci.settings import (
     RESCI_ALWAYS_SENT,
@@ -105,6 +108,7 @@ MEMBERSHIP_PREFIX = "audience_"  # [A] custom attribute `audience_<name>`
 # Import job reply.
 JOB_ID = "id"  # [A]
 JOB_STATUS = "status"  # [A]
+CREATED_BODY = ("id",)  # [C] a created user (or event, [A]) answers 201 with its `id`
 JOB_ROWS = "rows"  # [A]
 JOB_IMPORTED = "imported"  # [A]
 JOB_ERRORS = "errors"  # [A] list of {"row", "email", "message"}
@@ -333,16 +337,9 @@ class ResciAdapter:
     # -- real-time rows ---------------------------------------------------------------------
 
     async def send(self, client: httpx.AsyncClient, rows: Sequence[OutgoingRow]) -> SendResult:
-        """One outcome per row. Raises DestinationHalted when ReSci refuses the key (the
-        engine then keeps every row of the batch queued)."""
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(row: OutgoingRow) -> RowOutcome:
-            async with gate:
-                return await self._send_one(client, row)
-
-        outcomes = await asyncio.gather(*(one(row) for row in rows))
-        return SendResult(list(outcomes), len(rows))
+        """One outcome per row sent. Raises DestinationHalted (key refused, redirect) carrying
+        the outcomes of calls that came back; the rest of the batch stays queued."""
+        return await send_each(rows, lambda row: self._send_one(client, row), self.concurrency)
 
     def _path_for(self, kind: str) -> str | None:
         if kind in (RowKind.USER_UPDATE, RowKind.IMPORT_ROW):
@@ -366,8 +363,13 @@ class ResciAdapter:
             return RowOutcome(row.id, Outcome.RETRY, None, transport_feedback(exc))
         status = response.status_code
         if 200 <= status < 300:
-            # The status line is ReSci's acceptance; the body (an id) is not needed.
+            # ReSci documents `201 {"id"}` for a user or event it took; a login page or an
+            # empty body is someone else answering, retried rather than booked delivered.
+            problem = undocumented_success(response, CREATED_BODY)
+            if problem is not None:
+                return RowOutcome(row.id, Outcome.RETRY, status, problem)
             return RowOutcome(row.id, Outcome.DELIVERED, status)
+        halt_on_redirect(response, self.endpoint + path)
         feedback = reply_feedback(response)
         if status in (401, 403):
             raise DestinationHalted(self._refused(status, feedback), status)
@@ -394,6 +396,8 @@ class ResciAdapter:
                 f"could not reach ReSci at {self.endpoint}: {transport_feedback(exc)}"
             ) from exc
         status = response.status_code
+        if problem := redirect_problem(response, self.endpoint + PATH_SITE):
+            raise ConnectionTestFailed(problem)
         if status in (401, 403):
             raise ConnectionTestFailed(self._refused(status, reply_feedback(response)))
         if status >= 400:
@@ -434,6 +438,7 @@ class ResciAdapter:
                 timeout=UPLOAD_TIMEOUT,
             )
         status = response.status_code
+        halt_on_redirect(response, self.endpoint + PATH_IMPORT_JOBS)
         if status in (401, 403):
             raise DestinationHalted(self._refused(status, reply_feedback(response)), status)
         if status >= 400:
@@ -463,6 +468,7 @@ class ResciAdapter:
             timeout=self.timeout,
         )
         status = response.status_code
+        halt_on_redirect(response, self.endpoint + PATH_IMPORT_JOB.format(id=remote_id))
         if status in (401, 403):
             raise DestinationHalted(self._refused(status, reply_feedback(response)), status)
         if status >= 400:

@@ -25,11 +25,18 @@ from console.destinations.base import (
     OutgoingRow,
     RowOutcome,
     SendResult,
+    halt_on_redirect,
     is_retryable_status,
     parse_retry_after,
+    redirect_problem,
     reply_feedback,
     transport_feedback,
+    undocumented_success,
 )
+
+# Segment documents `200 {"success": true}`: any other 2xx (a proxy's login page, an empty
+# body) is not Segment having taken the batch.
+SUCCESS_BODY: dict[str, object] = {"success": True}
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -210,8 +217,14 @@ class SegmentAdapter:
     async def send(self, client: httpx.AsyncClient, rows: Sequence[OutgoingRow]) -> SendResult:
         outcomes: list[RowOutcome] = []
         requests = 0
-        for group in split_into_requests(rows):
-            requests += await self._send_group(client, group, outcomes)
+        try:
+            for group in split_into_requests(rows):
+                requests += await self._send_group(client, group, outcomes)
+        except DestinationHalted as exc:
+            # Groups (or halves) Segment answered before the halt keep their outcomes.
+            exc.outcomes[:0] = outcomes
+            exc.requests += requests + 1
+            raise
         return SendResult(outcomes, requests)
 
     async def _send_group(
@@ -230,8 +243,11 @@ class SegmentAdapter:
             return 1
         status = response.status_code
         if 200 <= status < 300:
-            outcomes.extend(RowOutcome(r.id, Outcome.DELIVERED, status) for r in rows)
+            problem = undocumented_success(response, SUCCESS_BODY)
+            outcome = Outcome.DELIVERED if problem is None else Outcome.RETRY
+            outcomes.extend(RowOutcome(r.id, outcome, status, problem) for r in rows)
             return 1
+        halt_on_redirect(response, f"{self.endpoint}/v1/batch")
         feedback = reply_feedback(response)
         if status in (401, 403):
             raise DestinationHalted(f"Segment refused the write key: {feedback}", status)
@@ -269,6 +285,11 @@ class SegmentAdapter:
             raise ConnectionTestFailed(transport_feedback(exc)) from exc
         if response.status_code in (401, 403):
             raise ConnectionTestFailed(f"the write key was refused: {reply_feedback(response)}")
+        if problem := redirect_problem(response, f"{self.endpoint}/v1/batch"):
+            raise ConnectionTestFailed(problem)
         if response.status_code >= 400:
             raise ConnectionTestFailed(f"HTTP {response.status_code}: {reply_feedback(response)}")
+        problem = undocumented_success(response, SUCCESS_BODY)
+        if problem is not None:
+            raise ConnectionTestFailed(f"this is not Segment's reply: {problem}")
         return f"Segment accepted the write key (HTTP {response.status_code})"

@@ -26,8 +26,10 @@ from console.destinations.base import (
     OutgoingRow,
     RowOutcome,
     SendResult,
+    halt_on_redirect,
     is_retryable_status,
     parse_retry_after,
+    redirect_problem,
     reply_feedback,
     transport_feedback,
 )
@@ -105,9 +107,13 @@ class WebhookAdapter:
         workers = min(REQUESTS_PER_BATCH, len(rows))
         await asyncio.gather(*(worker() for _ in range(workers)))
         if raised:
-            # Rows delivered before a halt stay queued and go again under the same id,
-            # which the receiver de-duplicates: at least once, never lost.
-            raise raised[0]
+            # Rows answered before the halt keep their outcomes (a delivered event is not
+            # sent again); the halted row and those not sent stay queued.
+            first = raised[0]
+            if isinstance(first, DestinationHalted):
+                first.outcomes[:0] = outcomes
+                first.requests = requests
+            raise first
         return SendResult(outcomes, requests)
 
     async def _send_one(self, client: httpx.AsyncClient, row: OutgoingRow) -> RowOutcome:
@@ -118,16 +124,9 @@ class WebhookAdapter:
         status = response.status_code
         if 200 <= status < 300:
             return RowOutcome(row.id, Outcome.DELIVERED, status)
+        # A signed body re-posted elsewhere is a configuration to fix, not done silently.
+        halt_on_redirect(response, self.url)
         feedback = reply_feedback(response)
-        if 300 <= status < 400:
-            # Redirects are not followed: a signed body re-posted elsewhere is a configuration
-            # to fix, not something to do silently.
-            where = response.headers.get("Location", "elsewhere")
-            raise DestinationHalted(
-                f"{self.url} redirects (HTTP {status}) to {where}; set the destination's URL "
-                "to the receiver's own address",
-                status,
-            )
         if status in (401, 403):
             raise DestinationHalted(f"the receiver refused the signature: {feedback}", status)
         if status in (404, 405):
@@ -157,6 +156,8 @@ class WebhookAdapter:
         except httpx.TransportError as exc:
             raise ConnectionTestFailed(transport_feedback(exc)) from exc
         status = response.status_code
+        if problem := redirect_problem(response, self.url):
+            raise ConnectionTestFailed(problem)
         if status in (401, 403):
             raise ConnectionTestFailed(f"the signature was refused: {reply_feedback(response)}")
         if not 200 <= status < 300:
