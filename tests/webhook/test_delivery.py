@@ -246,3 +246,24 @@ async def test_test_connection_sends_a_signed_ping_the_receiver_does_not_record(
         with pytest.raises(ConnectionTestFailed, match="the signature was refused"):
             await WebhookAdapter(url, "another-secret-0123456789").test_connection(client)
     assert sandbox.received == [] and sandbox.refused_signatures == 1
+
+
+@pytest.mark.parametrize("faults", [Faults(refuse_after=3)], ids=["401 after 3"])
+def test_events_accepted_before_a_401_are_booked_and_not_sent_again(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    sandbox, url = receiver
+    db = tmp_path / "console.db"
+    seed(tmp_path, db, 8)
+    assert apply(tmp_path, db, webhook_toml(url)).exit_code == 0
+    done = cli("--run-once", "--db", db)
+    assert done.exit_code == 1 and "refused the signature" in done.stdout
+    accepted = set(sandbox.message_ids)
+    assert len(accepted) == 3
+    booked = {mid for mid, _, status in outbox_rows(db) if status == OutboxStatus.DELIVERED}
+    assert booked == accepted
+    # The secret fixed (the receiver well again): only the other five go.
+    sandbox.faults.update({"refuse_after": 0})
+    again = cli("--run-once", "--db", db)
+    assert again.exit_code == 0, again.output
+    assert sorted(sandbox.message_ids.values()) == [1] * 8
