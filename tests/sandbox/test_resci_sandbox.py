@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from console.sandbox import ResciSandbox, SandboxServer, serve_sandboxes
-from console.sandbox.resci import parse_multipart
+from console.sandbox.resci_upload import parse_multipart
 
 API_KEY = "test-api-key"
 HEADER = "record_id,email,account_created_on,full_name\n"
