@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -330,6 +331,11 @@ def build_demo(
     return env
 
 
+def _stopped_at(moment: datetime) -> Callable[[], datetime]:
+    """A clock that always reads `moment`."""
+    return lambda: moment
+
+
 def _deliver_history(
     env: DemoEnvironment,
     people: list[dict[str, Any]],
@@ -359,7 +365,7 @@ def _deliver_history(
             _insert_data(env.store, day_contacts, day_events, suppressed if back == days else [])
             inserted_c += len(day_contacts)
             inserted_e += len(day_events)
-            clock.set_clock(lambda moment=moment: moment)
+            clock.set_clock(_stopped_at(moment))
             asyncio.run(run_all(env.store, Trigger.SCHEDULE, options))
     finally:
         resci.job_delay_seconds = job_delay

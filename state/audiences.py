@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from console.core import clock
-from state.models import Audience
+from state.models import Audience, inserted_id, table_of
 
-AUDIENCES = Audience.__table__
+AUDIENCES = table_of(Audience)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def save_audience(
     now = updated_at or clock.now_iso()
     if existing is None:
         result = conn.execute(AUDIENCES.insert().values(name=name, rule=rule, updated_at=now))
-        return int(result.inserted_primary_key[0]), True
+        return inserted_id(result), True
     if existing.rule != rule:
         conn.execute(
             AUDIENCES.update()

@@ -51,7 +51,7 @@ class BulkStatement:
             params = rows  # already in the driver's order: hand the rows over as they are
         else:
             params = [tuple(row[i] for i in self._positions) for row in rows]
-        return conn.exec_driver_sql(self.sql, params)  # type: ignore[arg-type]
+        return conn.exec_driver_sql(self.sql, params)
 
 
 def bulk_insert(

@@ -14,9 +14,9 @@ from sqlalchemy import Connection, bindparam, func, insert, select
 
 from console.core.fields import CONTACT_FIELDS
 from state.bulk import BulkStatement, bulk_insert
-from state.models import Contact
+from state.models import Contact, table_of
 
-CONTACTS = Contact.__table__
+CONTACTS = table_of(Contact)
 STORED_FIELDS: tuple[str, ...] = (*CONTACT_FIELDS, "content_hash", "seq")
 """The columns an import writes, in the order of its value tuples."""
 
@@ -42,7 +42,7 @@ def known_contacts(
 ) -> Iterable[tuple[int, str, str, str | None]]:
     """(id, email, content_hash, created_at) of the stored contacts among `emails` (at most
     a chunk of an import: one statement)."""
-    return conn.execute(_KNOWN, {"emails": list(emails)})  # type: ignore[return-value]
+    return conn.execute(_KNOWN, {"emails": list(emails)})
 
 
 class ContactWrites:

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select
 
 from state.db import conflict_insert
-from state.models import Cursor
+from state.models import Cursor, table_of
 
-CURSORS = Cursor.__table__
+CURSORS = table_of(Cursor)
 
 
 N = TypeVar("N", bound=BaseModel)

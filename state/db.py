@@ -22,10 +22,10 @@ from sqlalchemy import Connection as Connection  # re-exported, see below
 from sqlalchemy import Engine, Table, create_engine, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from state.migrations import STEPS, MigrationError, Step, upgrade
-from state.models import SCHEMA_VERSION, SchemaInfo
+from state.models import SCHEMA_VERSION, SchemaInfo, table_of
 
 # `Connection` (re-exported above) is the handle `Store.read()` and `Store.write()` give and every
 # state/ function takes: other rooms hold it only to hand it back to state/, so they annotate it
@@ -248,9 +248,9 @@ def _prepare_schema(store: Store) -> None:
             # Re-checked under the write lock: another process may have created it meanwhile.
             if "schema_info" not in inspect(conn).get_table_names():
                 SQLModel.metadata.create_all(conn)
-                conn.execute(SchemaInfo.__table__.insert().values(id=1, version=SCHEMA_VERSION))
+                conn.execute(table_of(SchemaInfo).insert().values(id=1, version=SCHEMA_VERSION))
     with store.read() as conn:
-        version = conn.execute(select(SchemaInfo.version)).scalar_one()
+        version = conn.execute(select(col(SchemaInfo.version))).scalar_one()
     _check_version(store.label, version)
     if version < SCHEMA_VERSION:
         migrate(store, version)

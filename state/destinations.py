@@ -19,9 +19,11 @@ from state.models import (
     ImportJob,
     OutboxRow,
     SyncRun,
+    inserted_id,
+    table_of,
 )
 
-TABLE = Destination.__table__
+TABLE = table_of(Destination)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def store_destination(
                 updated_at=now,
             )
         )
-        return int(result.inserted_primary_key[0]), True
+        return inserted_id(result), True
     if existing.kind != kind:
         raise ValueError(
             f"destination {name!r} is a {existing.kind} destination; "
@@ -101,7 +103,7 @@ def store_destination(
         )
     streams = list(rescan(existing.settings))
     if streams:
-        cursors = Cursor.__table__
+        cursors = table_of(Cursor)
         conn.execute(
             delete(cursors).where(
                 cursors.c.destination_id == existing.id, cursors.c.stream.in_(streams)
@@ -136,6 +138,6 @@ def set_flags(
 def remove_destination(conn: Connection, destination_id: int) -> None:
     """Remove a destination and everything recorded for it."""
     for model in (OutboxRow, DailyStat, SyncRun, Cursor, AudienceMember, ImportJob):
-        table = model.__table__
+        table = table_of(model)
         conn.execute(delete(table).where(table.c.destination_id == destination_id))
     conn.execute(delete(TABLE).where(TABLE.c.id == destination_id))

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select
 
 from state.bulk import BulkStatement, bulk_insert
-from state.models import Event
+from state.models import Event, table_of
 
-EVENTS = Event.__table__
+EVENTS = table_of(Event)
 COLUMNS: tuple[str, ...] = (
     "message_id",
     "event",

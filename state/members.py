@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select
 
 from state.db import conflict_insert
-from state.models import AudienceMember, Contact
+from state.models import AudienceMember, Contact, table_of
 
-MEMBERS = AudienceMember.__table__
-CONTACTS = Contact.__table__
+MEMBERS = table_of(AudienceMember)
+CONTACTS = table_of(Contact)
 # SQLite's historical limit on bound parameters is 999; stay under it in IN lists.
 _IN_CHUNK = 900
 

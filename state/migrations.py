@@ -30,9 +30,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, MetaData, select
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
-from state.models import Destination, SchemaInfo
+from state.models import Destination, SchemaInfo, table_of
 
 Step = Callable[[Connection], None]
 
@@ -50,7 +50,7 @@ def backup_path(path: Path, version: int) -> Path:
 
 
 def read_version(conn: Connection) -> int:
-    return int(conn.execute(select(SchemaInfo.version)).scalar_one())
+    return int(conn.execute(select(col(SchemaInfo.version))).scalar_one())
 
 
 def upgrade(
@@ -91,7 +91,7 @@ def upgrade(
                     ) from exc
             SQLModel.metadata.create_all(conn)
             _check_foreign_keys(conn, backup)
-            conn.execute(SchemaInfo.__table__.update().values(version=target))
+            conn.execute(table_of(SchemaInfo).update().values(version=target))
     return backup
 
 

@@ -6,7 +6,9 @@ as text and a `day` column (YYYY-MM-DD) can group the summary without date funct
 
 from __future__ import annotations
 
-from sqlalchemy import Index, UniqueConstraint, text
+from typing import Any
+
+from sqlalchemy import CursorResult, Index, Table, UniqueConstraint, inspect, text
 from sqlmodel import Field, SQLModel
 
 # The contact vocabulary lives in the neutral core (the kinds validate settings against it);
@@ -258,3 +260,18 @@ class ImportJob(SQLModel, table=True):
     file_path: str | None = None
     created_at: str
     updated_at: str
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model: its `__table__`, which SQLModel sets at run time but does
+    not declare, so a type checker would not know it."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table), f"{model.__name__} is not a table model"
+    return table
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The integer primary key of the row a single-row INSERT (without RETURNING) just wrote."""
+    key = result.inserted_primary_key
+    assert key is not None, "not a single-row INSERT"
+    return int(key[0])

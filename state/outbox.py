@@ -19,10 +19,10 @@ from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
 from state.bulk import BulkStatement, bulk_insert
 from state.db import conflict_insert
-from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow
+from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow, table_of
 
-OUTBOX = OutboxRow.__table__
-STATS = DailyStat.__table__
+OUTBOX = table_of(OutboxRow)
+STATS = table_of(DailyStat)
 # SQLite's historical limit on bound parameters is 999; IN lists stay under it.
 IN_CHUNK = 900
 

@@ -17,10 +17,10 @@ from sqlalchemy import Connection, or_, select, update
 
 from console.core import clock
 from console.core.vocab import RunStatus
-from state.models import Destination, SyncRun
+from state.models import Destination, SyncRun, inserted_id, table_of
 
-DESTINATIONS = Destination.__table__
-RUNS = SyncRun.__table__
+DESTINATIONS = table_of(Destination)
+RUNS = table_of(SyncRun)
 LEASE_SECONDS = 120
 # Leases this process holds right now. A holder naming this process's pid is alive only if it
 # is one of these: otherwise it is a dead process whose pid this one happens to reuse.
@@ -111,7 +111,7 @@ def start_run(conn: Connection, destination_id: int, trigger: str) -> int:
             destination_id=destination_id, trigger=trigger, started_at=clock.now_iso()
         )
     )
-    return int(result.inserted_primary_key[0])
+    return inserted_id(result)
 
 
 def save_progress(conn: Connection, run_id: int, counts: Mapping[str, int]) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
-from state.models import Contact, Event, Suppression
+from state.models import Contact, Event, Suppression, table_of
 
-CONTACTS = Contact.__table__
-EVENTS = Event.__table__
-SUPPRESSIONS = Suppression.__table__
+CONTACTS = table_of(Contact)
+EVENTS = table_of(Event)
+SUPPRESSIONS = table_of(Suppression)
 SOURCES = {"contacts": CONTACTS, "events": EVENTS}
 _IN_CHUNK = 900  # under SQLite's bound-parameter limit of old builds
 STREAM_CHUNK = 5000

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, bindparam, select
 
 from state.bulk import BulkStatement, bulk_insert
-from state.models import Suppression
+from state.models import Suppression, table_of
 
-SUPPRESSIONS = Suppression.__table__
+SUPPRESSIONS = table_of(Suppression)
 
 _KNOWN = select(SUPPRESSIONS.c.email_md5).where(
     SUPPRESSIONS.c.email_md5.in_(bindparam("md5s", expanding=True))

@@ -12,14 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import itemgetter
+from typing import TypeVar
 
 DATE_FIELDS: tuple[str, ...] = ("clicked_at", "created_at", "updated_at")
 DATE_OPERATORS = ("<", "<=", ">", ">=")
 
-# A value read from a contact: the getter gets a contact (mapping or tuple row) and returns
-# the raw field value.
-Getter = Callable[[object], object]
-Predicate = Callable[[object], bool]
+C = TypeVar("C")
+"""What a compiled rule is given: a contact as a mapping, or as a tuple row for the backfill."""
+
+# A value read from a contact: the getter gets a contact and returns the raw field value.
+Getter = Callable[[C], object]
+Predicate = Callable[[C], bool]
 
 DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
@@ -78,12 +81,12 @@ class Comparison:
     op: str
     values: tuple[str, ...]
 
-    def compile(self, get: Getter) -> Predicate:
+    def compile(self, get: Getter[C]) -> Predicate[C]:
         op = self.op
         if op in DATE_OPERATORS:
             bound = self.values[0]
 
-            def compare(c: object) -> bool:
+            def compare(c: C) -> bool:
                 stamp = _stamp(get(c))
                 if stamp is None:
                     return False
@@ -99,7 +102,7 @@ class Comparison:
         if op in ("on", "not on"):
             day = self.values[0]
 
-            def same_day(c: object) -> bool:
+            def same_day(c: C) -> bool:
                 stamp = _stamp(get(c))
                 return stamp is not None and stamp[:10] == day
 
@@ -126,13 +129,13 @@ class Comparison:
 class And:
     items: tuple[Node, ...]
 
-    def compile(self, get_for: Callable[[str], Getter]) -> Predicate:
+    def compile(self, get_for: Callable[[str], Getter[C]]) -> Predicate[C]:
         parts = tuple(_compile(item, get_for) for item in self.items)
         if len(parts) == 2:
             first, second = parts
             return lambda c: first(c) and second(c)
 
-        def every(c: object) -> bool:
+        def every(c: C) -> bool:
             return all(part(c) for part in parts)
 
         return every
@@ -142,13 +145,13 @@ class And:
 class Or:
     items: tuple[Node, ...]
 
-    def compile(self, get_for: Callable[[str], Getter]) -> Predicate:
+    def compile(self, get_for: Callable[[str], Getter[C]]) -> Predicate[C]:
         parts = tuple(_compile(item, get_for) for item in self.items)
         if len(parts) == 2:
             first, second = parts
             return lambda c: first(c) or second(c)
 
-        def some(c: object) -> bool:
+        def some(c: C) -> bool:
             return any(part(c) for part in parts)
 
         return some
@@ -158,7 +161,7 @@ class Or:
 class Not:
     item: Node
 
-    def compile(self, get_for: Callable[[str], Getter]) -> Predicate:
+    def compile(self, get_for: Callable[[str], Getter[C]]) -> Predicate[C]:
         inner = _compile(self.item, get_for)
         return lambda c: not inner(c)
 
@@ -166,7 +169,7 @@ class Not:
 Node = Comparison | And | Or | Not
 
 
-def _compile(node: Node, get_for: Callable[[str], Getter]) -> Predicate:
+def _compile(node: Node, get_for: Callable[[str], Getter[C]]) -> Predicate[C]:
     if isinstance(node, Comparison):
         return node.compile(get_for(node.field))
     return node.compile(get_for)
@@ -187,8 +190,12 @@ def _fields_of(node: Node) -> set[str]:
     return found
 
 
-def _by_name(name: str) -> Getter:
-    return lambda contact: contact.get(name)  # type: ignore[attr-defined]
+def _by_name(name: str) -> Getter[Mapping[str, object]]:
+    return lambda contact: contact.get(name)
+
+
+def _by_position(position: int) -> Getter[Sequence[object]]:
+    return itemgetter(position)
 
 
 @dataclass(frozen=True)
@@ -199,7 +206,7 @@ class Rule:
     node: Node
     fields: frozenset[str] = field(init=False)
     """The contact fields the rule reads."""
-    _matches: Predicate = field(init=False, repr=False, compare=False)
+    _matches: Predicate[Mapping[str, object]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Compiled once: a rule tests every contact of the store on each full delta.
@@ -218,7 +225,7 @@ class Rule:
         missing = sorted(self.fields - set(index))
         if missing:
             raise ValueError(f"the rows lack the rule's fields: {', '.join(missing)}")
-        return _compile(self.node, lambda name: itemgetter(index[name]))  # type: ignore[return-value]
+        return _compile(self.node, lambda name: _by_position(index[name]))
 
     def describe(self) -> str:
         """The rule written back in a canonical form (fields, operators, quoted values)."""

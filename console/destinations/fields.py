@@ -8,7 +8,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Union, get_args, get_origin
+from typing import Any, SupportsInt, Union, get_args, get_origin
 
 from annotated_types import Ge, Le
 from pydantic import BaseModel, SecretStr
@@ -90,10 +90,13 @@ def _input_of(info: FieldInfo, hints: dict[str, Any]) -> Input:
     raise TypeError(f"no form input for {info.annotation!r}: mark the field form hidden")
 
 
-def _bound(info: FieldInfo, kind: type) -> int | None:
+def _bound(info: FieldInfo, kind: type[Ge] | type[Le]) -> int | None:
     for item in info.metadata:
         if isinstance(item, kind):
-            return int(item.ge if isinstance(item, Ge) else item.le)  # type: ignore[attr-defined]
+            value = item.ge if isinstance(item, Ge) else item.le
+            if not isinstance(value, SupportsInt):
+                raise TypeError(f"a form's bound must be a number, not {value!r}")
+            return int(value)
     return None
 
 

@@ -53,7 +53,8 @@ def parse_settings(kind_name: str, data: str | bytes | dict[str, Any]) -> BaseMo
 
 def settings_dict(settings: BaseModel) -> dict[str, Any]:
     """The settings as plain data with every secret's text in it (for the store)."""
-    return reveal(settings.model_dump(mode="python"))
+    data: dict[str, Any] = reveal(settings.model_dump(mode="python"))
+    return data
 
 
 def dump_settings(settings: BaseModel) -> str:

@@ -29,7 +29,8 @@ class RetryPolicy:
     def delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        backoff = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        factor: int = 2 ** max(0, attempts - 1)
+        backoff = min(self.cap_seconds, self.base_seconds * factor)
         return backoff * random.uniform(0.5, 1.0)
 
 

@@ -5,10 +5,11 @@ transaction: good rows land, bad rows are reported with their line and reason, a
 is not what it claims raises FileRejected with nothing written.
 """
 
+from console.core.identity import email_md5
 from console.ingest.contacts import contact_content_hash, import_contacts, normalise_email
 from console.ingest.events import import_events
 from console.ingest.report import FileRejected, ImportReport, RowError
-from console.ingest.suppressions import email_md5, import_suppressions, suppression_md5
+from console.ingest.suppressions import import_suppressions, suppression_md5
 
 __all__ = [
     "FileRejected",
