@@ -26,7 +26,7 @@ from console.core import clock
 from console.core.fields import CONTACT_FIELDS
 from console.destinations import registry
 from console.engine.destinations import save_destination
-from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
+from console.sandbox import Faults, ResciSandbox, SandboxApp, SandboxServer, SegmentSandbox
 from console.sandbox.receivers import discovered_receivers
 from state.audiences import save_audience
 from state.contacts import insert_contacts
@@ -82,23 +82,23 @@ class DemoEnvironment:
     """The demo's store and sandboxes; `close()` stops the sandboxes and the store."""
 
     store: Store
-    segment: SandboxServer
-    resci: SandboxServer
+    segment: SandboxServer[SegmentSandbox]
+    resci: SandboxServer[ResciSandbox]
     rejected_emails: list[str]
     contacts: int
     events: int
     history_days: int = 0
     notes: list[str] = field(default_factory=list)
-    others: list[SandboxServer] = field(default_factory=list)
+    others: list[SandboxServer[SandboxApp]] = field(default_factory=list)
     """The receivers of the other kinds, in `discovered_receivers()` order."""
 
     @property
     def segment_sandbox(self) -> SegmentSandbox:
-        return self.segment.app  # type: ignore[return-value]
+        return self.segment.app
 
     @property
     def resci_sandbox(self) -> ResciSandbox:
-        return self.resci.app  # type: ignore[return-value]
+        return self.resci.app
 
     def close(self) -> None:
         for server in (self.segment, self.resci, *self.others):

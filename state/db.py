@@ -129,7 +129,7 @@ def _switch_to_wal(cur: sqlite3.Cursor) -> None:
 
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Take over transaction control from pysqlite, so BEGIN is ours to issue.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()

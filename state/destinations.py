@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 
 from console.core import clock
 from state.models import (
@@ -40,8 +41,8 @@ class StoredDestination:
     last_result: str | None
 
 
-def _record(row: object) -> StoredDestination:
-    m = row._mapping  # type: ignore[attr-defined]
+def _record(row: Row[Any]) -> StoredDestination:
+    m = row._mapping
     return StoredDestination(
         id=m["id"],
         name=m["name"],

@@ -14,9 +14,9 @@ from sqlalchemy import Connection, select, update
 
 from console.core import clock
 from console.core.vocab import ImportJobStatus
-from state.models import ImportJob
+from state.models import ImportJob, inserted_id, table_of
 
-JOBS = ImportJob.__table__
+JOBS = table_of(ImportJob)
 
 _COLUMNS = (
     JOBS.c.id,
@@ -85,9 +85,7 @@ def create_job(
             updated_at=now,
         )
     )
-    key = result.inserted_primary_key
-    assert key is not None  # an INSERT of one row always has it
-    return int(key[0])
+    return inserted_id(result)
 
 
 def update_job(

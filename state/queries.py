@@ -25,13 +25,13 @@ from sqlalchemy import (
 from console.core import clock
 from console.core.vocab import OutboxStatus
 from state.audiences import list_audiences
-from state.models import DailyStat, Destination, Event, OutboxRow, SyncRun
+from state.models import DailyStat, Destination, Event, OutboxRow, SyncRun, table_of
 
-OUTBOX = OutboxRow.__table__
-STATS = DailyStat.__table__
-RUNS = SyncRun.__table__
-DESTINATIONS = Destination.__table__
-EVENTS = Event.__table__
+OUTBOX = table_of(OutboxRow)
+STATS = table_of(DailyStat)
+RUNS = table_of(SyncRun)
+DESTINATIONS = table_of(Destination)
+EVENTS = table_of(Event)
 
 
 @dataclass(frozen=True)
@@ -149,10 +149,12 @@ FAILURE_SORTS = {
 }
 
 
-def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[object]:
+def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[ColumnElement[bool]]:
     # A literal, not a bound parameter: SQLite uses a partial index (`WHERE status = 'failed'`)
     # only when it can see the query implies it.
-    conditions: list[object] = [OUTBOX.c.status == literal_column(f"'{OutboxStatus.FAILED}'")]
+    conditions: list[ColumnElement[bool]] = [
+        OUTBOX.c.status == literal_column(f"'{OutboxStatus.FAILED}'")
+    ]
     if flt.destination:
         conditions.append(
             OUTBOX.c.destination_id

@@ -87,7 +87,9 @@ def stream_rows(
         driver_cursor = conn.dialect.name == "sqlite"
     if driver_cursor:
         sql = str(stmt.compile(dialect=conn.dialect))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver = conn.connection.driver_connection
+        assert driver is not None, "a connection in use has its driver's connection"
+        cursor = driver.cursor()
         try:
             cursor.execute(sql)
             while batch := cursor.fetchmany(chunk):

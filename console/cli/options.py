@@ -7,7 +7,7 @@ It imports no Textual and nothing heavy at module level, so `--run-once` stays l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -132,7 +132,7 @@ def print_report(view: View[Any], rows: list[Any], as_json: bool) -> None:
         click.echo(line)
 
 
-def print_table(rows: list[tuple[str, ...]]) -> None:
+def print_table(rows: Sequence[tuple[str, ...]]) -> None:
     """Left-aligned columns two spaces apart; the first row is the header."""
     # Cells may hold the outside world's words (names, a job's message): never raw controls.
     rows = [tuple(printable(cell) for cell in row) for row in rows]

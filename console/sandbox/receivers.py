@@ -75,7 +75,8 @@ def serve_sandboxes(
     keep_messages: bool = True,
     out: TextIO | None = None,
     stop_event: threading.Event | None = None,
-    on_ready: Callable[[SandboxServer, SandboxServer], None] | None = None,
+    on_ready: Callable[[SandboxServer[SegmentSandbox], SandboxServer[ResciSandbox]], None]
+    | None = None,
 ) -> None:
     """Run the Segment and ReSci sandboxes until Ctrl-C (or ``stop_event`` is set).
 

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -409,7 +409,10 @@ class _HTTPServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-class SandboxServer:
+App = TypeVar("App", bound=SandboxApp, covariant=True)  # a server only hands its app out
+
+
+class SandboxServer(Generic[App]):
     """Runs one handler app on 127.0.0.1:port in a daemon thread.
 
     Use as a context manager (``with SandboxServer(app) as server: ...``) or call
@@ -419,7 +422,7 @@ class SandboxServer:
 
     def __init__(
         self,
-        app: SandboxApp,
+        app: App,
         port: int = 0,
         host: str = "127.0.0.1",
         *,
@@ -447,7 +450,7 @@ class SandboxServer:
         """True between :meth:`start` and :meth:`stop`."""
         return self._httpd is not None
 
-    def start(self) -> SandboxServer:
+    def start(self) -> SandboxServer[App]:
         """Bind and start serving in a daemon thread; returns self. Idempotent."""
         if self._httpd is not None:
             return self
@@ -482,7 +485,7 @@ class SandboxServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> SandboxServer[App]:
         return self.start()
 
     def __exit__(

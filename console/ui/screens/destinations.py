@@ -4,6 +4,7 @@ operator's actions on them (add, edit, switch on/off, pause, remove, run now, te
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from rich.text import Text
 from textual import events, on, work
@@ -78,13 +79,13 @@ class DestinationsScreen(ConsoleScreen):
         self._token = 0
 
     def compose_body(self) -> ComposeResult:
-        table = DataTable(id="destinations", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = DataTable(id="destinations", cursor_type="row", zebra_stripes=True)
         self._add_columns(table, self.app.size.width)
         yield table
         with VerticalScroll(id="destination-detail", classes="detail"):
             yield Static(id="detail-text", markup=False)
 
-    def _add_columns(self, table: DataTable, terminal_width: int) -> None:
+    def _add_columns(self, table: DataTable[Any], terminal_width: int) -> None:
         table.add_column("Name", key="name", width=18)
         table.add_column("Kind", key="kind", width=7)
         table.add_column("Enabled", key="enabled", width=8)

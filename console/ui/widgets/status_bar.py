@@ -30,8 +30,11 @@ class StatusBar(Widget):
     """
 
     def on_mount(self) -> None:
-        self.watch(self.app, "engine_tick", lambda _tick: self.refresh(), init=False)
+        self.watch(self.app, "engine_tick", self._on_engine_tick, init=False)
         self.set_interval(5, self.refresh)
+
+    def _on_engine_tick(self, _tick: object) -> None:
+        self.refresh()
 
     def render(self) -> Text:
         app: RetentionConsoleApp = self.app  # type: ignore[assignment]
