@@ -137,8 +137,8 @@ def _v1_to_v2(conn: Connection) -> None:
     value; there is nothing to change."""
     if conn.dialect.name != "sqlite":
         return
-    table = Destination.__table__
-    rebuilt = table.to_metadata(MetaData(), name="destinations_v2")  # type: ignore[attr-defined]
+    table = table_of(Destination)
+    rebuilt = table.to_metadata(MetaData(), name="destinations_v2")
     rebuilt.create(conn)
     columns = ", ".join(column.name for column in table.columns)
     conn.exec_driver_sql(

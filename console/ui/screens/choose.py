@@ -18,7 +18,7 @@ from console.ui.screens.base import ConsoleModal, ConsoleScreen
 ALL_DESTINATIONS = "__all__"
 
 
-class ChooseScreen(ConsoleModal):
+class ChooseScreen(ConsoleModal[str]):
     """Dismisses with the chosen option's id, or None on Escape."""
 
     BINDINGS = [

@@ -75,7 +75,7 @@ def _walk(fields: Iterable[FormField]) -> Iterable[FormField]:
         yield from _walk(field.children)
 
 
-class DestinationForm(ConsoleModal):
+class DestinationForm(ConsoleModal[str]):
     """Dismisses with the saved destination's name, or None when cancelled."""
 
     HELP_NAME = "Destination form"

@@ -28,7 +28,7 @@ EVERYWHERE_NOTES = (
 )
 
 
-class KeysScreen(ConsoleModal):
+class KeysScreen(ConsoleModal[None]):
     """Lists the bindings of `screen` (with their descriptions) and the global keys."""
 
     BINDINGS = [

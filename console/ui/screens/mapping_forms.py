@@ -20,7 +20,7 @@ Apply = Callable[[dict[str, str]], Any]
 """Turns the dialog's values into new settings, or raises ValueError(reason)."""
 
 
-class MappingDialog(ConsoleModal):
+class MappingDialog(ConsoleModal[Any]):
     """A titled dialog of a few fields. `fields` are (field id, label, widget)."""
 
     BINDINGS = [
