@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 class NoticeHandler(logging.Handler):
     """ERROR and above become an error notice (the message only; the file has the trace)."""
 
-    def __init__(self, app: App[object]) -> None:
+    def __init__(self, app: App[Any]) -> None:
         super().__init__(level=logging.ERROR)
         self.app = app
         self._loop_thread = threading.get_ident()
