@@ -27,14 +27,15 @@ COLUMNS: tuple[str, ...] = (
 )
 """The columns an import writes, in the order of its value tuples."""
 
-_KNOWN = select(EVENTS.c.message_id).where(
+_KNOWN = select(*(EVENTS.c[name] for name in COLUMNS)).where(
     EVENTS.c.message_id.in_(bindparam("ids", expanding=True))
 )
 
 
-def known_message_ids(conn: Connection, message_ids: Sequence[str]) -> set[str]:
-    """The messageIds among `message_ids` already stored (a chunk of an import)."""
-    return set(conn.scalars(_KNOWN, {"ids": list(message_ids)}))
+def stored_events(conn: Connection, message_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """The stored rows (COLUMNS order) of the messageIds among `message_ids` already in the
+    store (a chunk of an import), so an import can tell a re-import from a conflicting reuse."""
+    return {row[0]: tuple(row) for row in conn.execute(_KNOWN, {"ids": list(message_ids)})}
 
 
 def event_inserts(conn: Connection) -> BulkStatement:

@@ -1,7 +1,8 @@
 """Importing shopping events (Segment `track` calls, the seed's Reclaim payloads) from JSONL.
 
-Events are immutable: a messageId already in the store is counted unchanged and never written
-twice, so re-importing a file (or an overlapping export) is harmless. `seq`, the table's
+Events are immutable: a messageId already in the store with the same content is counted
+unchanged and never written twice, so re-importing a file (or an overlapping export) is
+harmless; the same messageId with other content is a conflict, rejected with its line. `seq`, the table's
 integer primary key, is the insertion order destinations keep their cursor on.
 """
 
@@ -27,7 +28,7 @@ from console.ingest.reader import (
 )
 from console.ingest.report import ImportReport, RowError
 from state.db import Connection, Store
-from state.events import event_inserts, known_message_ids
+from state.events import event_inserts, stored_events
 
 # Segment's own limits: messageId under 100 characters, 32 KB a message. An event whose
 # properties alone pass 32 KB could never be delivered, so it is refused here, with its line.
@@ -173,21 +174,31 @@ class _EventWriter:
 
     def write(self, conn: Connection, chunk: list[tuple[int, EventRow]]) -> None:
         ids = list({row[0] for _, row in chunk})
-        known = known_message_ids(conn, ids)
+        known = stored_events(conn, ids)
         fresh: list[EventRow] = []
-        for _, row in chunk:
-            if row[0] in known:
+        for line, row in chunk:
+            stored = known.get(row[0])
+            if stored is None:
+                known[row[0]] = row
+                fresh.append(row)
+            elif tuple(stored) == row:
                 self.report.unchanged += 1
-                continue
-            known.add(row[0])
-            fresh.append(row)
+            else:
+                # Dropping it as "unchanged" would hide that the sender reused an id for another
+                # event; the first one stays (events are immutable) and the operator is told.
+                self.report.reject(
+                    line,
+                    f"messageId {shorten(row[0])} is already stored with other content "
+                    "(a conflicting event; the stored one is kept)",
+                )
         self.report.inserted += len(fresh)
         self.insert.run(conn, fresh)
 
 
 def import_events(store: Store, path: Path) -> ImportReport:
     """Insert the events of a `.jsonl` / `.ndjson` file (one Segment track object a line) in
-    one transaction; events whose messageId is already stored count as unchanged.
+    one transaction; events whose messageId is already stored with the same content count as
+    unchanged, with other content as rejected (a conflict).
 
     Bad lines are reported (line and reason) and skipped. Raises FileRejected, with nothing
     written, for a CSV or other non-JSONL file, a binary file or one without rows.

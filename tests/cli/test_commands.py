@@ -170,6 +170,27 @@ def test_import_events_and_suppressions_as_real_processes(tmp_path: Path, db: Pa
     assert "error:" in done.stderr
 
 
+def test_an_event_reusing_a_message_id_with_other_content_exits_1_naming_the_line(
+    tmp_path: Path, db: Path
+) -> None:
+    first = {
+        "event": "Viewed Product Reclaim",
+        "email": "a@example.com",
+        "timestamp": "2024-04-16T16:54:23.497Z",
+        "messageId": "api-1",
+    }
+    assert cli("import", "events", jsonl(tmp_path / "a.jsonl", [first]), "--db", db).exit_code == 0
+    same = cli("import", "events", jsonl(tmp_path / "same.jsonl", [first]), "--db", db)
+    assert same.exit_code == 0 and "1 unchanged" in same.stdout
+
+    other = jsonl(tmp_path / "b.jsonl", [first, {**first, "event": "Order Completed"}])
+    result = cli("import", "events", other, "--db", db)
+
+    assert result.exit_code == 1
+    assert "1 unchanged, 1 rejected" in result.stdout
+    assert f"{other}:2: messageId 'api-1' is already stored with other content" in result.stderr
+
+
 # --- config -----------------------------------------------------------------------------------
 
 

@@ -158,14 +158,27 @@ def test_known_message_ids_are_unchanged_never_a_second_row(
     store: Store, write_file: WriteFile
 ) -> None:
     import_events(store, write_file("a.jsonl", [VIEWED_PRODUCT]))
-    changed = event(event="Something Else")  # same messageId, different content
     report = import_events(
-        store, write_file("b.jsonl", [changed, CHECKOUT_STARTED, CHECKOUT_STARTED])
+        store, write_file("b.jsonl", [VIEWED_PRODUCT, CHECKOUT_STARTED, CHECKOUT_STARTED])
     )
 
-    assert (report.rows, report.inserted, report.unchanged) == (3, 1, 2)
+    assert (report.rows, report.inserted, report.unchanged, report.rejected) == (3, 1, 2, 0)
+    assert len(events_by_id(store)) == 2
+
+
+def test_a_reused_message_id_with_other_content_is_a_conflict_with_its_line(
+    store: Store, write_file: WriteFile
+) -> None:
+    import_events(store, write_file("a.jsonl", [VIEWED_PRODUCT]))
+    changed = event(event="Something Else")  # same messageId, different content
+    report = import_events(
+        store, write_file("b.jsonl", [CHECKOUT_STARTED, changed, CHECKOUT_STARTED])
+    )
+
+    assert (report.rows, report.inserted, report.unchanged, report.rejected) == (3, 1, 1, 1)
+    assert report.errors[0].line == 2
+    assert "already stored with other content" in report.errors[0].reason
     stored = events_by_id(store)
-    assert len(stored) == 2
     assert stored[VIEWED_PRODUCT["messageId"]]["event"] == "Viewed Product Reclaim"
 
 
