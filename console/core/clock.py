@@ -21,8 +21,12 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
 
 def iso(moment: datetime) -> str:
     """`2024-04-16T16:54:09.697Z`: the seed's timestamp format, millisecond precision, UTC."""
+    # Not strftime("%Y"): glibc does not zero-pad years before 1000 ("1-01-01T..."), which
+    # Segment and the store's text ordering would both misread.
+    utc = moment.astimezone(UTC)
     return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
     )
 
 

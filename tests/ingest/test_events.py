@@ -182,6 +182,18 @@ def test_a_reused_message_id_with_other_content_is_a_conflict_with_its_line(
     assert stored[VIEWED_PRODUCT["messageId"]]["event"] == "Viewed Product Reclaim"
 
 
+def test_an_event_dated_before_year_1000_keeps_a_four_digit_year(
+    store: Store, write_file: WriteFile
+) -> None:
+    report = import_events(
+        store, write_file("e.jsonl", [event(timestamp="0999-01-01T00:00:00+00:00")])
+    )
+
+    assert report.inserted == 1
+    stored = events_by_id(store)[VIEWED_PRODUCT["messageId"]]
+    assert stored["timestamp"] == "0999-01-01T00:00:00.000Z"
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
