@@ -273,6 +273,33 @@ def defer_rows(conn: Connection, until: dict[int, str]) -> None:
     )
 
 
+def suppress_rows(conn: Connection, destination_id: int, row_ids: Sequence[int]) -> int:
+    """Book queued rows as suppressed (their contact joined the suppression list after they
+    were queued): they never leave, and they count in today's `suppressed`, as the plan step
+    counts the contacts it leaves out. Returns how many rows changed."""
+    if not row_ids:
+        return 0
+    now, day = clock.now_iso(), clock.today()
+    suppressed = 0
+    for start in range(0, len(row_ids), IN_CHUNK):
+        result = conn.execute(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.id.in_(list(row_ids[start : start + IN_CHUNK])),
+                OUTBOX.c.status == OutboxStatus.QUEUED,
+            )
+            .values(
+                status=OutboxStatus.SUPPRESSED,
+                feedback="on the suppression list since it was queued; not sent",
+                updated_at=now,
+                day=day,
+            )
+        )
+        suppressed += result.rowcount or 0
+    bump_stats(conn, destination_id, day, suppressed=suppressed)
+    return suppressed
+
+
 def next_due(conn: Connection, destination_id: int) -> str | None:
     """When the earliest queued row of a destination is due, or None when nothing is queued."""
     return conn.execute(

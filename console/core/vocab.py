@@ -10,11 +10,14 @@ from enum import StrEnum
 
 
 class OutboxStatus(StrEnum):
-    """Where one outbox row stands. `queued` rows are the engine's until delivered or failed."""
+    """Where one outbox row stands. `queued` rows are the engine's until delivered, failed or
+    suppressed (the contact was put on the suppression list after the row was queued: never
+    sent, counted in the day's `suppressed`, neither a failure to retry nor a delivery)."""
 
     QUEUED = "queued"
     DELIVERED = "delivered"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"
 
 
 class RowKind(StrEnum):

@@ -11,14 +11,17 @@ transactions gained little more and raised the peak memory of a run (SQLite's pa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from console.core import clock
 from console.core.identity import email_md5
+from console.core.vocab import STATE_KINDS
 from console.destinations.kind import ChunkPlanner
 from console.engine.destinations import DestinationRecord
 from console.engine.runs import RunCounts
 from state.cursors import get_cursor, set_cursor
 from state.db import Connection, Store
-from state.outbox import bump_stats, queue_rows
+from state.outbox import ClaimedRow, bump_stats, queue_rows
 from state.sources import read_chunk, suppressed_hashes
 
 CHUNK = 5000
@@ -76,3 +79,15 @@ def _plan_chunk(
     )
     set_cursor(conn, destination.id, stream, rows[-1]["seq"])
     return True
+
+
+def newly_suppressed(conn: Connection, rows: Sequence[ClaimedRow]) -> list[int]:
+    """Ids of claimed contact-state rows (identify, user update) whose email is on the
+    suppression list now. Suppression is applied when a contact is planned, but a suppression
+    imported later must still stop the rows queued before it, so it is checked again as a row
+    leaves. Only for destinations whose planner wants suppressions (the caller decides)."""
+    hashes = {row.id: email_md5(row.email) for row in rows if row.kind in STATE_KINDS and row.email}
+    if not hashes:
+        return []
+    listed = suppressed_hashes(conn, hashes.values())
+    return [row_id for row_id, md5 in hashes.items() if md5 in listed]

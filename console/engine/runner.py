@@ -26,7 +26,7 @@ from console.destinations.base import (
 from console.destinations.http import engine_client
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
-from console.engine.planning import plan_chunks
+from console.engine.planning import newly_suppressed, plan_chunks
 from console.engine.retries import RetryPolicy, record_outcomes
 from console.engine.runs import UNHEALTHY_AFTER, RunCounts, finish_run
 from console.engine.sessions import run_context
@@ -167,7 +167,7 @@ async def _deliver(
         try:
             while True:
                 claimed, last_id = await asyncio.to_thread(
-                    _claim, store, destination.id, after_id, options, order.check_store
+                    _claim, store, destination, after_id, options, order.check_store, counts
                 )
                 if last_id is None:
                     break
@@ -246,11 +246,18 @@ def _older_versions_waiting(store: Store, destination_id: int) -> bool:
 
 
 def _claim(
-    store: Store, destination_id: int, after_id: int, options: EngineOptions, check_store: bool
+    store: Store,
+    destination: DestinationRecord,
+    after_id: int,
+    options: EngineOptions,
+    check_store: bool,
+    counts: RunCounts,
 ) -> tuple[list[OutgoingRow], int | None]:
     """The next due rows, and the last id claimed (None: nothing due). With `check_store`, a
     contact's newer state whose older one waits for a retry is left out and deferred to that
-    retry's time, so the run does not spin on it."""
+    retry's time, so the run does not spin on it. With suppression on, a contact's state whose
+    email joined the suppression list since it was queued is booked suppressed, never sent."""
+    destination_id = destination.id
     with store.read() as conn:
         rows = [
             OutgoingRow(*row)
@@ -258,13 +265,21 @@ def _claim(
         ]
         if not rows:
             return [], None
-        waiting = (
-            outbox.waiting_for_older_versions(conn, destination_id, rows) if check_store else {}
+        suppressed = (
+            newly_suppressed(conn, rows)
+            if registry.kind(destination.kind).planner.wants_suppressions(destination.settings)
+            else []
         )
-    if waiting:
+        gone = set(suppressed)
+        left = [row for row in rows if row.id not in gone]
+        waiting = (
+            outbox.waiting_for_older_versions(conn, destination_id, left) if check_store else {}
+        )
+    if waiting or suppressed:
         with store.write() as conn:
             outbox.defer_rows(conn, waiting)
-    return [row for row in rows if row.id not in waiting], rows[-1].id
+            counts.suppressed += outbox.suppress_rows(conn, destination_id, suppressed)
+    return [row for row in left if row.id not in waiting], rows[-1].id
 
 
 def _next_due(store: Store, destination_id: int) -> str | None:

@@ -54,6 +54,7 @@ FAILURE_STATUS_STYLES = {
     "failed": "bold red",
     "delivered": "green",
     "queued": "yellow",
+    "suppressed": "dim",
     "retrying…": "bold yellow",
 }
 

@@ -336,6 +336,31 @@ async def test_suppressed_contacts_by_email_and_by_md5_are_not_sent(
     assert (today.completions, today.suppressed, today.failures) == (1, 2, 0)
 
 
+async def test_a_suppression_imported_after_queueing_stops_the_queued_row(
+    store: Store, files: Files, segment_sandbox: Sandbox
+) -> None:
+    """The key was refused, so the contacts stayed queued; user1 is then suppressed. The next
+    run never sends user1's identify and books it suppressed (not delivered, not a failure)."""
+    sandbox, url = segment_sandbox
+    configure(store, url, write_key="wrong-key")
+    files.contacts(people(1, 2))
+    assert (await run(store)).queued == 2
+
+    files.suppressions("user1@example.com\n")
+    configure(store, url)
+    result = await run(store)
+
+    assert identified(sandbox) == ["user2@example.com"]
+    assert (result.counts.delivered, result.counts.suppressed, result.queued) == (1, 1, 0)
+    assert sorted(statuses(store).values()) == ["delivered", "suppressed"]
+    with store.read() as conn:
+        (today,) = daily_summary(conn, "seg")
+        assert failure_ids(conn, FailureFilter()) == []
+    assert (today.completions, today.suppressed, today.failures) == (1, 1, 0)
+    await run(store)
+    assert identified(sandbox) == ["user2@example.com"]  # and never later either
+
+
 async def test_suppression_off_sends_known_contacts(
     store: Store, files: Files, segment_sandbox: Sandbox
 ) -> None:
