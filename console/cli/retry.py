@@ -37,5 +37,7 @@ def retry(
         row_ids = failure_ids(conn, flt)
     # The re-queue the console's retry makes too (`EngineService.retry`), without delivering
     # at once: the next run (or --run-once) does.
-    count = Commands(store).requeue(row_ids).count
-    click.echo(f"{count} failures queued again")
+    requeued = Commands(store).requeue(row_ids)
+    click.echo(f"{requeued.count} failures queued again")
+    if requeued.refused:
+        click.echo(requeued.refused_line())

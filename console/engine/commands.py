@@ -26,6 +26,7 @@ from state.destinations import remove_destination as delete_destination
 from state.destinations import set_flags
 from state.outbox import destinations_of, requeue_failures
 from state.runs import acquire_lease, owner_id, release_lease
+from state.versions import superseded_by_delivered
 
 REMOVE_WAIT_SECONDS = 5.0
 """How long a removal waits for a run in flight to end before it refuses."""
@@ -76,10 +77,23 @@ class Applied:
 
 @dataclass(frozen=True)
 class Requeued:
-    """Failed rows put back in the queue, and the destinations they belong to."""
+    """Failed rows put back in the queue, and the destinations they belong to; `refused` holds
+    the rows left failed, with the reason each was not re-queued."""
 
     count: int
     destination_ids: list[int]
+    refused: dict[int, str] = field(default_factory=dict)
+
+    def refused_line(self) -> str:
+        """`2 not retried: a newer version of the contact was delivered on 2024-04-16 (...)`, or
+        "" when none was refused."""
+        if not self.refused:
+            return ""
+        reasons = sorted(set(self.refused.values()))
+        shown = "; ".join(reasons[:3]) + (
+            f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+        )
+        return f"{len(self.refused):,} not retried: {shown}"
 
 
 class Commands:
@@ -195,10 +209,20 @@ class Commands:
     # -- retries ------------------------------------------------------------------------------
     def requeue(self, row_ids: Sequence[int]) -> Requeued:
         """Put failed rows back in the queue: attempts start again, the failure leaves the day
-        it was counted on. Rows that are not failed (any more) are left alone."""
+        it was counted on. Rows that are not failed (any more) are left alone.
+
+        A contact's state row (identify, user update, import row) is refused, and stays
+        failed, when a newer version of the contact was delivered to the same destination:
+        the last state to arrive wins there, so sending the old one would undo the newer."""
         ids = list(row_ids)
         with self.store.write() as conn:
-            return Requeued(requeue_failures(conn, ids), destinations_of(conn, ids))
+            stale = superseded_by_delivered(conn, ids)
+            refused = {
+                row_id: f"a newer version of this contact was delivered on {at[:10]} {at[11:16]} UTC"
+                for row_id, at in stale.items()
+            }
+            wanted = [row_id for row_id in ids if row_id not in refused]
+            return Requeued(requeue_failures(conn, wanted), destinations_of(conn, wanted), refused)
 
 
 def _unmask_secrets(conn: Connection, name: str, settings: BaseModel) -> BaseModel:

@@ -24,7 +24,7 @@ from console.core.vocab import RunStatus, Trigger
 from console.destinations import registry
 from console.destinations.base import ConnectionTestFailed
 from console.destinations.http import engine_client
-from console.engine.commands import Commands, Saved
+from console.engine.commands import Commands, Requeued, Saved
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from state.db import Store
@@ -175,16 +175,17 @@ class EngineService:
         self.commands.remove_destination(name)
         self.reschedule()
 
-    async def retry(self, row_ids: Sequence[int], *, deliver: bool = True) -> int:
+    async def retry(self, row_ids: Sequence[int], *, deliver: bool = True) -> Requeued:
         """Re-queue failed rows; with `deliver`, deliver them at once through their
-        destinations (the console), else the next run does (the CLI). Returns how many."""
+        destinations (the console), else the next run does (the CLI). Returns how many were
+        re-queued and which were refused, with why."""
         requeued = await asyncio.to_thread(self.commands.requeue, row_ids)
         if deliver and requeued.count:
             for destination_id in requeued.destination_ids:
                 destination = self._load(destination_id)
                 if destination is not None:
                     await self._run(destination, Trigger.MANUAL)
-        return requeued.count
+        return requeued
 
     async def test_connection(self, name: str) -> str:
         """A harmless authenticated call; raises ConnectionTestFailed with plain words."""

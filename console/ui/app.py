@@ -19,6 +19,7 @@ from textual.reactive import reactive
 
 from console.core import clock as state_clock
 from console.core.text import printable
+from console.engine.commands import Requeued
 from console.engine.runner import EngineOptions, RunResult
 from console.engine.service import EngineEvent, EngineService
 from console.reports.export_files import default_export_dir
@@ -221,8 +222,9 @@ class RetentionConsoleApp(App[None]):
             timeout=8,
         )
 
-    async def retry(self, row_ids: Sequence[int]) -> int:
-        """Re-queue failed rows and deliver them through the engine; returns how many."""
+    async def retry(self, row_ids: Sequence[int]) -> Requeued:
+        """Re-queue failed rows and deliver them through the engine; returns how many were
+        re-queued and which were refused, with why."""
         return await self.engine.retry(list(row_ids))
 
     def test_connection(self, name: str) -> None:

@@ -57,6 +57,8 @@ class RowsRetried(Message):
 
     states: dict[int, OutboxState]
     requeued: int
+    refused: str = ""
+    """Why some rows were not retried (`Requeued.refused_line`), or ""."""
 
 
 @dataclass

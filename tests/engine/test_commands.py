@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from console.core.vocab import RowKind
 from console.engine.commands import CommandRefused, Commands, DestinationBusy, NoSuchDestination
 from console.engine.destinations import get_destination
 from console.engine.runner import EngineOptions
@@ -19,7 +21,9 @@ from console.engine.service import EngineService
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from state.db import Store
 from state.models import Destination, OutboxRow, SyncRun
+from state.outbox import Failure, NewRow, queue_rows, record_outcomes
 from state.queries import FailureFilter, failure_count, failure_ids, runs_page
+from state.runs import start_run
 from tests.engine.test_service import WRITE_KEY, add, add_local_failures, import_contacts
 
 SLOW_REPLY_SECONDS = 3.0  # far past the removal's patience below, even on a busy machine
@@ -187,5 +191,79 @@ async def test_the_cli_retry_and_the_console_retry_requeue_through_one_method(
     with store.read() as conn:
         ids = failure_ids(conn, FailureFilter(destination="other"))
     # Without delivering (the receiver is not there), the console's path re-queues the same way.
-    assert await EngineService(store).retry(ids, deliver=False) == 2
+    assert (await EngineService(store).retry(ids, deliver=False)).count == 2
     assert calls == ["3 rows", "2 rows"]
+
+
+# --- a retry never sends a contact's stale state ---------------------------------------------
+
+
+def _two_versions(store: Store, newer: str) -> tuple[int, int]:
+    """Ann's two identify rows on "seg", the older failed and the newer recorded as `newer`
+    (delivered or failed); returns (older id, newer id)."""
+    add(store, "seg", "http://127.0.0.1:9")
+    rows = [
+        NewRow(RowKind.IDENTIFY, f"rc-ann-v{n}", "ann@example.com", b"{}", None) for n in (1, 2)
+    ]
+    with store.write() as conn:
+        destination = get_destination(conn, "seg")
+        assert destination is not None
+        run_id = start_run(conn, destination.id, "manual")
+        queue_rows(conn, destination.id, run_id, rows)
+        older, newest = conn.execute(select(OutboxRow.id).order_by(OutboxRow.id)).scalars()
+        delivered = [newest] if newer == "delivered" else []
+        failures = [Failure(older, 400, "bad")] + (
+            [] if delivered else [Failure(newest, 400, "bad")]
+        )
+        record_outcomes(
+            conn,
+            destination.id,
+            run_id,
+            datetime(2024, 4, 16, 16, 54, tzinfo=UTC),
+            delivered=delivered,
+            retries=[],
+            failures=failures,
+        )
+    return older, newest
+
+
+def test_retrying_an_old_state_after_a_newer_was_delivered_is_refused_with_the_reason(
+    store: Store,
+) -> None:
+    older, _ = _two_versions(store, "delivered")
+
+    requeued = Commands(store).requeue([older])
+
+    assert requeued.count == 0 and requeued.destination_ids == []
+    assert requeued.refused == {
+        older: "a newer version of this contact was delivered on 2024-04-16 16:54 UTC"
+    }
+    assert requeued.refused_line() == (
+        "1 not retried: a newer version of this contact was delivered on 2024-04-16 16:54 UTC"
+    )
+    with store.read() as conn:
+        assert failure_count(conn) == 1  # still a failure, shown with the others
+
+
+def test_retrying_both_failed_versions_requeues_both(store: Store) -> None:
+    older, newest = _two_versions(store, "failed")
+
+    requeued = Commands(store).requeue([older, newest])
+
+    assert (requeued.count, requeued.refused) == (2, {})
+
+
+def test_the_cli_retry_says_how_many_were_refused_and_why(store: Store) -> None:
+    from click.testing import CliRunner
+
+    from console.cli import main
+
+    _two_versions(store, "delivered")
+
+    result = CliRunner().invoke(main, ["--db", str(store.path), "retry"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "0 failures queued again",
+        "1 not retried: a newer version of this contact was delivered on 2024-04-16 16:54 UTC",
+    ]

@@ -233,7 +233,7 @@ async def test_retry_re_queues_failures_and_delivers_them(
     with store.read() as conn:
         ids = failure_ids(conn, FailureFilter())
 
-    assert await engine.retry(ids) == 1
+    assert (await engine.retry(ids)).count == 1
 
     with store.read() as conn:
         assert failures_page(conn) == []
@@ -277,7 +277,7 @@ async def test_retry_of_more_than_900_rows_runs_every_destination_they_belong_to
         second_ids = failure_ids(conn, FailureFilter(destination="second"))
     assert len(ids) == 955 and min(second_ids) > ids[899]
 
-    assert await engine.retry(ids) == 955
+    assert (await engine.retry(ids)).count == 955
 
     with store.read() as conn:
         assert failure_count(conn) == 0

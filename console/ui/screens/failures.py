@@ -357,7 +357,7 @@ class FailuresScreen(ConsoleScreen):
     async def _retry(self, ids: list[int]) -> None:
         requeued = await self.console.retry(ids)
         states = await asyncio.to_thread(self._read_states, ids)
-        self.post_message(RowsRetried(states, requeued))
+        self.post_message(RowsRetried(states, requeued.count, requeued.refused_line()))
 
     def _read_states(self, ids: list[int]) -> dict[int, OutboxState]:
         with self.console.store.read() as conn:
@@ -370,9 +370,10 @@ class FailuresScreen(ConsoleScreen):
         still = len(shown) - delivered
         self.notify(
             f"Retried {message.requeued}: {delivered} delivered"
-            + (f", {still} not delivered" if still else ""),
-            severity="information" if not still else "warning",
-            timeout=6,
+            + (f", {still} not delivered" if still else "")
+            + (f"\n{message.refused}" if message.refused else ""),
+            severity="information" if not (still or message.refused) else "warning",
+            timeout=10 if message.refused else 6,
         )
         self.marked.clear()
         self._update_title()
@@ -449,7 +450,7 @@ class FailuresScreen(ConsoleScreen):
         requeued = await self.console.retry(row_ids)
         visible = [r.id for r in self.rows if r.id in set(row_ids)]
         states = await asyncio.to_thread(self._read_states, visible)
-        self.post_message(RowsRetried(states, requeued))
+        self.post_message(RowsRetried(states, requeued.count, requeued.refused_line()))
 
     # -- destination --------------------------------------------------------------------------
     def action_choose_destination(self) -> None:
