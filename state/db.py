@@ -33,6 +33,8 @@ from state.models import SCHEMA_VERSION, SchemaInfo, table_of
 
 ENV_DB = "RETENTION_CONSOLE_DB"
 BUSY_TIMEOUT_MS = 30_000
+IN_CHUNK = 900
+"""Values bound in one `IN (...)` list: under SQLite's historical limit of 999 parameters."""
 
 
 class StoreError(Exception):

@@ -12,13 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from state.db import conflict_insert
+from state.db import IN_CHUNK, conflict_insert
 from state.models import AudienceMember, Contact, table_of
 
 MEMBERS = table_of(AudienceMember)
 CONTACTS = table_of(Contact)
 # SQLite's historical limit on bound parameters is 999; stay under it in IN lists.
-_IN_CHUNK = 900
 
 _KNOWN = select(MEMBERS.c.contact_id, MEMBERS.c.content_hash, MEMBERS.c.member).where(
     MEMBERS.c.destination_id == bindparam("destination_id"),
@@ -50,8 +49,8 @@ def load_members(
 ) -> dict[int, tuple[str, bool]]:
     """contact_id -> (content_hash, member) for the given contacts that have a row."""
     found: dict[int, tuple[str, bool]] = {}
-    for start in range(0, len(contact_ids), _IN_CHUNK):
-        chunk = list(contact_ids[start : start + _IN_CHUNK])
+    for start in range(0, len(contact_ids), IN_CHUNK):
+        chunk = list(contact_ids[start : start + IN_CHUNK])
         for contact_id, content_hash, member in conn.execute(
             _KNOWN, {"destination_id": destination_id, "ids": chunk}
         ):

@@ -18,13 +18,11 @@ from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
 from state.bulk import BulkStatement, bulk_insert
-from state.db import conflict_insert
+from state.db import IN_CHUNK, conflict_insert
 from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow, table_of
 
 OUTBOX = table_of(OutboxRow)
 STATS = table_of(DailyStat)
-# SQLite's historical limit on bound parameters is 999; IN lists stay under it.
-IN_CHUNK = 900
 
 
 class Message(Protocol):

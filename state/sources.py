@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
+from state.db import IN_CHUNK
 from state.models import Contact, Event, Suppression, table_of
 
 CONTACTS = table_of(Contact)
 EVENTS = table_of(Event)
 SUPPRESSIONS = table_of(Suppression)
 SOURCES = {"contacts": CONTACTS, "events": EVENTS}
-_IN_CHUNK = 900  # under SQLite's bound-parameter limit of old builds
 STREAM_CHUNK = 5000
 
 
@@ -48,8 +48,8 @@ def suppressed_hashes(conn: Connection, hashes: Iterable[str]) -> set[str]:
     """Those of the email MD5s given that are on the suppression list."""
     wanted = list(dict.fromkeys(hashes))
     found: set[str] = set()
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
         found.update(
             conn.execute(
                 select(SUPPRESSIONS.c.email_md5).where(SUPPRESSIONS.c.email_md5.in_(chunk))
@@ -64,8 +64,8 @@ def contacts_by_id(
     """id -> the contact's `columns` (plus `id`) as a dict, for those of `ids` that exist."""
     names = list(dict.fromkeys(["id", *columns]))
     found: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = list(ids[start : start + _IN_CHUNK])
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = list(ids[start : start + IN_CHUNK])
         stmt = select(*(CONTACTS.c[n] for n in names)).where(CONTACTS.c.id.in_(chunk))
         for row in _fetch_dicts(conn, stmt):
             found[row["id"]] = row

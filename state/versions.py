@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, func, select
 
 from console.core.vocab import STATE_KINDS, OutboxStatus
-from state.models import OutboxRow
+from state.db import IN_CHUNK
+from state.models import OutboxRow, table_of
 
-OUTBOX = OutboxRow.__table__
-# SQLite's historical limit on bound parameters is 999; IN lists stay under it.
-IN_CHUNK = 900
+OUTBOX = table_of(OutboxRow)
 
 
 def superseded_by_delivered(conn: Connection, row_ids: Sequence[int]) -> dict[int, str]:
