@@ -29,16 +29,12 @@ class RowKind(StrEnum):
     USER_UPDATE = "user update"
     EVENT = "event"
 
-    @property
-    def carries_state(self) -> bool:
-        """A message with a contact's whole state: of two for one contact, the one sent last
-        wins at the destination, so they must leave in the order they were queued."""
-        return self in STATE_KINDS
-
 
 STATE_KINDS: frozenset[RowKind] = frozenset(
     {RowKind.IDENTIFY, RowKind.USER_UPDATE, RowKind.IMPORT_ROW}
 )
+"""Kinds whose message carries a contact's whole state: of two for one contact, the one sent
+last wins at the destination, so they must leave in the order they were queued."""
 
 
 class RunStatus(StrEnum):
@@ -54,8 +50,6 @@ class RunStatus(StrEnum):
     """The process ended mid-run; the next run closes it."""
     BUSY = "busy"
     """Another engine holds the destination's lease (never stored)."""
-    SKIPPED = "skipped"
-    """Disabled or paused (never stored)."""
 
 
 class Trigger(StrEnum):
