@@ -36,6 +36,7 @@ def add_user_field(settings: Settings, source: str, target: str) -> Settings:
     label = registry.kind_of(settings).label
     if settings.export is None:
         raise ValueError("no audience is exported: choose one first (u)")
+    _chosen(source, target, label)
     fields = dict(settings.export.fields)
     if source in fields:
         raise ValueError(f"{source} is already mapped onto {fields[source]}; remove that first")
@@ -60,13 +61,35 @@ def remove_user_field(settings: Settings, source: str) -> Settings:
     return _rebuild(settings, export=export)
 
 
+def _chosen(source: str, target: str, label: str) -> None:
+    """Both sides of a field mapping picked (an empty Select gives "")."""
+    if not source.strip():
+        raise ValueError("choose the console field to send")
+    if not target.strip():
+        raise ValueError(f"choose the {label} user field that receives it")
+
+
 def set_export(
-    settings: Settings, audience: str | None, default_fields: dict[str, str]
+    settings: Settings, audience: str | None, first_fields: dict[str, str] | None = None
 ) -> Settings:
-    """Export `audience` (keeping the fields already mapped), or stop exporting (None)."""
+    """Export `audience` (keeping the fields already mapped), or stop exporting (None).
+
+    There are no default fields (seed 001): an export that maps nothing yet needs the
+    operator's first field(s) in `first_fields`, else it is refused with that reason."""
     if audience is None:
         return _rebuild(settings, export=None)
-    fields = dict(settings.export.fields) if settings.export else dict(default_fields)
+    if settings.export:
+        fields = dict(settings.export.fields)
+    else:
+        fields = dict(first_fields or {})
+        label = registry.kind_of(settings).label
+        if not fields:
+            raise ValueError(
+                f"at least one user field is needed: map a console field onto a {label} "
+                "user field to export the audience"
+            )
+        for source, target in fields.items():
+            _chosen(source, target, label)
     exit_mode = settings.export.exit_mode if settings.export else "attribute"
     return _rebuild(
         settings, export={"audience": audience, "fields": fields, "exit_mode": exit_mode}

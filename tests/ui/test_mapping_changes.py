@@ -53,8 +53,20 @@ def test_export_switches_keep_the_fields() -> None:
     assert (settings.export.audience, settings.export.fields) == ("b", {"address_city": "city"})
     assert changes.set_export(settings, None, {}).export is None
     fresh = ResciSettings(api_key=SecretStr("k-1234567890"))
-    defaulted = changes.set_export(fresh, "a", {"address_city": "city"})
-    assert defaulted.export is not None and defaulted.export.fields == {"address_city": "city"}
+    chosen = changes.set_export(fresh, "a", {"address_city": "city"})
+    assert chosen.export is not None and chosen.export.fields == {"address_city": "city"}
+
+
+def test_an_export_has_no_default_fields() -> None:
+    """Seed 001: no default fields, at least one chosen. (This replaced a test that asserted
+    the four address fields were mapped for the operator.)"""
+    fresh = ResciSettings(api_key=SecretStr("k-1234567890"))
+    with pytest.raises(ValueError, match="at least one user field is needed"):
+        changes.set_export(fresh, "a")
+    with pytest.raises(ValueError, match="choose the console field"):
+        changes.set_export(fresh, "a", {"": "city"})
+    with pytest.raises(ValueError, match="choose the ReSci user field"):
+        changes.add_user_field(resci(), "last_name", "")
 
 
 def test_segment_reclaim_events_and_revenue() -> None:

@@ -34,16 +34,11 @@ from console.ui.widgets.status_bar import StatusBar
 from state.queries import audience_names
 
 NO_EXPORT = "__none__"
-# Offered when an audience export is switched on before any field is mapped; the operator
-# adjusts it on Mapping. Address fields are the ones both sides name alike.
-DEFAULT_EXPORT_FIELDS = {
-    "address_line_1": "address1",
-    "address_city": "city",
-    "address_state": "state",
-    "address_postal": "zip",
-}
+# There are no default export fields (seed 001): the operator maps at least one, here as
+# `console_field=user_field, ...` or one at a time on Mapping.
 # The `audience_export` widget: an audience Select and how a leaving user is told. Its rows are
-# named after the field (`export_audience`, `exit_mode`); model errors on it show on the first.
+# named after the field (`export_audience`, `export_fields`, `exit_mode`); model errors on its
+# fields show on the second, others on the first.
 AUDIENCE_EXPORT = "audience_export"
 EXIT_MODES = [
     ("set the membership attribute false", "attribute"),
@@ -58,6 +53,20 @@ def _not_blank(value: str) -> bool:
 def split_list(text: str) -> list[str]:
     """`a, b,,c` -> [a, b, c]."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def format_export_fields(fields: dict[str, str]) -> str:
+    return ", ".join(f"{source}={target}" for source, target in fields.items())
+
+
+def parse_export_fields(text: str) -> dict[str, str]:
+    """`first_name=full_name, address_city=city` -> a mapping; an entry without `=` maps onto
+    nothing, which the settings model refuses by name."""
+    fields: dict[str, str] = {}
+    for entry in split_list(text):
+        source, _, target = entry.partition("=")
+        fields[source.strip()] = target.strip()
+    return fields
 
 
 def _validators(field: FormField) -> list[Validator]:
@@ -189,7 +198,18 @@ class DestinationForm(ConsoleModal[str]):
                 compact=True,
             ),
             f"{field.id}_audience",
-            hint="fields are mapped on the Mapping screen (m)",
+        )
+        fields = value.fields if value is not None else {}
+        yield FieldRow(
+            "User fields",
+            FormInput(
+                format_export_fields(fields),
+                placeholder="at least one: console_field=resci_field, …",
+                id=f"f-{field.id}_fields",
+            ),
+            f"{field.id}_fields",
+            hint="at least one is needed (no defaults), e.g. first_name=full_name; "
+            "also edited on Mapping (m)",
         )
         yield FieldRow(
             "When a user leaves",
@@ -307,11 +327,9 @@ class DestinationForm(ConsoleModal[str]):
         audience = self.query_one(f"#f-{field.id}_audience", Select).value
         if not isinstance(audience, str) or audience == NO_EXPORT:
             return None
-        export = getattr(old, field.name, None) if old is not None else None
-        fields = dict(export.fields) if export is not None else {}
         return {
             "audience": audience,
-            "fields": fields or dict(DEFAULT_EXPORT_FIELDS),
+            "fields": parse_export_fields(self._value(f"{field.id}_fields")),
             "exit_mode": self.query_one("#f-exit_mode", Select).value,
         }
 
@@ -325,7 +343,7 @@ class DestinationForm(ConsoleModal[str]):
         if field.input is Kind.SECTION and len(location) > 1:
             return "-".join(location[:2])
         if field.input is Kind.WIDGET:
-            return f"{field.id}_audience"
+            return f"{field.id}_fields" if location[1:2] == ["fields"] else f"{field.id}_audience"
         return field.id
 
     def validate_form(self) -> tuple[BaseModel | None, dict[str, str]]:

@@ -23,7 +23,6 @@ from console.ui.messages import DestinationSaved, MappingLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
-from console.ui.screens.destination_form import DEFAULT_EXPORT_FIELDS
 from console.ui.screens.mapping_forms import event_dialog, field_dialog, text_dialog, words
 from console.ui.widgets.row_table import RowTable
 from state.queries import audience_names, event_names
@@ -299,16 +298,30 @@ class MappingScreen(ConsoleScreen):
         def chosen(audience: object) -> None:
             if not isinstance(audience, str):
                 return
+            if settings.export is None and audience != NO_EXPORT:
+                # No default fields: the operator picks the first one, then adds more.
+                self.app.push_screen(self._first_field_dialog(settings, audience), self._apply)
+                return
             try:
-                new = changes.set_export(
-                    settings, None if audience == NO_EXPORT else audience, DEFAULT_EXPORT_FIELDS
-                )
+                new = changes.set_export(settings, None if audience == NO_EXPORT else audience)
             except ValueError as exc:
                 self.show_error(str(exc))
                 return
             self._apply(new)
 
         self.app.push_screen(ChooseScreen("Export which audience?", options, current), chosen)
+
+    def _first_field_dialog(self, settings: Any, audience: str) -> Any:
+        assert self.record is not None
+        capabilities = self._capabilities(self.record)
+        return field_dialog(
+            registry.kind(self.record.kind).label,
+            CONTACT_FIELDS,
+            capabilities.user_fields,
+            capabilities.always_sent,
+            lambda v: changes.set_export(settings, audience, {v["source"]: v["target"]}),
+            title=f"Export {audience}: at least one user field is needed",
+        )
 
     def action_revenue(self) -> None:
         record = self.record

@@ -56,7 +56,7 @@ class MappingDialog(ConsoleModal[Any]):
         found: dict[str, str] = {}
         for field, _, widget in self.fields:
             value = widget.value
-            found[field] = "" if value is Select.BLANK or value is None else str(value)
+            found[field] = "" if value is Select.NULL or value is None else str(value)
         return found
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -92,10 +92,11 @@ def field_dialog(
     user_fields: tuple[str, ...],
     always_sent: tuple[str, ...],
     apply: Apply,
+    title: str = "",
 ) -> MappingDialog:
     """Map a contact field onto one of the user fields of the kind named `label`."""
     return MappingDialog(
-        f"Map a console field onto a {label} user field",
+        title or f"Map a console field onto a {label} user field",
         [
             (
                 "source",
