@@ -102,7 +102,7 @@ def add_event(settings: Settings, custom: str, reserved: str) -> Settings:
     if not custom:
         raise ValueError("type the custom event's name")
     declared = registry.kind_of(settings)
-    if custom in declared.capabilities.reserved_events:
+    if custom.lower() in declared.capabilities.reserved_events:
         # Said here in plain words; the model refuses it too, in a field-prefixed message.
         raise ValueError(
             f"{custom!r} is a {declared.label} reserved event and cannot be used as a custom "

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
+from pydantic import ValidationError
 
 from console.audiences.membership import delta_of
 from console.core.vocab import RowKind
@@ -148,3 +150,16 @@ def test_backfill_file_from_handed_in_chunks(tmp_path: Path) -> None:
     # Both inline the one definition of what is hashed.
     one = contact(1)
     assert projection.digest(one) == sent_digest(one["email"], one["created_at"], ["=cmd"])
+
+
+def test_reserved_names_whatever_their_case_and_spaces() -> None:
+    """Seed 000: reserved names are not custom events, in any case or with spaces around; an
+    event whose own name is a reserved one is sent under it without a mapping."""
+    for name in ("Click", " View ", "CHECKOUT_SUCCESS", "search"):
+        with pytest.raises(ValidationError, match="is a ReSci reserved event"):
+            ResciSettings.model_validate(SETTINGS.model_dump() | {"events": {name: "view"}})
+    rows = [event(1, "view"), event(2, " Click "), event(3, "Shopping_Cart"), event(4, "viewed")]
+    chunk = ResciPlanner().plan("events", SETTINGS, rows, set())
+    sent = [orjson.loads(m.payload)["event"] for m in chunk.messages]
+    assert sent == ["view", "click", "shopping_cart"]
+    assert chunk.skipped == 1

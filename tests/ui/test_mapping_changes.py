@@ -39,6 +39,9 @@ def test_the_last_field_stays() -> None:
 def test_reserved_names_are_not_custom_events() -> None:
     with pytest.raises(ValueError, match="'search' is a ReSci reserved event"):
         changes.add_event(resci(), "search", "view")
+    for spelled in ("Click", " View "):
+        with pytest.raises(ValueError, match="is a ReSci reserved event"):
+            changes.add_event(resci(), spelled, "view")
     settings = changes.add_event(resci(), "Viewed Product Reclaim", "view")
     with pytest.raises(ValueError, match="already mapped onto view"):
         changes.add_event(settings, "Viewed Product Reclaim", "click")

@@ -70,7 +70,8 @@ Deltas after the backfill
 
 Events
   With Enable On-Site, events whose name is mapped become `POST /v3/events` rows with the
-  reserved name; unmapped events are skipped and counted; an event without an email is a
+  reserved name, and an event already named after a reserved one (`view`, ` Click `) is sent
+  under it; other events are skipped and counted; an event without an email is a
   local failure, since ReSci could not tell whose it is.
 """
 

@@ -18,7 +18,7 @@ from console.core.vocab import RowKind
 from console.destinations.kind import PlannedChunk, PlannedMessage
 from console.destinations.resci.adapter import event_body, record_id, user_body
 from console.destinations.resci.backfill import Export, Projection
-from console.destinations.resci.settings import ResciSettings
+from console.destinations.resci.settings import ResciSettings, reserved_name
 
 EVENTS = "events"
 NO_EMAIL = "the event has no email, so ReSci cannot tell whose it is; it was not sent"
@@ -36,12 +36,13 @@ def message_id(*parts: str) -> str:
 
 def plan_events(settings: ResciSettings, rows: Sequence[Mapping[str, Any]]) -> PlannedChunk:
     """Mapped events as `event` messages with their reserved name (the event's own messageId);
-    unmapped ones skipped and counted; one without an email a local failure."""
+    an event whose own name is a reserved one (any case, spaces around) is sent under it;
+    others skipped and counted; one without an email a local failure."""
     chunk = PlannedChunk()
     mapping = settings.events
     site_id = settings.site_id or ""
     for event in rows:
-        reserved = mapping.get(event["event"])
+        reserved = mapping.get(event["event"]) or reserved_name(event["event"])
         if reserved is None:
             chunk.skipped += 1
             continue

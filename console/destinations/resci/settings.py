@@ -39,6 +39,13 @@ RESCI_USER_FIELDS: tuple[str, ...] = (
 RESCI_ALWAYS_SENT = ("record_id", "email", "account_created_on")
 
 
+def reserved_name(name: str) -> str | None:
+    """The reserved event `name` stands for, whatever its case and surrounding spaces
+    (`Click`, ` View `), or None when it is not one."""
+    folded = name.strip().lower()
+    return folded if folded in RESCI_RESERVED_EVENTS else None
+
+
 class ResciExport(BaseModel):
     """The Export Audiences job: which audience, and contact field -> ReSci user field."""
 
@@ -157,7 +164,7 @@ class ResciSettings(BaseModel):
         for custom, reserved in events.items():
             if not custom.strip():
                 raise ValueError("a custom event name must not be empty")
-            if custom.strip() in RESCI_RESERVED_EVENTS:
+            if reserved_name(custom) is not None:
                 raise ValueError(
                     f"{custom!r} is a ReSci reserved event and cannot be used as a custom event; "
                     "map a custom event onto it instead"
