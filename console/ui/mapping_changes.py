@@ -131,5 +131,19 @@ def remove_reclaim_event(settings: Settings, name: str) -> Settings:
     return _rebuild(settings, reclaim_events=[e for e in settings.reclaim_events if e != name])
 
 
+def set_event_revenue(settings: Settings, event: str, prop: str) -> Settings:
+    """Read `event`'s revenue from `prop` instead of the revenue metric; an empty `prop`
+    removes the override."""
+    event = event.strip()
+    if not event:
+        raise ValueError("type the event's name (the revenue metric, v, covers every other event)")
+    overrides = {k: v for k, v in settings.revenue_by_event.items() if k != event}
+    if prop.strip():
+        overrides[event] = prop.strip()
+    elif event not in settings.revenue_by_event:
+        raise ValueError(f"{event} has no revenue property of its own; type one")
+    return _rebuild(settings, revenue_by_event=overrides)
+
+
 def set_revenue_metric(settings: Settings, metric: str) -> Settings:
     return _rebuild(settings, revenue_metric=metric.strip() or None)

@@ -15,6 +15,7 @@ from console.destinations.segment.adapter import (
 )
 from console.destinations.segment.planner import CONTACTS, SegmentPlanner
 from console.destinations.segment.settings import SegmentSettings
+from console.destinations.settings_fields import per_event_words
 
 
 def _adapter(settings: SegmentSettings) -> DestinationAdapter:
@@ -44,7 +45,8 @@ def _describe(settings: SegmentSettings) -> list[tuple[str, str]]:
         ),
         (
             "Revenue metric",
-            f"{settings.revenue_metric or '—'} · filters: {chosen or 'none (every contact)'}",
+            f"{settings.revenue_metric or '—'}{per_event_words(settings.revenue_by_event)}"
+            f" · filters: {chosen or 'none (every contact)'}",
         ),
     ]
 

@@ -14,6 +14,7 @@ from console.core.vocab import RowKind
 from console.destinations.kind import PlannedChunk, PlannedMessage
 from console.destinations.segment.adapter import identify_message, message_problem, track_message
 from console.destinations.segment.settings import SegmentFilters, SegmentSettings
+from console.destinations.settings_fields import revenue_property
 
 CONTACTS = "contacts"
 EVENTS = "events"
@@ -76,7 +77,10 @@ def plan_events(settings: SegmentSettings, rows: Sequence[dict[str, Any]]) -> Pl
         if wanted and event["event"] not in wanted:
             chunk.skipped += 1
             continue
-        message = track_message(event, settings.revenue_metric)
+        metric = revenue_property(
+            settings.revenue_metric, settings.revenue_by_event, event["event"]
+        )
+        message = track_message(event, metric)
         chunk.messages.append(_encoded(RowKind.TRACK, event.get("email"), message))
     return chunk
 

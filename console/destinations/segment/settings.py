@@ -12,6 +12,7 @@ from console.destinations.settings_fields import (
     EventNames,
     NonEmptyStr,
     OptionalText,
+    RevenueByEvent,
     RevenueMetric,
     ScheduleMinutes,
 )
@@ -107,6 +108,7 @@ class SegmentSettings(BaseModel):
         description="skip contacts on the suppression list",
     )
     revenue_metric: RevenueMetric = None
+    revenue_by_event: RevenueByEvent = {}
     reclaim_events: EventNames = []
     schedule_minutes: ScheduleMinutes = 15
     filters: SegmentFilters = Field(

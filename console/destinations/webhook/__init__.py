@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from console.core.secrets import SecretError, mask_secret, resolve_secret
 from console.destinations.base import DestinationAdapter
 from console.destinations.kind import Capabilities, DestinationKind
+from console.destinations.settings_fields import per_event_words
 from console.destinations.webhook.adapter import WebhookAdapter
 from console.destinations.webhook.planner import EVENTS, WebhookPlanner
 from console.destinations.webhook.settings import MIN_SECRET_CHARS, WebhookSettings
@@ -65,8 +66,8 @@ def _describe(settings: WebhookSettings) -> list[tuple[str, str]]:
         (
             "Reclaim",
             f"{'on' if settings.reclaim else 'off'} ({events}) · revenue metric "
-            f"{settings.revenue_metric or '—'} · filters: "
-            + (f"email domain {domains}" if domains else "none (every event)"),
+            f"{settings.revenue_metric or '—'}{per_event_words(settings.revenue_by_event)}"
+            " · filters: " + (f"email domain {domains}" if domains else "none (every event)"),
         ),
     ]
 

@@ -11,6 +11,7 @@ import orjson
 
 from console.core.vocab import RowKind
 from console.destinations.kind import PlannedChunk, PlannedMessage
+from console.destinations.settings_fields import revenue_property
 from console.destinations.webhook.payload import body_problem, webhook_body
 from console.destinations.webhook.settings import WebhookFilters, WebhookSettings
 
@@ -37,7 +38,10 @@ def plan_events(settings: WebhookSettings, rows: Sequence[dict[str, Any]]) -> Pl
         if not event_passes(event, settings.filters):
             chunk.filtered += 1
             continue
-        body = webhook_body(event, settings.revenue_metric)
+        metric = revenue_property(
+            settings.revenue_metric, settings.revenue_by_event, event["event"]
+        )
+        body = webhook_body(event, metric)
         chunk.messages.append(
             PlannedMessage(
                 kind=RowKind.EVENT,

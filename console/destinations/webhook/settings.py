@@ -12,6 +12,7 @@ from console.core.secrets import check_secret, is_masked
 from console.destinations.settings_fields import (
     EmailDomains,
     EventNames,
+    RevenueByEvent,
     RevenueMetric,
     ScheduleMinutes,
 )
@@ -78,6 +79,7 @@ class WebhookSettings(BaseModel):
         json_schema_extra={"section": "Reclaim"},
     )
     revenue_metric: RevenueMetric = None
+    revenue_by_event: RevenueByEvent = {}
     reclaim_events: EventNames = []
     schedule_minutes: ScheduleMinutes = 15
     filters: WebhookFilters = Field(

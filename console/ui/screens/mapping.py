@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from console.core.fields import CONTACT_FIELDS
 from console.destinations import registry
 from console.destinations.kind import Capabilities
+from console.destinations.settings_fields import per_event_words
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
 from console.ui import mapping_changes as changes
@@ -23,7 +24,13 @@ from console.ui.messages import DestinationSaved, MappingLoaded
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
-from console.ui.screens.mapping_forms import event_dialog, field_dialog, text_dialog, words
+from console.ui.screens.mapping_forms import (
+    event_dialog,
+    field_dialog,
+    revenue_dialog,
+    text_dialog,
+    words,
+)
 from console.ui.widgets.row_table import RowTable
 from state.queries import audience_names, event_names
 
@@ -41,6 +48,7 @@ class MappingScreen(ConsoleScreen):
         Binding("x", "remove", "Remove", id="mapping-remove"),
         Binding("u", "audience", "Audience", id="mapping-audience"),
         Binding("v", "revenue", "Revenue metric", id="mapping-revenue"),
+        Binding("V", "event_revenue", "Revenue per event", id="mapping-event-revenue"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -156,6 +164,11 @@ class MappingScreen(ConsoleScreen):
             summary.update(
                 f"Revenue metric: {settings.revenue_metric or 'none'} (the event property sent "
                 "as properties.revenue) · v: change"
+                + (
+                    per_event_words(settings.revenue_by_event) + " · V: per event"
+                    if settings.revenue_by_event
+                    else ""
+                )
             )
             events_title.update(
                 "Reclaim sends these event names"
@@ -191,7 +204,7 @@ class MappingScreen(ConsoleScreen):
             return True if record is not None else None
         if action == "audience":
             return record is not None and self._capabilities(record).audience_export
-        if action == "revenue":
+        if action in ("revenue", "event_revenue"):
             return record is not None and self._capabilities(record).event_selection
         return True
 
@@ -336,6 +349,19 @@ class MappingScreen(ConsoleScreen):
                 "e.g. Price or cart_amount (empty: none)",
                 ["Price", "price", "cart_amount", "CurrencyPrice"],
                 lambda v: changes.set_revenue_metric(settings, v["text"]),
+            ),
+            self._apply,
+        )
+
+    def action_event_revenue(self) -> None:
+        record = self.record
+        if record is None or not self._capabilities(record).event_selection:
+            return
+        settings = record.settings
+        self.app.push_screen(
+            revenue_dialog(
+                self.known_events,
+                lambda v: changes.set_event_revenue(settings, v["event"], v["property"]),
             ),
             self._apply,
         )

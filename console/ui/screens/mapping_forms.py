@@ -167,3 +167,35 @@ def text_dialog(
         apply,
         hint="→ accepts a suggestion; enter saves." if suggestions else "enter saves.",
     )
+
+
+def revenue_dialog(known_events: list[str], apply: Apply) -> MappingDialog:
+    """Read one event's revenue from its own property (seed 002: Checkout Started carries
+    `cart_amount`, product events `Price`)."""
+    return MappingDialog(
+        "Revenue of one event",
+        [
+            (
+                "event",
+                "Event name",
+                FormInput(
+                    placeholder="e.g. Checkout Started Reclaim",
+                    id="m-event",
+                    suggester=SuggestFromList(known_events, case_sensitive=False),
+                ),
+            ),
+            (
+                "property",
+                "Revenue property",
+                FormInput(
+                    placeholder="e.g. cart_amount (empty: use the revenue metric)",
+                    id="m-property",
+                    suggester=SuggestFromList(
+                        ["Price", "price", "cart_amount", "CurrencyPrice"], case_sensitive=False
+                    ),
+                ),
+            ),
+        ],
+        apply,
+        hint="Other events read the revenue metric (v). → accepts a suggestion.",
+    )
