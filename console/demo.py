@@ -228,7 +228,9 @@ def _insert_data(
     with store.write() as conn:
         insert_contacts(conn, contacts)
         insert_events(conn, events)
-        add_suppressions(conn, (hashlib.md5(e.encode()).hexdigest() for e in suppressed))
+        add_suppressions(
+            conn, (hashlib.md5(e.encode()).hexdigest() for e in suppressed), "demo suppression list"
+        )
 
 
 def build_demo(

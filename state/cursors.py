@@ -10,11 +10,12 @@ models that keep keys they do not declare (`extra="allow"`) survive a newer rele
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from state.db import conflict_insert
 from state.models import Cursor, table_of
@@ -92,4 +93,14 @@ def _upsert(
     )
     conn.execute(
         stmt.on_conflict_do_update(index_elements=["destination_id", "stream"], set_=values)
+    )
+
+
+def forget_cursors(conn: Connection, destination_id: int, streams: Sequence[str]) -> None:
+    """Start these streams of a destination over: the next plan reads them from the first
+    row (stable messageIds keep what was queued before from being queued twice)."""
+    conn.execute(
+        delete(CURSORS).where(
+            CURSORS.c.destination_id == destination_id, CURSORS.c.stream.in_(list(streams))
+        )
     )

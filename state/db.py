@@ -256,7 +256,18 @@ def _prepare_schema(store: Store) -> None:
     _check_version(store.label, version)
     if version < SCHEMA_VERSION:
         migrate(store, version)
+    _ensure_tables(store)
     _ensure_indexes(store)
+
+
+def _ensure_tables(store: Store) -> None:
+    """Create tables a store lacks. A release may add a table without a schema version (it
+    starts empty, and an older release never reads it); a changed column needs a migration."""
+    present = set(inspect(store.engine).get_table_names())
+    if all(table.name in present for table in SQLModel.metadata.sorted_tables):
+        return
+    with store.write() as conn:
+        SQLModel.metadata.create_all(conn, checkfirst=True)
 
 
 def _ensure_indexes(store: Store) -> None:

@@ -275,3 +275,14 @@ def inserted_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None, "not a single-row INSERT"
     return int(key[0])
+
+
+class SuppressionNote(SQLModel, table=True):
+    """Where a suppression came from and when: the imported file's name (or `added by
+    user@host`). Beside `suppressions` rather than in it, so stores written before it keep
+    their rows (shown as unknown) without a schema change; removed with its suppression."""
+
+    __tablename__ = "suppression_notes"
+    email_md5: str = Field(primary_key=True)
+    source: str
+    added_at: str = Field(index=True)

@@ -203,6 +203,7 @@ OPERATOR_WRITERS = {
     "state.destinations": {"store_destination", "set_flags", "remove_destination"},
     "state.audiences": {"save_audience"},
     "state.outbox": {"requeue_failures"},
+    "state.suppressions": {"add_suppressions", "remove_suppressions"},
 }
 # Callers of the command service rather than its writers: the screens, the palette, config and
 # the command line.

@@ -16,6 +16,7 @@ from console.cli.resci import resci
 from console.cli.retry import retry
 from console.cli.run import main
 from console.cli.sandbox import sandbox
+from console.cli.suppressions import suppressions_group
 
 for _command in (
     import_group,
@@ -26,6 +27,7 @@ for _command in (
     history,
     sandbox,
     resci,
+    suppressions_group,
     demo,
 ):
     main.add_command(_command)

@@ -100,13 +100,15 @@ class ChunkPlanner(Protocol):
         ...
 
     def wants_suppressions(self, settings: Any) -> bool:
-        """Whether the engine should look up the suppression list for contact chunks."""
+        """Whether the engine should look up the suppression list for the chunks it plans
+        (contacts and events: `suppressed` then holds the MD5s of their emails that are
+        listed)."""
         ...
 
     def plan(
         self, stream: str, settings: Any, rows: Sequence[dict[str, Any]], suppressed: set[str]
     ) -> PlannedChunk:
-        """`suppressed` holds the email MD5s of the chunk's contacts on the suppression list."""
+        """`suppressed` holds the email MD5s of the chunk's rows on the suppression list."""
         ...
 
 

@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, SecretStr
 
 from console.core.secrets import is_masked, mask_secret, secret_fields
-from console.engine.destinations import get_destination, save_destination
+from console.destinations import registry
+from console.engine.destinations import get_destination, list_destinations, save_destination
 from state.audiences import list_audiences, save_audience
+from state.cursors import forget_cursors
 from state.db import Connection, Store
 from state.destinations import remove_destination as delete_destination
 from state.destinations import set_flags
 from state.outbox import destinations_of, requeue_failures
 from state.runs import acquire_lease, owner_id, release_lease
+from state.suppressions import add_suppressions, remove_suppressions
 from state.versions import superseded_by_delivered
 
 REMOVE_WAIT_SECONDS = 5.0
@@ -205,6 +208,27 @@ class Commands:
                     raise CommandRefused(str(exc), destination=change.name, field="kind") from None
                 (applied.created if created else applied.updated).append(change.name)
         return applied
+
+    # -- suppressions -------------------------------------------------------------------------
+    def add_suppressions(self, md5s: Sequence[str], source: str) -> int:
+        """Suppress these email MD5s (noted with `source`); returns how many were new. Rows
+        already queued for them are stopped as they leave (the runner checks again)."""
+        with self.store.write() as conn:
+            return add_suppressions(conn, md5s, source)
+
+    def remove_suppressions(self, md5s: Sequence[str]) -> list[str]:
+        """Lift these suppressions; returns the MD5s that were suppressed. Every destination
+        that applies suppression reads its contacts and events again on its next run, so the
+        contacts it held back are reconsidered (the stable messageIds keep everything else
+        from being queued twice)."""
+        with self.store.write() as conn:
+            removed = remove_suppressions(conn, md5s)
+            if removed:
+                for destination in list_destinations(conn):
+                    planner = registry.kind(destination.kind).planner
+                    if planner.wants_suppressions(destination.settings):
+                        forget_cursors(conn, destination.id, planner.streams(destination.settings))
+        return removed
 
     # -- retries ------------------------------------------------------------------------------
     def requeue(self, row_ids: Sequence[int]) -> Requeued:

@@ -62,8 +62,12 @@ def _plan_chunk(
     if not rows:
         return False
     suppressed: set[str] = set()
-    if stream == "contacts" and planner.wants_suppressions(settings):
-        suppressed = suppressed_hashes(conn, (email_md5(row["email"]) for row in rows))
+    if planner.wants_suppressions(settings):
+        # Contacts and events alike (an event's contact may be suppressed); events without
+        # an email have nothing to match.
+        suppressed = suppressed_hashes(
+            conn, (email_md5(row["email"]) for row in rows if row.get("email"))
+        )
     planned = planner.plan(stream, settings, rows, suppressed)
     counts.added += queue_rows(conn, destination.id, run_id, planned.messages)
     counts.rejected += sum(1 for m in planned.messages if m.problem)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from console.core import clock
 from console.core.identity import email_md5
 from console.ingest.contacts import normalise_email
 from console.ingest.reader import (
@@ -29,7 +30,7 @@ from console.ingest.reader import (
 )
 from console.ingest.report import FileRejected, ImportReport, RowError
 from state.db import Connection, Store
-from state.suppressions import known_md5s, suppression_inserts
+from state.suppressions import known_md5s, note_inserts, suppression_inserts
 
 COLUMNS = ("email", "email_md5")
 
@@ -50,6 +51,17 @@ def suppression_md5(value: str) -> str:
         return email_md5(normalise_email(text))
     except ValueError as exc:
         raise ValueError(f"{shorten(text)} is neither an MD5 nor an email: {exc}") from None
+
+
+def suppression_search(text: str) -> str:
+    """What a search for `text` matches on the list: the MD5 of an email (`@` in it), else the
+    start of an MD5 (hex digits). Raises ValueError(reason) for anything else."""
+    text = text.strip()
+    if "@" in text:
+        return suppression_md5(text)
+    if re.fullmatch(r"[0-9a-fA-F]{1,32}", text):
+        return text.lower()
+    raise ValueError(f"search by an email or (the start of) an MD5, not {shorten(text)}")
 
 
 def _row(line: int, value: str) -> Row | RowError:
@@ -134,9 +146,12 @@ def _txt_rows(handle: BinaryIO) -> Iterator[Row | RowError]:
 
 
 class _SuppressionWriter:
-    def __init__(self, conn: Connection, report: ImportReport) -> None:
+    def __init__(self, conn: Connection, report: ImportReport, source: str) -> None:
         self.report = report
         self.insert = suppression_inserts(conn)
+        self.notes = note_inserts(conn)
+        self.source = source
+        self.added_at = clock.now_iso()
 
     def write(self, conn: Connection, chunk: list[Row]) -> None:
         md5s = list({md5 for _, md5 in chunk})
@@ -150,6 +165,7 @@ class _SuppressionWriter:
             fresh.append((md5,))
         self.report.inserted += len(fresh)
         self.insert.run(conn, fresh)
+        self.notes.run(conn, [(md5, self.source, self.added_at) for (md5,) in fresh])
 
 
 def import_suppressions(store: Store, path: Path) -> ImportReport:
@@ -169,5 +185,5 @@ def import_suppressions(store: Store, path: Path) -> ImportReport:
         else:
             rows = _txt_rows(handle)
         return write_chunks(
-            store, report, rows, lambda conn: _SuppressionWriter(conn, report).write
+            store, report, rows, lambda conn: _SuppressionWriter(conn, report, path.name).write
         )

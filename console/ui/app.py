@@ -32,6 +32,7 @@ from console.ui.screens.history import HistoryScreen
 from console.ui.screens.keys import KeysScreen
 from console.ui.screens.mapping import MappingScreen
 from console.ui.screens.summary import SummaryScreen
+from console.ui.screens.suppressions import SuppressionsScreen
 from state.db import Store, privacy_warning
 
 SCREENS = ("destinations", "mapping", "summary", "failures", "history")
@@ -52,6 +53,7 @@ class RetentionConsoleApp(App[None]):
         "summary": SummaryScreen,
         "failures": FailuresScreen,
         "history": HistoryScreen,
+        "suppressions": SuppressionsScreen,
     }
     BINDINGS = [
         Binding("d", "go('destinations')", "Destinations", show=False, id="go-destinations"),
@@ -59,6 +61,9 @@ class RetentionConsoleApp(App[None]):
         Binding("s", "go('summary')", "Sync summary", show=False, id="go-summary"),
         Binding("f", "go('failures')", "Failures", show=False, id="go-failures"),
         Binding("h", "go('history')", "History", show=False, id="go-history"),
+        # Not on the nav bar (it keeps the five screens of the seed's settings page); on the
+        # palette and on `S`.
+        Binding("S", "go('suppressions')", "Suppressions", show=False, id="go-suppressions"),
         Binding("question_mark", "help", "Keys", key_display="?", show=False, id="keys"),
         Binding("colon", "command_palette", "Jump", key_display=":", show=False, id="jump"),
         # Textual adds its own ctrl+p only when no binding runs `command_palette`; `:` does, so

@@ -22,6 +22,7 @@ SCREEN_TITLES = {
     "summary": "Sync summary",
     "failures": "Failures",
     "history": "History",
+    "suppressions": "Suppressions",
 }
 
 

@@ -13,7 +13,7 @@ from console.destinations.segment.adapter import (
     MAX_MESSAGE_BYTES,
     SegmentAdapter,
 )
-from console.destinations.segment.planner import CONTACTS, SegmentPlanner
+from console.destinations.segment.planner import CONTACTS, EVENTS, SegmentPlanner
 from console.destinations.segment.settings import SegmentSettings
 from console.destinations.settings_fields import per_event_words
 
@@ -41,6 +41,11 @@ def _describe(settings: SegmentSettings) -> list[tuple[str, str]]:
             f"{'on' if settings.grow else 'off'}"
             + (f" (group {settings.group_id})" if settings.group_id else "")
             + f" · suppression {'on' if settings.suppression else 'off'}"
+            + (
+                " (their Reclaim events sent)"
+                if settings.suppression and settings.reclaim_suppressed
+                else ""
+            )
             + f" · Reclaim {'on' if settings.reclaim else 'off'} ({events})",
         ),
         (
@@ -55,7 +60,12 @@ def _rescan(old: SegmentSettings, new: SegmentSettings) -> Sequence[str]:
     # Contacts a narrower filter or the suppression list held back are reconsidered; the
     # stable messageIds keep what was already queued from being queued twice.
     fields = ("grow", "filters", "suppression", "group_id")
-    return [CONTACTS] if any(getattr(old, f) != getattr(new, f) for f in fields) else []
+    streams = [CONTACTS] if any(getattr(old, f) != getattr(new, f) for f in fields) else []
+    # Events of suppressed contacts held back before are reconsidered the same way.
+    held = ("suppression", "reclaim_suppressed")
+    if any(getattr(old, f) != getattr(new, f) for f in held):
+        streams.append(EVENTS)
+    return streams
 
 
 KIND = DestinationKind(

@@ -69,13 +69,20 @@ def plan_contacts(
     return chunk
 
 
-def plan_events(settings: SegmentSettings, rows: Sequence[dict[str, Any]]) -> PlannedChunk:
-    """Reclaim: the wanted events (every event when none are named) as `track` messages."""
+def plan_events(
+    settings: SegmentSettings, rows: Sequence[dict[str, Any]], suppressed: set[str]
+) -> PlannedChunk:
+    """Reclaim: the wanted events (every event when none are named) as `track` messages; with
+    suppression on, those of suppressed contacts only when `reclaim_suppressed` says so."""
     chunk = PlannedChunk()
     wanted = set(settings.reclaim_events)
+    hold_back = settings.suppression and not settings.reclaim_suppressed and bool(suppressed)
     for event in rows:
         if wanted and event["event"] not in wanted:
             chunk.skipped += 1
+            continue
+        if hold_back and event.get("email") and email_md5(event["email"]) in suppressed:
+            chunk.suppressed += 1
             continue
         metric = revenue_property(
             settings.revenue_metric, settings.revenue_by_event, event["event"]
@@ -103,4 +110,4 @@ class SegmentPlanner:
     ) -> PlannedChunk:
         if stream == CONTACTS:
             return plan_contacts(settings, rows, suppressed)
-        return plan_events(settings, rows)
+        return plan_events(settings, rows, suppressed)

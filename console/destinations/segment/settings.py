@@ -107,6 +107,11 @@ class SegmentSettings(BaseModel):
         title="Suppression",
         description="skip contacts on the suppression list",
     )
+    reclaim_suppressed: bool = Field(
+        default=False,
+        title="Reclaim suppressed",
+        description="also send the Reclaim events of suppressed contacts",
+    )
     revenue_metric: RevenueMetric = None
     revenue_by_event: RevenueByEvent = {}
     reclaim_events: EventNames = []
