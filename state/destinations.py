@@ -16,6 +16,7 @@ from state.models import (
     AudienceMember,
     Cursor,
     DailyStat,
+    DailyStreamStat,
     Destination,
     ImportJob,
     OutboxRow,
@@ -138,7 +139,15 @@ def set_flags(
 
 def remove_destination(conn: Connection, destination_id: int) -> None:
     """Remove a destination and everything recorded for it."""
-    for model in (OutboxRow, DailyStat, SyncRun, Cursor, AudienceMember, ImportJob):
+    for model in (
+        OutboxRow,
+        DailyStat,
+        DailyStreamStat,
+        SyncRun,
+        Cursor,
+        AudienceMember,
+        ImportJob,
+    ):
         table = table_of(model)
         conn.execute(delete(table).where(table.c.destination_id == destination_id))
     conn.execute(delete(TABLE).where(TABLE.c.id == destination_id))

@@ -286,3 +286,15 @@ class SuppressionNote(SQLModel, table=True):
     email_md5: str = Field(primary_key=True)
     source: str
     added_at: str = Field(index=True)
+
+
+class DailyStreamStat(SQLModel, table=True):
+    """A day's completions of one destination split by what was delivered: `contacts`
+    (identify, user updates, imported users) or `events`. Beside `daily_stats` rather than in
+    it, so older stores need no migration; days before it existed have no split."""
+
+    __tablename__ = "daily_stream_stats"
+    destination_id: int = Field(primary_key=True, foreign_key="destinations.id")
+    day: str = Field(primary_key=True)
+    stream: str = Field(primary_key=True)
+    completions: int = 0

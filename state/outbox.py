@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
 from state.bulk import BulkStatement, bulk_insert
+from state.daily_streams import bump_stream_completions, count_delivered_streams
 from state.db import IN_CHUNK, conflict_insert
 from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow, table_of
 
@@ -387,6 +388,9 @@ def record_outcomes(
             ],
         )
     if delivered:
+        bump_stream_completions(
+            conn, destination_id, day, count_delivered_streams(conn, _id_runs(delivered))
+        )
         # Claimed rows come in id order, so a batch's ids are a few runs of consecutive
         # numbers: one `id BETWEEN` per run instead of binding every id.
         conn.execute(

@@ -23,15 +23,16 @@ from sqlalchemy import (
 )
 
 from console.core import clock
-from console.core.vocab import OutboxStatus
+from console.core.vocab import ImportJobStatus, OutboxStatus
 from state.audiences import list_audiences
-from state.models import DailyStat, Destination, Event, OutboxRow, SyncRun, table_of
+from state.models import DailyStat, Destination, Event, ImportJob, OutboxRow, SyncRun, table_of
 
 OUTBOX = table_of(OutboxRow)
 STATS = table_of(DailyStat)
 RUNS = table_of(SyncRun)
 DESTINATIONS = table_of(Destination)
 EVENTS = table_of(Event)
+JOBS = table_of(ImportJob)
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,19 @@ class SummaryRow:
     failures: int
     suppressed: int
     queued: int
+    contacts: int = 0
+    """Of the completions, contacts (identify, user updates, imported users); `events` the
+    rest. Days before the split was counted have neither."""
+    events: int = 0
+    destination_id: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
             "date": self.date,
             "destination": self.destination,
             "completions": self.completions,
+            "contacts": self.contacts,
+            "events": self.events,
             "failures": self.failures,
             "suppressed": self.suppressed,
             "queued": self.queued,
@@ -64,11 +72,28 @@ def queued_by_destination(conn: Connection) -> dict[int, int]:
     )
 
 
+PENDING_JOBS = [status.value for status in ImportJobStatus if status.pending]
+
+
+def waiting_by_destination(conn: Connection) -> dict[int, int]:
+    """Rows queued now, plus the users of ReSci backfills still being imported."""
+    waiting = dict(queued_by_destination(conn))
+    pending = conn.execute(
+        select(JOBS.c.destination_id, func.sum(JOBS.c.rows))
+        .where(JOBS.c.status.in_(PENDING_JOBS))
+        .group_by(JOBS.c.destination_id)
+    )
+    for destination_id, rows in pending:
+        waiting[destination_id] = waiting.get(destination_id, 0) + int(rows or 0)
+    return waiting
+
+
 def daily_summary(
     conn: Connection, destination: str | None = None, days: int = 30
 ) -> list[SummaryRow]:
-    """One row per destination and day, newest first. `queued` is what is queued now, shown on
-    today's row (a queue has no history)."""
+    """One row per destination and day, newest first, for the last `days` days with activity
+    (the chart; `state.summary` pages the full history). `queued` is what waits now (queued rows
+    and a pending backfill's users), shown on today's row (a queue has no history)."""
     names = _destination_names(conn)
     stmt = select(
         STATS.c.destination_id,
@@ -81,7 +106,7 @@ def daily_summary(
         ids = [i for i, n in names.items() if n == destination]
         stmt = stmt.where(STATS.c.destination_id.in_(ids))
     today = clock.today()
-    queued = queued_by_destination(conn)
+    queued = waiting_by_destination(conn)
     rows: list[SummaryRow] = []
     seen_today: set[int] = set()
     cutoff_days: list[str] = []

@@ -7,26 +7,73 @@ from __future__ import annotations
 
 import click
 
-from console.cli.options import DAY, day_text, db_option, known_destination, print_report, store_for
+from console.cli.options import (
+    DAY,
+    day_text,
+    db_option,
+    fail,
+    known_destination,
+    print_report,
+    store_for,
+)
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @click.option("--destination", default=None, help="Only this destination.")
-@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True)
+@click.option("--since", type=DAY, default=None, callback=day_text, help="First day (YYYY-MM-DD).")
+@click.option("--until", type=DAY, default=None, callback=day_text, help="Last day (YYYY-MM-DD).")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Only the last N days (today included); without it or --since, every day.",
+)
+@click.option("--limit", type=click.IntRange(1, 10_000_000), default=None, help="At most N rows.")
 @db_option
 @click.pass_context
 def summary(
-    ctx: click.Context, as_json: bool, destination: str | None, days: int, db: str | None
+    ctx: click.Context,
+    as_json: bool,
+    destination: str | None,
+    since: str | None,
+    until: str | None,
+    days: int | None,
+    limit: int | None,
+    db: str | None,
 ) -> None:
-    """Daily sync summary: date, destination, completions, failures, suppressed, queued."""
-    from console.reports.views import SUMMARY
-    from state.queries import daily_summary
+    """Daily sync summary of every day (or --since/--until): date, destination, completions
+    (contacts and events), failures, suppressed, queued."""
+    from datetime import timedelta
 
+    from console.core import clock
+    from console.reports.views import SUMMARY
+    from state.queries import SummaryRow
+    from state.summary import SummaryPosition, summary_page, summary_position
+
+    if days is not None:
+        if since is not None:
+            fail(ctx, "give --days or --since, not both")
+        since = (clock.now().date() - timedelta(days=days - 1)).isoformat()
+    if since is not None and until is not None and since > until:
+        fail(ctx, f"--since {since} is after --until {until}")
+    rows: list[SummaryRow] = []
     with store_for(ctx, db).read() as conn:
         known_destination(ctx, conn, destination)
-        rows = daily_summary(conn, destination, days)
-    print_report(SUMMARY, rows, as_json)
+        # Page by page (keyset), so a long history is never one huge query.
+        after: SummaryPosition | None = None
+        while limit is None or len(rows) < limit:
+            page = summary_page(
+                conn, destination, since=since, until=until, after=after, limit=PAGE
+            )
+            rows.extend(page)
+            if len(page) < PAGE:
+                break
+            after = summary_position(page[-1])
+    print_report(SUMMARY, rows[:limit], as_json)
+
+
+PAGE = 1000
 
 
 @click.command()

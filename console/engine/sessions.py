@@ -25,6 +25,7 @@ from console.engine.destinations import DestinationRecord
 from console.engine.runs import RunCounts
 from state import cursors, import_jobs, members, sources
 from state.audiences import get_audience
+from state.daily_streams import CONTACTS, bump_stream_completions
 from state.db import Connection, Store
 from state.outbox import bump_stats, queue_rows
 
@@ -90,7 +91,10 @@ class Session:
         return queue_rows(self.conn, self.destination_id, self.run_id, messages)
 
     def add_completions(self, count: int) -> None:
-        bump_stats(self.conn, self.destination_id, clock.today(), completions=count)
+        """Users an import job imported: contacts' completions."""
+        today = clock.today()
+        bump_stats(self.conn, self.destination_id, today, completions=count)
+        bump_stream_completions(self.conn, self.destination_id, today, {CONTACTS: count})
 
 
 def files_dir(store: Store, name: str) -> Path:

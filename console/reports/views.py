@@ -261,16 +261,38 @@ RUNS: View[RunRow] = View(
 
 # -- sync summary ---------------------------------------------------------------------------------
 
+SUMMARY_KEYS = (
+    "date",
+    "destination",
+    "completions",
+    "contacts",
+    "events",
+    "failures",
+    "suppressed",
+    "queued",
+)
+
 SUMMARY: View[SummaryRow] = View(
     (
         Column("date", "Date", lambda r: r.date, width=10),
         Column("destination", "Destination", lambda r: r.destination, width=16),
         _number("completions", "Completions", 11, lambda r: r.completions, "green"),
+        _number("contacts", "Contacts", 8, lambda r: r.contacts),
+        _number("events", "Events", 6, lambda r: r.events),
         _number("failures", "Failures", 8, lambda r: r.failures, "bold red"),
         _number("suppressed", "Suppressed", 10, lambda r: r.suppressed),
         _number("queued", "Queued", 6, lambda r: r.queued, "yellow"),
     ),
-    screen=("date", "destination", "completions", "failures", "suppressed", "queued"),
-    report=("date", "destination", "completions", "failures", "suppressed", "queued"),
-    export=("date", "destination", "completions", "failures", "suppressed", "queued"),
+    screen=(
+        "date",
+        "destination",
+        "completions",
+        "contacts",
+        "events",
+        "failures",
+        "suppressed",
+        "queued",
+    ),
+    report=SUMMARY_KEYS,
+    export=SUMMARY_KEYS,
 )

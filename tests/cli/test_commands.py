@@ -30,7 +30,16 @@ WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accept
 ENTRY_POINT = Path(sys.executable).parent / "retention-console"
 Sandbox = tuple[SegmentSandbox, str]
 
-SUMMARY_KEYS = ["date", "destination", "completions", "failures", "suppressed", "queued"]
+SUMMARY_KEYS = [
+    "date",
+    "destination",
+    "completions",
+    "contacts",
+    "events",
+    "failures",
+    "suppressed",
+    "queued",
+]
 FAILURE_KEYS = ["email", "destination", "kind", "feedback", "http_status", "attempts", "at"]
 
 
@@ -373,6 +382,8 @@ def test_run_once_exits_1_when_rows_failed_and_reports_them(
     assert {k: v for k, v in day.items() if k != "date"} == {
         "destination": "seg",
         "completions": 1,
+        "contacts": 1,
+        "events": 0,
         "failures": 1,
         "suppressed": 1,
         "queued": 0,

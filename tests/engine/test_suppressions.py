@@ -11,7 +11,7 @@ from __future__ import annotations
 from console.core.identity import email_md5
 from console.engine.commands import Commands
 from state.db import Store
-from state.queries import daily_summary
+from state.summary import summary_page
 from state.suppression_list import suppression_count, suppressions_page
 from tests.engine.test_delivery import (
     Files,
@@ -61,8 +61,9 @@ async def test_reclaim_events_of_suppressed_contacts_follow_the_setting(
     assert sent == ["evt-2"]  # the default: not sent
     assert result.counts.suppressed == 2  # user1 as a contact and its event
     with store.read() as conn:
-        (today,) = daily_summary(conn, "seg")
+        (today,) = summary_page(conn, "seg")
     assert today.suppressed == 2
+    assert (today.completions, today.contacts, today.events) == (2, 1, 1)  # user2 and evt-2
 
     configure(store, url, reclaim_suppressed=True)  # the events held back are reconsidered
     await run(store)

@@ -1,12 +1,13 @@
-"""Sync summary: per destination, one row a day (completions, failures, suppressed, queued)
-and a chart of the last 30 days. Enter on a day opens that day's failures."""
+"""Sync summary: per destination, one row a day (completions split into contacts and events,
+failures, suppressed, queued) over the full history, a page at a time, optionally within a date
+range (`r`), and a chart of the last 30 days. Enter on a day opens that day's failures."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,11 +18,37 @@ from console.ui.formatting import count
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.failures import FailuresScreen
+from console.ui.screens.mapping_forms import text_dialog
 from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
 from state.queries import SummaryRow, daily_summary
+from state.summary import summary_page, summary_position
 
 DAYS = 30
+
+
+def parse_range(text: str) -> tuple[str | None, str | None]:
+    """`2026-11-01..2026-11-30` (either side may be empty; empty text: every day) ->
+    (since, until); raises ValueError with the reason."""
+    text = text.strip()
+    if not text:
+        return None, None
+    since, dots, until = text.partition("..")
+    if not dots:
+        raise ValueError("write the days as FROM..TO, e.g. 2026-11-01..2026-11-30")
+    days: list[str | None] = []
+    for part in (since.strip(), until.strip()):
+        if not part:
+            days.append(None)
+            continue
+        try:
+            days.append(date.fromisoformat(part).isoformat())
+        except ValueError:
+            raise ValueError(f"{part!r} is not a day (YYYY-MM-DD)") from None
+    first, last = days
+    if first and last and first > last:
+        raise ValueError(f"{first} is after {last}")
+    return first, last
 
 
 class SummaryScreen(ConsoleScreen):
@@ -32,12 +59,17 @@ class SummaryScreen(ConsoleScreen):
     BINDINGS = [
         Binding("enter", "open_day", "Failures of day", key_display="⏎", id="summary-open"),
         Binding("c", "choose_destination", "Destination", id="summary-destination"),
+        Binding("r", "date_range", "Date range", id="summary-range"),
+        Binding("n", "page(1)", "Next", id="summary-next"),
+        Binding("p", "page(-1)", "Prev", id="summary-previous"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.destination: str | None = None
+        self.since: str | None = None
+        self.until: str | None = None
         self._rows_seen = 0
 
     def compose_body(self) -> ComposeResult:
@@ -51,9 +83,13 @@ class SummaryScreen(ConsoleScreen):
                 yield Sparkline([], id="failures-chart", classes="chart failures-chart")
                 yield Static(id="failures-total", classes="chart-total", markup=False)
             yield Static(id="chart-axis", classes="chart-axis", markup=False)
-        # One page: 30 days of a few destinations. The row's key is its place in the list.
+        # The full history a page at a time (keyset on day and destination).
         table: PagedTable[SummaryRow] = PagedTable(
-            SUMMARY, key=lambda row: f"{row.date}/{row.destination}", id="summary"
+            SUMMARY,
+            page_size=self.console.page_size,
+            position=summary_position,
+            key=lambda row: f"{row.date}/{row.destination}",
+            id="summary",
         )
         yield table
 
@@ -72,8 +108,7 @@ class SummaryScreen(ConsoleScreen):
         self.reload()
 
     def jumped(self) -> None:
-        self._take_jump()
-        self.reload()
+        self.reload(first_page=self._take_jump())
 
     def _take_jump(self) -> bool:
         """A palette jump ("Summary: name") narrows the screen to that destination."""
@@ -87,31 +122,55 @@ class SummaryScreen(ConsoleScreen):
         if self.is_current:
             self.reload()
 
-    def reload(self) -> None:
-        destination = self.destination
+    def reload(self, first_page: bool = False) -> None:
+        """Read the rows again: the page on screen (new counts), or the first page of a new
+        view (`first_page`: another destination or range)."""
+        destination, since, until = self.destination, self.since, self.until
 
-        def everything(conn: Connection, _after: Any, _limit: int) -> list[SummaryRow]:
-            return daily_summary(conn, destination, DAYS)
+        def page(conn: Connection, after: Any, limit: int) -> list[SummaryRow]:
+            return summary_page(
+                conn, destination, since=since, until=until, after=after, limit=limit
+            )
 
-        # New counts or another destination: the cursor stays on the row number it was on.
-        self.table.load_query(self.console.store, everything, keep_cursor=True)
+        if self.table.page and not first_page:
+            self.table.reload(keep_cursor=True)
+        else:
+            # New counts: the cursor stays on the row number it was on.
+            self.table.load_query(self.console.store, page, keep_cursor=not first_page)
+        self._load_chart(destination)
+
+    @work(thread=True, exclusive=True, group="summary-chart")
+    def _load_chart(self, destination: str | None) -> None:
+        with self.console.store.read() as conn:
+            rows = daily_summary(conn, destination, DAYS)
+        self.app.call_from_thread(self._chart, rows)
 
     @on(PagedTable.PageShown, "#summary")
     def _page_shown(self, _event: PagedTable.PageShown) -> None:
         which = self.destination or "all destinations"
-        self.set_title(
-            f"Sync summary · {which} · last {DAYS} days · ⏎ failures of the day"
-            if self.rows
-            else f"Sync summary · {which} · nothing delivered yet"
+        days = (
+            f"{self.since or 'first day'} to {self.until or 'today'}"
+            if self.since or self.until
+            else "every day"
         )
-        self._chart()
+        parts = ["Sync summary", which, days]
+        if self.rows:
+            parts.append(self.table.page_label())
+            if self.table.page or self.table.has_more:
+                parts.append("n/p: page")
+            parts.append("⏎ failures of the day")
+        else:
+            parts.append(
+                "nothing in these days" if self.since or self.until else "nothing delivered yet"
+            )
+        self.set_title(" · ".join(parts))
 
-    def _chart(self) -> None:
+    def _chart(self, rows: list[SummaryRow]) -> None:
         today = self.console.now().date()
         days = [(today - timedelta(days=DAYS - 1 - i)).isoformat() for i in range(DAYS)]
         completions = dict.fromkeys(days, 0)
         failures = dict.fromkeys(days, 0)
-        for row in self.rows:
+        for row in rows:
             if row.date in completions:
                 completions[row.date] += row.completions
                 failures[row.date] += row.failures
@@ -139,6 +198,34 @@ class SummaryScreen(ConsoleScreen):
     def action_choose_destination(self) -> None:
         def chosen(destination: str | None) -> None:
             self.destination = destination
-            self.reload()
+            self.reload(first_page=True)
 
         choose_destination(self, "Summary of which destination?", self.destination, chosen)
+
+    def action_page(self, delta: int) -> None:
+        if not self.table.turn(delta):
+            self.notify("No more pages that way.", timeout=2)
+
+    @on(PagedTable.PageRequested)
+    def _page_requested(self, event: PagedTable.PageRequested) -> None:
+        self.action_page(event.delta)
+
+    def action_date_range(self) -> None:
+        current = f"{self.since or ''}..{self.until or ''}" if self.since or self.until else ""
+
+        def chosen(days: object) -> None:
+            if isinstance(days, tuple):
+                self.since, self.until = days
+                self.reload(first_page=True)
+
+        self.app.push_screen(
+            text_dialog(
+                "Days shown (empty: every day)",
+                "From..to",
+                current,
+                "2026-11-01..2026-11-30, 2026-11-01.. or ..2026-11-30",
+                [],
+                lambda v: parse_range(v["text"]),
+            ),
+            chosen,
+        )
