@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select, update
 
 from console.core import clock
+from state.db import conflict_insert
 from state.models import (
     AudienceMember,
     Cursor,
     DailyStat,
     DailyStreamStat,
     Destination,
+    DestinationStamp,
     ImportJob,
     OutboxRow,
     SyncRun,
@@ -26,6 +28,7 @@ from state.models import (
 )
 
 TABLE = table_of(Destination)
+STAMPS = table_of(DestinationStamp)
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,18 @@ def store_destination(
     *,
     enabled: bool = True,
     rescan: Callable[[str], Sequence[str]] = lambda old_json: (),
+    by: str | None = None,
 ) -> tuple[int, bool]:
     """Create or update by name. Returns (id, created). A kind never changes under a name.
 
     `rescan(old settings JSON)` names the source streams whose cursors start again from the
-    beginning, because the new settings let through rows the old ones held back."""
+    beginning, because the new settings let through rows the old ones held back. `by` (the
+    operator, `user@host`) is recorded as who changed it last."""
     now = clock.now_iso()
     existing = conn.execute(
-        select(TABLE.c.id, TABLE.c.kind, TABLE.c.settings).where(TABLE.c.name == name)
+        select(TABLE.c.id, TABLE.c.kind, TABLE.c.settings, TABLE.c.enabled).where(
+            TABLE.c.name == name
+        )
     ).first()
     if existing is None:
         result = conn.execute(
@@ -97,7 +104,9 @@ def store_destination(
                 updated_at=now,
             )
         )
-        return inserted_id(result), True
+        destination_id = inserted_id(result)
+        _stamp(conn, destination_id, by, now if enabled else None)
+        return destination_id, True
     if existing.kind != kind:
         raise ValueError(
             f"destination {name!r} is a {existing.kind} destination; "
@@ -116,6 +125,7 @@ def store_destination(
         .where(TABLE.c.id == existing.id)
         .values(settings=settings_json, enabled=enabled, updated_at=now)
     )
+    _stamp_switch(conn, int(existing.id), by, bool(existing.enabled), enabled, now)
     return int(existing.id), False
 
 
@@ -125,8 +135,11 @@ def set_flags(
     *,
     enabled: bool | None = None,
     paused: bool | None = None,
+    by: str | None = None,
 ) -> None:
-    values: dict[str, object] = {"updated_at": clock.now_iso()}
+    now = clock.now_iso()
+    values: dict[str, object] = {"updated_at": now}
+    was = conn.execute(select(TABLE.c.enabled).where(TABLE.c.id == destination_id)).scalar()
     if enabled is not None:
         values["enabled"] = enabled
     if paused is not None:
@@ -135,11 +148,42 @@ def set_flags(
         # An operator switching a destination back on wants it tried again.
         values.update(healthy=True, health_note=None, consecutive_failures=0)
     conn.execute(update(TABLE).where(TABLE.c.id == destination_id).values(**values))
+    if was is not None:
+        now_enabled = bool(was) if enabled is None else enabled
+        _stamp_switch(conn, destination_id, by, bool(was), now_enabled, now)
+
+
+_KEEP = object()
+
+
+def _stamp_switch(
+    conn: Connection, destination_id: int, by: str | None, was: bool, enabled: bool, now: str
+) -> None:
+    """Record who changed it; `enabled_since` starts when it is switched on, ends when off."""
+    if enabled and not was:
+        _stamp(conn, destination_id, by, now)
+    elif not enabled:
+        _stamp(conn, destination_id, by, None)
+    else:
+        _stamp(conn, destination_id, by, _KEEP)
+
+
+def _stamp(conn: Connection, destination_id: int, by: str | None, enabled_since: object) -> None:
+    """Upsert the stamp; `by` None (a change not made by an operator) keeps who it was."""
+    values: dict[str, object] = {} if by is None else {"changed_by": by}
+    if enabled_since is not _KEEP:
+        values["enabled_since"] = enabled_since
+    stmt = conflict_insert(conn, STAMPS).values(destination_id=destination_id, **values)
+    if values:
+        conn.execute(stmt.on_conflict_do_update(index_elements=["destination_id"], set_=values))
+    else:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["destination_id"]))
 
 
 def remove_destination(conn: Connection, destination_id: int) -> None:
     """Remove a destination and everything recorded for it."""
     for model in (
+        DestinationStamp,
         OutboxRow,
         DailyStat,
         DailyStreamStat,

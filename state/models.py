@@ -298,3 +298,14 @@ class DailyStreamStat(SQLModel, table=True):
     day: str = Field(primary_key=True)
     stream: str = Field(primary_key=True)
     completions: int = 0
+
+
+class DestinationStamp(SQLModel, table=True):
+    """Who last changed a destination (`user@host`) and since when it is enabled (None while
+    it is off). Beside `destinations` so older stores need no migration: a destination saved
+    before it has no row, shown as unknown."""
+
+    __tablename__ = "destination_stamps"
+    destination_id: int = Field(primary_key=True, foreign_key="destinations.id")
+    changed_by: str | None = None
+    enabled_since: str | None = None

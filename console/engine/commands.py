@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, SecretStr
 
+from console.core.operator import operator_name
 from console.core.secrets import is_masked, mask_secret, secret_fields
 from console.destinations import registry
 from console.engine.destinations import get_destination, list_destinations, save_destination
@@ -118,7 +119,9 @@ class Commands:
                     f"a destination named {name!r} exists already", destination=name, field="name"
                 )
             try:
-                destination_id, created = save_destination(conn, name, settings, enabled=enabled)
+                destination_id, created = save_destination(
+                    conn, name, settings, enabled=enabled, by=operator_name()
+                )
             except ValueError as exc:
                 raise CommandRefused(str(exc), destination=name, field="kind") from None
         return Saved(destination_id, created)
@@ -136,7 +139,7 @@ class Commands:
             destination = get_destination(conn, name)
             if destination is None:
                 return False
-            set_flags(conn, destination.id, **flags)
+            set_flags(conn, destination.id, **flags, by=operator_name())
         return True
 
     def remove_destination(self, name: str, *, wait_seconds: float | None = None) -> None:
@@ -202,7 +205,7 @@ class Commands:
                 settings = _unmask_secrets(conn, change.name, change.settings)
                 try:
                     _, created = save_destination(
-                        conn, change.name, settings, enabled=change.enabled
+                        conn, change.name, settings, enabled=change.enabled, by=operator_name()
                     )
                 except ValueError as exc:
                     raise CommandRefused(str(exc), destination=change.name, field="kind") from None

@@ -64,7 +64,12 @@ def get_destination(conn: Connection, name_or_id: str | int) -> DestinationRecor
 
 
 def save_destination(
-    conn: Connection, name: str, settings: BaseModel, *, enabled: bool = True
+    conn: Connection,
+    name: str,
+    settings: BaseModel,
+    *,
+    enabled: bool = True,
+    by: str | None = None,
 ) -> tuple[int, bool]:
     """Create or update by name. Returns (id, created). A kind never changes under a name; a
     change that lets through rows the old settings held back reads those rows again."""
@@ -81,6 +86,7 @@ def save_destination(
         registry.dump_settings(settings),
         enabled=enabled,
         rescan=rescan,
+        by=by,
     )
 
 

@@ -9,6 +9,7 @@ from textual.message import Message
 
 from console.engine.destinations import DestinationRecord
 from console.engine.service import EngineEvent
+from state.destination_dates import DestinationDates
 from state.queries import OutboxState
 
 
@@ -23,6 +24,8 @@ class EngineChanged(Message):
 class DestinationsLoaded(Message):
     destinations: list[DestinationRecord]
     token: int = 0
+    dates: dict[int, DestinationDates] = field(default_factory=dict)
+    """Each destination's integration dates, by id (the settings panel)."""
 
 
 @dataclass

@@ -30,6 +30,7 @@ from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.widgets.paged_table import row_under_cursor
+from state.destination_dates import DestinationDates, destination_dates
 
 
 def kind_label(kind: str) -> str:
@@ -56,6 +57,21 @@ def settings_lines(record: DestinationRecord) -> list[str]:
     return [f"{label} {value}" for label, value in record.declaration.describe(record.settings)]
 
 
+def dates_line(record: DestinationRecord, dates: DestinationDates) -> str:
+    """Seed 002's integration date: created, last changed (by whom), enabled since; what was
+    not recorded yet (a destination saved by an older release) is `unknown`."""
+    if not record.enabled:
+        since = "off"
+    elif dates.enabled_since:
+        since = full_time(dates.enabled_since)
+    else:
+        since = "unknown"
+    return (
+        f"Integrated {full_time(dates.created_at)} · changed {full_time(dates.changed_at)} "
+        f"by {dates.changed_by or 'unknown'} · enabled since {since}"
+    )
+
+
 class DestinationsScreen(ConsoleScreen):
     """The home screen. The highlighted row is the console's current destination."""
 
@@ -75,6 +91,7 @@ class DestinationsScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.destinations: list[DestinationRecord] = []
+        self.dates: dict[int, DestinationDates] = {}
         self.result_width = 40
         self._token = 0
 
@@ -126,12 +143,14 @@ class DestinationsScreen(ConsoleScreen):
     def _load(self, token: int) -> None:
         with self.console.store.read() as conn:
             rows = list_destinations(conn)
-        self.post_message(DestinationsLoaded(rows, token))
+            dates = {d.id: found for d in rows if (found := destination_dates(conn, d.id))}
+        self.post_message(DestinationsLoaded(rows, token, dates))
 
     def on_destinations_loaded(self, message: DestinationsLoaded) -> None:
         if message.token != self._token:
             return
         self.destinations = message.destinations
+        self.dates = message.dates
         # Edit, remove and the other row actions depend on having rows: redraw the footer now,
         # not at the next focus change.
         self.refresh_bindings()
@@ -201,6 +220,7 @@ class DestinationsScreen(ConsoleScreen):
         lines = [
             f"{record.name} · {kind_label(record.kind)} · "
             f"{state_text(record).plain} · {schedule(record.schedule_minutes)} · {when}",
+            *([dates_line(record, dates)] if (dates := self.dates.get(record.id)) else []),
             *settings_lines(record),
             f"Last run {full_time(record.last_run_at)}: {self._result_of(record)}",
         ]
