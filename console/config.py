@@ -16,9 +16,15 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from console.core.secrets import mask_secret
 from console.destinations import registry
-from console.engine.commands import CommandRefused, Commands, DestinationChange
-from console.engine.destinations import list_destinations
+from console.engine.commands import (
+    AuthorizationChange,
+    CommandRefused,
+    Commands,
+    DestinationChange,
+)
+from console.engine.destinations import detached, list_destinations
 from state.audiences import list_audiences
+from state.authorizations import list_authorizations
 from state.db import Store
 
 
@@ -31,6 +37,7 @@ class ApplyReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
 
     def summary_line(self) -> str:
         parts = []
@@ -40,6 +47,8 @@ class ApplyReport:
             parts.append("updated " + ", ".join(self.updated))
         if self.audiences:
             parts.append("audiences " + ", ".join(self.audiences))
+        if self.authorizations:
+            parts.append("authorizations " + ", ".join(self.authorizations))
         return "; ".join(parts) or "nothing to apply"
 
 
@@ -98,7 +107,7 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
     """Create or update destinations and audiences by name, in one transaction (the engine's
     command service writes them; this reads and validates the file)."""
     document = _read_toml(path)
-    unknown = set(document) - {"destinations", "audiences"}
+    unknown = set(document) - {"destinations", "audiences", "authorizations"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}")
     audiences = document.get("audiences", [])
@@ -141,11 +150,39 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
         if not isinstance(enabled, bool):
             raise ConfigError(f"{path}: destination {name!r}: enabled: must be true or false")
         parsed.append(DestinationChange(name, settings, enabled))
+    authorizations = parse_authorizations(path, document.get("authorizations", []))
     try:
-        applied = Commands(store).apply_configuration(audience_rules, parsed)
+        applied = Commands(store).apply_configuration(audience_rules, parsed, authorizations)
     except CommandRefused as exc:
+        if exc.destination is None:
+            raise ConfigError(f"{path}: {exc.field}: {exc}") from None
         raise ConfigError(f"{path}: destination {exc.destination!r}: {exc.field}: {exc}") from None
-    return ApplyReport(applied.created, applied.updated, applied.audiences)
+    return ApplyReport(applied.created, applied.updated, applied.audiences, applied.authorizations)
+
+
+def parse_authorizations(path: Path, entries: Any) -> list[AuthorizationChange]:
+    """`[[authorizations]]`: label, api_key (the key, `env:NAME`, or the mask of the stored
+    one), optional description."""
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: use [[authorizations]] tables")
+    found: list[AuthorizationChange] = []
+    for index, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: authorization #{index}: must be a table")
+        unknown = set(entry) - {"label", "description", "api_key"}
+        if unknown:
+            raise ConfigError(
+                f"{path}: authorization #{index}: unknown field(s) {', '.join(sorted(unknown))}"
+            )
+        label, key, description = entry.get("label"), entry.get("api_key"), entry.get("description")
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"{path}: authorization #{index}: label: required, as text")
+        if not isinstance(key, str) or not key.strip():
+            raise ConfigError(f"{path}: authorization {label!r}: api_key: required, as text")
+        if description is not None and not isinstance(description, str):
+            raise ConfigError(f"{path}: authorization {label!r}: description: must be text")
+        found.append(AuthorizationChange(label.strip(), key, description))
+    return found
 
 
 def _plain(value: Any, include_secrets: bool) -> Any:
@@ -165,13 +202,21 @@ def export_config(store: Store, *, include_secrets: bool = False) -> str:
     with store.read() as conn:
         destinations = list_destinations(conn)
         audiences = list_audiences(conn)
+        authorizations = list_authorizations(conn)
     document: dict[str, Any] = {}
+    if authorizations:
+        document["authorizations"] = [
+            {"label": a.label, "api_key": _plain(SecretStr(a.api_key), include_secrets)}
+            | ({"description": a.description} if a.description else {})
+            for a in authorizations
+        ]
     if audiences:
         document["audiences"] = [{"name": a.name, "rule": a.rule} for a in audiences]
     entries = []
     for destination in destinations:
         data = {"name": destination.name, "enabled": destination.enabled}
-        data.update(_plain(dict(destination.settings), include_secrets))
+        # A destination naming an authorization carries its key only through it.
+        data.update(_plain(dict(detached(destination.settings)), include_secrets))
         entries.append(data)
     if entries:
         document["destinations"] = entries

@@ -309,3 +309,16 @@ class DestinationStamp(SQLModel, table=True):
     destination_id: int = Field(primary_key=True, foreign_key="destinations.id")
     changed_by: str | None = None
     enabled_since: str | None = None
+
+
+class Authorization(SQLModel, table=True):
+    """A reusable API key authorization (seed 001): a label, an optional description and the
+    key (the key itself or `env:NAME`), chosen by name by several destinations."""
+
+    __tablename__ = "authorizations"
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(unique=True)
+    description: str | None = None
+    api_key: str
+    created_at: str
+    updated_at: str

@@ -25,7 +25,16 @@ from sqlalchemy import (
 from console.core import clock
 from console.core.vocab import ImportJobStatus, OutboxStatus
 from state.audiences import list_audiences
-from state.models import DailyStat, Destination, Event, ImportJob, OutboxRow, SyncRun, table_of
+from state.models import (
+    Authorization,
+    DailyStat,
+    Destination,
+    Event,
+    ImportJob,
+    OutboxRow,
+    SyncRun,
+    table_of,
+)
 
 OUTBOX = table_of(OutboxRow)
 STATS = table_of(DailyStat)
@@ -33,6 +42,7 @@ RUNS = table_of(SyncRun)
 DESTINATIONS = table_of(Destination)
 EVENTS = table_of(Event)
 JOBS = table_of(ImportJob)
+AUTHORIZATIONS = table_of(Authorization)
 
 
 @dataclass(frozen=True)
@@ -396,6 +406,11 @@ def run_rows_page(
 
 
 # -- choices offered by the forms ------------------------------------------------------------
+
+
+def authorization_labels(conn: Connection) -> list[str]:
+    """The saved authorizations, by label (the destination form's picker)."""
+    return list(conn.scalars(select(AUTHORIZATIONS.c.label).order_by(AUTHORIZATIONS.c.label)))
 
 
 def audience_names(conn: Connection) -> list[str]:

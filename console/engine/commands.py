@@ -19,10 +19,16 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, SecretStr
 
 from console.core.operator import operator_name
-from console.core.secrets import is_masked, mask_secret, secret_fields
+from console.core.secrets import check_secret, is_masked, mask_secret, secret_fields
 from console.destinations import registry
 from console.engine.destinations import get_destination, list_destinations, save_destination
 from state.audiences import list_audiences, save_audience
+from state.authorizations import (
+    delete_authorization,
+    get_authorization,
+    list_authorizations,
+    save_authorization,
+)
 from state.cursors import forget_cursors
 from state.db import Connection, Store
 from state.destinations import remove_destination as delete_destination
@@ -77,6 +83,16 @@ class Applied:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AuthorizationChange:
+    """One authorization of a configuration file: label, key (or `env:NAME`, or a mask)."""
+
+    label: str
+    api_key: str
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +196,10 @@ class Commands:
 
     # -- configuration ------------------------------------------------------------------------
     def apply_configuration(
-        self, audiences: Mapping[str, str], destinations: Sequence[DestinationChange]
+        self,
+        audiences: Mapping[str, str],
+        destinations: Sequence[DestinationChange],
+        authorizations: Sequence[AuthorizationChange] = (),
     ) -> Applied:
         """Save audiences (rules already validated) and destinations in ONE transaction: a
         refusal (CommandRefused naming the destination and field) changes nothing.
@@ -189,6 +208,12 @@ class Commands:
         mask stands for; an exported audience must exist, in the store or in `audiences`."""
         applied = Applied()
         with self.store.write() as conn:
+            for authorization in authorizations:
+                _save_authorization(
+                    conn, authorization.label, authorization.api_key, authorization.description
+                )
+                applied.authorizations.append(authorization.label)
+            labels = {a.label for a in list_authorizations(conn)}
             known = {audience.name for audience in list_audiences(conn)}
             for name, rule in audiences.items():
                 save_audience(conn, name, rule)
@@ -202,6 +227,13 @@ class Commands:
                         destination=change.name,
                         field="export.audience",
                     )
+                label = getattr(change.settings, "authorization", None)
+                if label and label not in labels:
+                    raise CommandRefused(
+                        f"no authorization named {label!r}",
+                        destination=change.name,
+                        field="authorization",
+                    )
                 settings = _unmask_secrets(conn, change.name, change.settings)
                 try:
                     _, created = save_destination(
@@ -211,6 +243,26 @@ class Commands:
                     raise CommandRefused(str(exc), destination=change.name, field="kind") from None
                 (applied.created if created else applied.updated).append(change.name)
         return applied
+
+    # -- authorizations -----------------------------------------------------------------------
+    def save_authorization(self, label: str, api_key: str, description: str | None = None) -> Saved:
+        """Create or update a reusable authorization; every destination naming it uses the new
+        key from its next request on. A masked key (an exported file) keeps the stored one."""
+        with self.store.write() as conn:
+            return Saved(*_save_authorization(conn, label, api_key, description))
+
+    def remove_authorization(self, label: str) -> None:
+        """Remove an authorization no destination uses; refused naming the users otherwise."""
+        with self.store.write() as conn:
+            users = authorization_users(conn, label)
+            if users:
+                raise CommandRefused(
+                    f"authorization {label!r} is used by {', '.join(users)}; choose another "
+                    "for them first",
+                    field="authorization",
+                )
+            if not delete_authorization(conn, label):
+                raise CommandRefused(f"no authorization named {label!r}", field="authorization")
 
     # -- suppressions -------------------------------------------------------------------------
     def add_suppressions(self, md5s: Sequence[str], source: str) -> int:
@@ -271,3 +323,35 @@ def _unmask_secrets(conn: Connection, name: str, settings: BaseModel) -> BaseMod
             )
         settings = settings.model_copy(update={field_name: stored})
     return settings
+
+
+def authorization_users(conn: Connection, label: str) -> list[str]:
+    """Names of the destinations whose settings name this authorization."""
+    return [
+        d.name
+        for d in list_destinations(conn)
+        if getattr(d.settings, "authorization", None) == label
+    ]
+
+
+def _save_authorization(
+    conn: Connection, label: str, api_key: str, description: str | None
+) -> tuple[int, bool]:
+    label = label.strip()
+    if not label:
+        raise CommandRefused("an authorization needs a label", field="label")
+    key = api_key.strip()
+    if is_masked(key):
+        existing = get_authorization(conn, label)
+        if existing is None or mask_secret(SecretStr(existing.api_key)) != key:
+            raise CommandRefused(
+                f"authorization {label!r}: the key is masked (exported without "
+                "--include-secrets) and matches no stored key; put the key back or use env:NAME",
+                field="api_key",
+            )
+        key = existing.api_key
+    try:
+        key = check_secret(SecretStr(key)).get_secret_value()
+    except ValueError as exc:
+        raise CommandRefused(f"authorization {label!r}: API key {exc}", field="api_key") from None
+    return save_authorization(conn, label, key, (description or "").strip() or None)

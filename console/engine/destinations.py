@@ -3,15 +3,19 @@ parsed into the kind's typed model through the registry (the store keeps them as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from console.destinations import registry
 from console.destinations.kind import DestinationKind
+from state.authorizations import get_authorization
 from state.db import Connection, Store
 from state.destinations import StoredDestination, get_stored, list_stored, store_destination
+
+# Settings fields by which a kind takes its key from a saved authorization (ReSci's).
+AUTHORIZATION, API_KEY = "authorization", "api_key"
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,32 @@ def typed(stored: StoredDestination) -> DestinationRecord:
 
 
 def list_destinations(conn: Connection) -> list[DestinationRecord]:
-    return [typed(stored) for stored in list_stored(conn)]
+    return [with_authorization(conn, typed(stored)) for stored in list_stored(conn)]
 
 
 def get_destination(conn: Connection, name_or_id: str | int) -> DestinationRecord | None:
     stored = get_stored(conn, name_or_id)
-    return typed(stored) if stored else None
+    return with_authorization(conn, typed(stored)) if stored else None
+
+
+def with_authorization(conn: Connection, record: DestinationRecord) -> DestinationRecord:
+    """A destination that names an authorization carries that authorization's key as it is
+    now (changing it there changes it for every destination naming it); one that names a
+    missing authorization has no key, and its kind says so when it is used."""
+    label = getattr(record.settings, AUTHORIZATION, None)
+    if not label:
+        return record
+    found = get_authorization(conn, label)
+    key = SecretStr(found.api_key) if found is not None else None
+    return replace(record, settings=record.settings.model_copy(update={API_KEY: key}))
+
+
+def detached(settings: BaseModel) -> BaseModel:
+    """The settings as stored: a destination naming an authorization keeps no key of its own
+    (the one it was loaded with is the authorization's)."""
+    if getattr(settings, AUTHORIZATION, None):
+        return settings.model_copy(update={API_KEY: None})
+    return settings
 
 
 def save_destination(
@@ -74,6 +98,7 @@ def save_destination(
     """Create or update by name. Returns (id, created). A kind never changes under a name; a
     change that lets through rows the old settings held back reads those rows again."""
     declared = registry.kind_of(settings)
+    settings = detached(settings)
 
     def rescan(old_json: str) -> list[str]:
         old = registry.parse_settings(declared.name, old_json)

@@ -121,7 +121,7 @@ async def test_form_errors_are_shown_and_nothing_is_saved(
             str(w.id): str(w.render()) for w in form.query(".field-error") if w.has_class("-shown")
         }
         assert "a name is required" in errors["error-name"]
-        assert "must not be empty" in errors["error-api_key"]
+        assert "choose an authorization or enter an API key" in errors["error-api_key"]
         assert "Site ID is a number" in errors["error-site_id"]
         assert "3 problems" in str(form.query_one("#form-problems", Static).render())
         await press(pilot, "escape")

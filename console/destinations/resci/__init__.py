@@ -98,19 +98,26 @@ def _describe(settings: ResciSettings) -> list[tuple[str, str]]:
     # One (label, value) pair a panel line, shown as `label value`.
     export = settings.export
     events = ", ".join(f"{c} → {r}" for c, r in settings.events.items()) or "none"
-    return [
-        (
+    key = (
+        (f"Authorization {settings.authorization}", mask_secret(settings.api_key))
+        if settings.authorization
+        else (
             settings.api_key_label,
             mask_secret(settings.api_key)
-            + (f" ({settings.api_key_description})" if settings.api_key_description else "")
-            + f" · endpoint {settings.endpoint}",
-        ),
+            + (f" ({settings.api_key_description})" if settings.api_key_description else ""),
+        )
+    )
+    job = settings.export_label or ""
+    if job and settings.export_description:
+        job += f" ({settings.export_description})"
+    return [
+        (key[0], key[1] + f" · endpoint {settings.endpoint}"),
         (
             "Site ID",
             f"{settings.site_id or '—'} · on-site {'on' if settings.on_site else 'off'} · "
             + (
                 f"exports audience {export.audience} ({len(export.fields)} fields, exit as "
-                f"{export.exit_mode})"
+                f"{export.exit_mode})" + (f" · job {job}" if job else "")
                 if export
                 else "no audience export"
             ),

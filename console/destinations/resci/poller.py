@@ -73,7 +73,7 @@ def adapter_for(settings: ResciSettings) -> ResciAdapter:
     time, never stored resolved)."""
     return ResciAdapter(
         settings.endpoint,
-        resolve_secret(settings.api_key),
+        resolve_secret(settings.key()),
         settings.site_id,
         key_label=settings.api_key_label,
     )

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from console.core.fields import CONTACT_FIELDS
-from console.core.secrets import check_secret, http_url
-from console.destinations.settings_fields import NonEmptyStr, ScheduleMinutes
+from console.core.secrets import SecretError, check_secret, http_url
+from console.destinations.settings_fields import NonEmptyStr, OptionalText, ScheduleMinutes
 
 RESCI_DEFAULT_ENDPOINT = "https://data.retentionscience.com"
 RESCI_RESERVED_EVENTS: tuple[str, ...] = (
@@ -83,13 +91,19 @@ class ResciSettings(BaseModel):
     # The model-level rule (On-Site needs a Site ID) is shown under the Site ID field.
     model_config = ConfigDict(extra="forbid", json_schema_extra={"errors_shown_at": "site_id"})
     kind: Literal["resci"] = "resci"
-    api_key: SecretStr = Field(
+    authorization: OptionalText = Field(
+        default=None,
+        title="Authorization",
+        description="A saved authorization (shared by destinations), or none: this "
+        "destination's own key below.",
+        json_schema_extra={"section": "API key authorization", "widget": "authorization"},
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
         title="API key",
-        description="ReSci Data API key, or `env:NAME`.",
-        json_schema_extra={
-            "section": "API key authorization",
-            "placeholder": "ReSci Data API key, or env:NAME",
-        },
+        description="ReSci Data API key, or `env:NAME` (when no authorization is chosen).",
+        json_schema_extra={"placeholder": "ReSci Data API key, or env:NAME"},
+        validate_default=True,
     )
     api_key_label: NonEmptyStr = Field(
         default="ReSci API key",
@@ -126,10 +140,21 @@ class ResciSettings(BaseModel):
         description="deliver mapped events",
     )
     schedule_minutes: ScheduleMinutes = 15
+    export_label: OptionalText = Field(
+        default=None,
+        title="Job label",
+        description="Identifies the export job (seed 001); the destination's name when empty.",
+        json_schema_extra={"section": "Audience export", "placeholder": "optional"},
+    )
+    export_description: OptionalText = Field(
+        default=None,
+        title="Job description",
+        json_schema_extra={"placeholder": "optional: what this export is for"},
+    )
     export: ResciExport | None = Field(
         default=None,
         title="Audience export",
-        json_schema_extra={"section": "Audience export", "widget": "audience_export"},
+        json_schema_extra={"widget": "audience_export"},
     )
     events: dict[str, str] = Field(
         default={},
@@ -138,9 +163,22 @@ class ResciSettings(BaseModel):
         json_schema_extra={"form": "hidden"},
     )
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key(cls, value: object) -> object:
+        # An empty key field (the form, with an authorization chosen) is no key.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return value
+
     @field_validator("api_key")
     @classmethod
-    def _api_key(cls, value: SecretStr) -> SecretStr:
+    def _api_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            # Said under the key's field (the authorization is validated before it).
+            if not info.data.get("authorization"):
+                raise ValueError("choose an authorization or enter an API key")
+            return None
         return check_secret(value)
 
     @field_validator("endpoint")
@@ -175,6 +213,17 @@ class ResciSettings(BaseModel):
                     f"({', '.join(RESCI_RESERVED_EVENTS)})"
                 )
         return {custom.strip(): reserved for custom, reserved in events.items()}
+
+    def key(self) -> SecretStr:
+        """The key a request carries: this destination's own, or its authorization's (filled
+        in when the destination is loaded from the store). Raises SecretError when the named
+        authorization was not found."""
+        if self.api_key is None:
+            raise SecretError(
+                f"authorization {self.authorization!r} does not exist (any more): choose "
+                "another or create it"
+            )
+        return self.api_key
 
     @model_validator(mode="after")
     def _on_site_needs_site(self) -> ResciSettings:

@@ -28,10 +28,18 @@ from console.destinations.fields import GENERAL, FormField, errors_shown_at, for
 from console.destinations.fields import Input as Kind
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord
+from console.ui.screens.authorization_picker import (
+    NEW,
+    OWN_KEY,
+    new_authorization_dialog,
+    picked,
+    picker,
+    picker_options,
+)
 from console.ui.screens.base import ConsoleModal
 from console.ui.widgets.form_fields import FieldRow, FormInput, SectionTitle
 from console.ui.widgets.status_bar import StatusBar
-from state.queries import audience_names
+from state.queries import audience_names, authorization_labels
 
 NO_EXPORT = "__none__"
 # There are no default export fields (seed 001): the operator maps at least one, here as
@@ -40,6 +48,7 @@ NO_EXPORT = "__none__"
 # named after the field (`export_audience`, `export_fields`, `exit_mode`); model errors on its
 # fields show on the second, others on the first.
 AUDIENCE_EXPORT = "audience_export"
+AUTHORIZATION = "authorization"
 EXIT_MODES = [
     ("set the membership attribute false", "attribute"),
     ("set date_unsubscribed", "unsubscribe"),
@@ -185,6 +194,9 @@ class DestinationForm(ConsoleModal[str]):
         yield FieldRow(field.label, widget, field.id)
 
     def _widget_rows(self, field: FormField, value: Any) -> ComposeResult:
+        if field.widget == AUTHORIZATION:
+            yield FieldRow(field.label, picker(field.id, [], value), field.id, hint=field.help)
+            return
         if field.widget != AUDIENCE_EXPORT:
             raise TypeError(f"the console has no form widget named {field.widget!r}")
         current = value.audience if value is not None else None
@@ -223,6 +235,52 @@ class DestinationForm(ConsoleModal[str]):
             "exit_mode",
         )
 
+    def _authorization_field(self) -> FormField | None:
+        return next((f for f in self.fields if f.widget == AUTHORIZATION), None)
+
+    @work(thread=True, group="form-load")
+    def _load_authorizations(self, select: str | None = None) -> None:
+        with self.console.store.read() as conn:
+            labels = authorization_labels(conn)
+        self.app.call_from_thread(self._set_authorizations, labels, select)
+
+    def _set_authorizations(self, labels: list[str], select: str | None) -> None:
+        field = self._authorization_field()
+        if field is None:
+            return
+        widget: Select[str] = self.query_one(f"#f-{field.id}", Select)
+        stored = getattr(self.settings, field.name, None) if self.settings else None
+        current = select or picked(widget.value) or stored
+        widget.set_options(picker_options(labels, current))
+        widget.value = current or OWN_KEY
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        field = self._authorization_field()
+        if field is None or event.select.id != f"f-{field.id}" or event.value != NEW:
+            return
+
+        widget: Select[str] = self.query_one(f"#f-{field.id}", Select)
+
+        def created(values: object) -> None:
+            if isinstance(values, dict):
+                self._create_authorization(values)
+            else:
+                widget.value = OWN_KEY
+
+        self.app.push_screen(new_authorization_dialog(), created)
+
+    @work(thread=True, exclusive=True, group="form-save")
+    def _create_authorization(self, values: dict[str, str]) -> None:
+        try:
+            self.console.engine.commands.save_authorization(
+                values["label"], values["api_key"], values["description"]
+            )
+        except CommandRefused as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Saved authorization {values['label']}")
+        self._load_authorizations(values["label"])
+
     def _export_field(self) -> FormField | None:
         return next((f for f in self.fields if f.widget == AUDIENCE_EXPORT), None)
 
@@ -233,6 +291,8 @@ class DestinationForm(ConsoleModal[str]):
         self.query_one(first).focus()
         if self._export_field() is not None:
             self._load_audiences()
+        if self._authorization_field() is not None:
+            self._load_authorizations()
 
     @work(thread=True, group="form-load")
     def _load_audiences(self) -> None:
@@ -304,6 +364,8 @@ class DestinationForm(ConsoleModal[str]):
             elif kind is Kind.SECTION:
                 inner = getattr(old, field.name) if old is not None else None
                 values[field.name] = self._collect(field.children, inner)
+            elif kind is Kind.WIDGET and field.widget == AUTHORIZATION:
+                values[field.name] = picked(self.query_one(f"#f-{field.id}", Select).value)
             elif kind is Kind.WIDGET:
                 values[field.name] = self._collect_export(field, old)
             elif kind is Kind.SECRET:
@@ -342,6 +404,8 @@ class DestinationForm(ConsoleModal[str]):
             return location[0]
         if field.input is Kind.SECTION and len(location) > 1:
             return "-".join(location[:2])
+        if field.widget == AUTHORIZATION:
+            return field.id
         if field.input is Kind.WIDGET:
             return f"{field.id}_fields" if location[1:2] == ["fields"] else f"{field.id}_audience"
         return field.id
