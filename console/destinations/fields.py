@@ -47,6 +47,8 @@ class FormField:
     invalid: str | None
     """The inline check's message (and, for integers, the message shown on save)."""
     widget: str | None
+    suggest: str | None
+    """A store column whose values the form offers as this field is typed (hint `suggest`)."""
     minimum: int | None
     maximum: int | None
     children: tuple[FormField, ...] = ()
@@ -122,6 +124,7 @@ def _field(path: tuple[str, ...], info: FieldInfo) -> FormField:
         pattern=hints.get("pattern"),
         invalid=hints.get("invalid"),
         widget=hints.get("widget"),
+        suggest=hints.get("suggest"),
         minimum=_bound(info, Ge),
         maximum=_bound(info, Le),
         children=children,

@@ -86,5 +86,9 @@ EventNames = Annotated[
 ]
 EmailDomains = Annotated[
     list[NonEmptyStr],
-    Field(title="Email domains", json_schema_extra={"placeholder": "gmail.com, yahoo.com"}),
+    Field(
+        title="Email domains",
+        # Seed 002: this option fills itself from the collected contacts.
+        json_schema_extra={"placeholder": "gmail.com, yahoo.com", "suggest": "email_domain"},
+    ),
 ]

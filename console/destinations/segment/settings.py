@@ -35,7 +35,9 @@ class SegmentFilters(BaseModel):
         json_schema_extra={"placeholder": "full URL or any part of one"},
     )
     landing_page_domains: list[NonEmptyStr] = Field(
-        default=[], title="Landing page domains", json_schema_extra={"placeholder": "shop.example"}
+        default=[],
+        title="Landing page domains",
+        json_schema_extra={"placeholder": "shop.example", "suggest": "landing_page_domain"},
     )
     states: list[NonEmptyStr] = Field(
         default=[],

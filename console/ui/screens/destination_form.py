@@ -28,6 +28,7 @@ from console.destinations.fields import GENERAL, FormField, errors_shown_at, for
 from console.destinations.fields import Input as Kind
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord
+from console.ui.form_values import format_export_fields, parse_export_fields, split_list
 from console.ui.screens.authorization_picker import (
     NEW,
     OWN_KEY,
@@ -37,8 +38,10 @@ from console.ui.screens.authorization_picker import (
     picker_options,
 )
 from console.ui.screens.base import ConsoleModal
+from console.ui.widgets.domain_suggester import DomainSuggester, hint_text
 from console.ui.widgets.form_fields import FieldRow, FormInput, SectionTitle
 from console.ui.widgets.status_bar import StatusBar
+from state.domains import domain_counts
 from state.queries import audience_names, authorization_labels
 
 NO_EXPORT = "__none__"
@@ -57,25 +60,6 @@ EXIT_MODES = [
 
 def _not_blank(value: str) -> bool:
     return bool(value.strip())
-
-
-def split_list(text: str) -> list[str]:
-    """`a, b,,c` -> [a, b, c]."""
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def format_export_fields(fields: dict[str, str]) -> str:
-    return ", ".join(f"{source}={target}" for source, target in fields.items())
-
-
-def parse_export_fields(text: str) -> dict[str, str]:
-    """`first_name=full_name, address_city=city` -> a mapping; an entry without `=` maps onto
-    nothing, which the settings model refuses by name."""
-    fields: dict[str, str] = {}
-    for entry in split_list(text):
-        source, _, target = entry.partition("=")
-        fields[source.strip()] = target.strip()
-    return fields
 
 
 def _validators(field: FormField) -> list[Validator]:
@@ -181,6 +165,15 @@ class DestinationForm(ConsoleModal[str]):
             )
         elif field.input is Kind.CHECKBOX:
             widget = Checkbox(field.help, bool(value), id=widget_id, compact=True)
+        elif field.input is Kind.LIST and field.suggest:
+            widget = FormInput(
+                ", ".join(value or []),
+                placeholder=field.placeholder,
+                id=widget_id,
+                suggester=DomainSuggester(),
+            )
+            yield FieldRow(field.label, widget, field.id, hint="reading the domains seen…")
+            return
         elif field.input is Kind.LIST:
             widget = FormInput(", ".join(value or []), placeholder=field.placeholder, id=widget_id)
         else:
@@ -293,6 +286,28 @@ class DestinationForm(ConsoleModal[str]):
             self._load_audiences()
         if self._authorization_field() is not None:
             self._load_authorizations()
+        suggested = [f for f in _walk(self.fields) if f.suggest]
+        if suggested:
+            self._load_domains(suggested)
+
+    @work(thread=True, group="form-load")
+    def _load_domains(self, fields: list[FormField]) -> None:
+        with self.console.store.read() as conn:
+            seen = {f.id: domain_counts(conn, str(f.suggest)) for f in fields}
+        self.app.call_from_thread(self._set_domains, seen)
+
+    def _set_domains(self, seen: dict[str, list[tuple[str, int]]]) -> None:
+        for field_id, domains in seen.items():
+            widget = self.query_one(f"#f-{field_id}", Input)
+            if isinstance(widget.suggester, DomainSuggester):
+                widget.suggester.seen = domains
+                self._show_domains(field_id, widget.value)
+
+    def _show_domains(self, field_id: str, value: str) -> None:
+        widget = self.query_one(f"#f-{field_id}", Input)
+        if isinstance(widget.suggester, DomainSuggester):
+            hint = self.query_one(f"#row-{field_id} .field-hint", Static)
+            hint.update(hint_text(widget.suggester.seen, value))
 
     @work(thread=True, group="form-load")
     def _load_audiences(self) -> None:
@@ -317,6 +332,8 @@ class DestinationForm(ConsoleModal[str]):
     # -- inline validation --------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
         field = (event.input.id or "").removeprefix("f-")
+        if isinstance(event.input.suggester, DomainSuggester):
+            self._show_domains(field, event.value)
         row = self._row(field)
         if row is None:
             return

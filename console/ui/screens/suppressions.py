@@ -16,10 +16,10 @@ from textual.widgets import Static
 from console.core.operator import operator_name
 from console.ingest.suppressions import suppression_md5, suppression_search
 from console.reports.suppressions import SUPPRESSIONS, UNKNOWN
+from console.ui.form_values import split_list
 from console.ui.formatting import count, counted
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.confirm import ConfirmScreen
-from console.ui.screens.destination_form import split_list
 from console.ui.screens.mapping_forms import text_dialog
 from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.paged_table import PagedTable
