@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import SecretStr
+from rich.text import Text
 from textual.widgets import Select
 
 from console.core.secrets import check_secret
+from console.core.text import printable
 from console.ui.screens.mapping_forms import Apply, MappingDialog
 from console.ui.widgets.form_fields import FormInput
 
@@ -18,12 +20,13 @@ OWN_KEY = "__own_key__"
 NEW = "__new__"
 
 
-def picker_options(labels: list[str], current: str | None) -> list[tuple[str, str]]:
-    options = [("none: this destination's own API key (below)", OWN_KEY)]
-    options += [(label, label) for label in labels]
+def picker_options(labels: list[str], current: str | None) -> list[tuple[Text, str]]:
+    """The picker's choices; labels are the operator's words, shown as text, never markup."""
+    options = [(Text("none: this destination's own API key (below)"), OWN_KEY)]
+    options += [(Text(printable(label)), label) for label in labels]
     if current and current not in labels:
-        options.append((f"{current} (missing)", current))
-    options.append(("create a new authorization…", NEW))
+        options.append((Text(printable(f"{current} (missing)")), current))
+    options.append((Text("create a new authorization…"), NEW))
     return options
 
 
