@@ -25,6 +25,14 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 """0 all went well; 1 some rows failed or are still queued for retry; 2 bad configuration or
 input; 3 another engine is working a destination (nothing was sent for it)."""
 
+EXIT_CODES_HELP = """\b
+Exit codes (--run-once and the commands):
+  0  all went well
+  1  rows failed or wait for a retry (import: rows were rejected)
+  2  bad configuration or input: a usage error, a refused file or store
+  3  another engine holds a destination (--run-once sent it nothing)"""
+"""The codes above as the root command's `--help` lists them (`\\b`: click keeps the lines)."""
+
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(

@@ -87,7 +87,13 @@ PAGE = 1000
     help="Only failures recorded on this day (YYYY-MM-DD).",
 )
 @click.option("--search", default=None, help="Match email, domain or feedback text.")
-@click.option("--limit", type=click.IntRange(1, 1_000_000), default=200, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1_000_000),
+    default=200,
+    show_default=True,
+    help="At most this many failures, newest first.",
+)
 @db_option
 @click.pass_context
 def failures(
@@ -111,9 +117,15 @@ def failures(
 
 
 @click.command()
-@click.option("--destination", default=None)
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--destination", default=None, help="Only this destination's runs.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="At most this many runs, newest first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @db_option
 @click.pass_context
 def history(

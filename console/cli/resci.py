@@ -67,7 +67,13 @@ def tag(ctx: click.Context, destination: str, db: str | None) -> None:
 @resci.command("jobs")
 @click.argument("destination")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="At most this many jobs, newest first.",
+)
 @db_option
 @click.pass_context
 def jobs(ctx: click.Context, destination: str, as_json: bool, limit: int, db: str | None) -> None:

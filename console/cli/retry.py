@@ -8,7 +8,7 @@ from console.cli.options import DAY, day_text, db_option, known_destination, sto
 
 
 @click.command()
-@click.option("--destination", default=None)
+@click.option("--destination", default=None, help="Only this destination's failures.")
 @click.option(
     "--day",
     type=DAY,
@@ -16,7 +16,9 @@ from console.cli.options import DAY, day_text, db_option, known_destination, sto
     callback=day_text,
     help="Failures recorded on this day (YYYY-MM-DD).",
 )
-@click.option("--search", default=None)
+@click.option(
+    "--search", default=None, help="Failures whose email, domain or feedback holds this text."
+)
 @db_option
 @click.pass_context
 def retry(

@@ -17,6 +17,7 @@ import click
 from console.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_BUSY,
+    EXIT_CODES_HELP,
     EXIT_FAILED,
     EXIT_OK,
     configure_logging,
@@ -28,9 +29,20 @@ from console.cli.options import (
 from console.core.text import printable
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, epilog=EXIT_CODES_HELP)
+@click.version_option(
+    package_name="retention-console",
+    prog_name="retention-console",
+    message="%(prog)s %(version)s",
+    help="Print the installed version and exit.",
+)
 @click.option("--run-once", is_flag=True, help="Deliver every enabled destination once and exit.")
-@click.option("--destination", "destinations", multiple=True, help="With --run-once: only these.")
+@click.option(
+    "--destination",
+    "destinations",
+    multiple=True,
+    help="With --run-once: only this destination (repeat for more).",
+)
 @click.option(
     "--max-wait",
     type=click.FloatRange(0, 3600),
@@ -61,6 +73,13 @@ from console.core.text import printable
     help="Debug diagnostics, the engine's decisions included: on stderr, or in the console's "
     "log file while the console runs.",
 )
+@click.option(
+    "--no-engine",
+    is_flag=True,
+    help="Open the console without a scheduler of its own: scheduled runs are left to the "
+    "engine that runs elsewhere (another console, cron's --run-once); run now, retry and test "
+    "connection still work, through the same lease. `serve` opens each browser tab this way.",
+)
 @db_option
 @click.pass_context
 def main(
@@ -71,18 +90,23 @@ def main(
     lease_wait: float | None,
     settings_file: str | None,
     verbose: bool,
+    no_engine: bool,
     db: str | None,
 ) -> None:
-    """Retention Console: feed Retention Science and Segment from your contact store."""
+    """Retention Console: feed Retention Science and Segment from your contact store.
+
+    Without a command, opens the console (a terminal UI); --run-once delivers once and exits,
+    for cron and systemd timers.
+    """
     configure_logging(verbose)
     if ctx.invoked_subcommand is not None:
         return
     if run_once:
         ctx.exit(_run_once(ctx, db, destinations, max_wait, lease_wait))
-    _open_console(ctx, db)
+    _open_console(ctx, db, start_engine=not no_engine)
 
 
-def _open_console(ctx: click.Context, db: str | None) -> None:
+def _open_console(ctx: click.Context, db: str | None, *, start_engine: bool) -> None:
     # --max-wait and --lease-wait are --run-once's; the console takes the settings as they are.
     settings = engine_settings(ctx)
     store = store_for(ctx, db, create=True)
@@ -95,6 +119,7 @@ def _open_console(ctx: click.Context, db: str | None) -> None:
     make_app(
         store,
         engine_options=settings.engine_options(headless=False),
+        start_engine=start_engine,
         page_size=settings.page_size,
         log_file=console_log(ctx),
     ).run()

@@ -13,7 +13,12 @@ import click
     show_default=True,
     help="Segment receiver port; the ReSci receiver listens on port+1.",
 )
-@click.option("--resci-port", type=click.IntRange(0, 65535), default=None)
+@click.option(
+    "--resci-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="ReSci receiver port (default: --port + 1).",
+)
 @click.option(
     "--job-delay",
     type=click.FloatRange(0, 7200),
