@@ -373,17 +373,18 @@ class _ContactWriter:
             )
 
 
-def import_contacts(store: Store, path: Path) -> ImportReport:
+def import_contacts(store: Store, path: Path, *, encoding: str | None = None) -> ImportReport:
     """Upsert the contacts of a `.csv`, `.jsonl` or `.ndjson` file, in one transaction.
 
     Bad rows are reported (line and reason) and skipped; the good ones land. Raises
     FileRejected, with nothing written, when the file as a whole is not a contacts file.
+    `encoding`: see `console.ingest.reader.open_text` (None: UTF-8, or UTF-16 by its BOM).
     """
     path = Path(path)
     fmt = file_format(path, ("csv", "jsonl"), "contacts are read from .csv, .jsonl or .ndjson")
     report = ImportReport(kind="contacts", path=str(path))
     now = clock.now_iso()
-    with open_text(path) as handle:
+    with open_text(path, encoding) as handle:
         rows = _csv_rows(path, handle) if fmt == "csv" else _jsonl_contacts(handle)
         return write_chunks(
             store, report, rows, lambda conn: _ContactWriter(conn, report, now).write

@@ -195,13 +195,14 @@ class _EventWriter:
         self.insert.run(conn, fresh)
 
 
-def import_events(store: Store, path: Path) -> ImportReport:
+def import_events(store: Store, path: Path, *, encoding: str | None = None) -> ImportReport:
     """Insert the events of a `.jsonl` / `.ndjson` file (one Segment track object a line) in
     one transaction; events whose messageId is already stored with the same content count as
     unchanged, with other content as rejected (a conflict).
 
     Bad lines are reported (line and reason) and skipped. Raises FileRejected, with nothing
     written, for a CSV or other non-JSONL file, a binary file or one without rows.
+    `encoding`: see `console.ingest.reader.open_text` (None: UTF-8, or UTF-16 by its BOM).
     """
     path = Path(path)
     file_format(
@@ -210,7 +211,7 @@ def import_events(store: Store, path: Path) -> ImportReport:
         "events are JSONL (.jsonl or .ndjson), one Segment track object a line",
     )
     report = ImportReport(kind="events", path=str(path))
-    with open_text(path) as handle:
+    with open_text(path, encoding) as handle:
         return write_chunks(
             store, report, _rows(handle), lambda conn: _EventWriter(conn, report).write
         )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
@@ -35,6 +36,24 @@ CHUNK_ROWS = 5_000
 
 BOM = codecs.BOM_UTF8
 NUL_REASON = "contains a NUL character"
+UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+UTF32_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"))
+ENCODING_LABELS = {
+    "utf-16-le": "UTF-16",
+    "utf-16-be": "UTF-16",
+    "utf-16": "UTF-16",
+    "utf-32-le": "UTF-32",
+    "utf-32-be": "UTF-32",
+    "utf-32": "UTF-32",
+    "cp1252": "Windows-1252",
+    "iso8859-1": "Latin-1",
+}
+# Names the import commands' option: the ingest package has no other caller that reads files.
+ENCODING_HINT = (
+    "if it was saved by Excel or another Windows program, import it with --encoding cp1252"
+)
+# Raw bytes decoded at a time when a file is not UTF-8.
+TRANSCODE_CHUNK = 64 * 1024
 
 FORMATS_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
 
@@ -50,11 +69,28 @@ def file_format(path: Path, allowed: Iterable[str], what: str) -> str:
     return fmt
 
 
-def open_text(path: Path) -> BinaryIO:
-    """Open `path` for reading after checking that its head looks like UTF-8 text.
+def text_encoding(name: str) -> str:
+    """Python's name for the text encoding `name` (`cp1252`, `utf-16`, `iso8859-1` ...);
+    ValueError when there is no such text encoding (`hex` and `zlib` are codecs of bytes)."""
+    try:
+        canonical = codecs.lookup(name).name
+        "".encode(canonical)  # LookupError for a codec that is not a text encoding
+    except LookupError:
+        raise ValueError(f"{name!r} is not a text encoding Python knows") from None
+    return canonical
 
-    Raises FileRejected when the file cannot be opened, holds NUL bytes or invalid UTF-8 in
-    its first 64 KB ("... is not a text file"). The caller closes the returned file.
+
+def open_text(path: Path, encoding: str | None = None) -> BinaryIO:
+    """Open `path` for reading as UTF-8 after checking that its head looks like text.
+
+    `encoding` None reads UTF-8 (a UTF-8 byte-order mark is skipped), or UTF-16 when the file
+    starts with a UTF-16 byte-order mark (spreadsheets' "Unicode text"). Another `encoding`
+    (`text_encoding`'s name) is decoded and handed on as UTF-8, line breaks unchanged, so line
+    numbers stay the file's.
+
+    Raises FileRejected when the file cannot be opened, holds NUL characters or what its
+    encoding does not allow in its first 64 KB, or (any encoding but UTF-8) further on: the
+    message names the line. The caller closes the returned file.
     """
     try:
         handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - returned to the caller
@@ -62,31 +98,135 @@ def open_text(path: Path) -> BinaryIO:
         raise FileRejected(path, f"cannot be read ({exc.strerror or exc})") from None
     try:
         head = handle.read(TEXT_PROBE_BYTES)
-        reason = _binary_reason(head, complete=len(head) < TEXT_PROBE_BYTES)
-        if reason:
-            raise FileRejected(path, f"is not a text file ({reason})")
-        handle.seek(0)
+        if encoding is None:
+            encoding = next((name for bom, name in UTF16_BOMS if head.startswith(bom)), None)
+        if encoding in (None, "utf-8", "utf-8-sig"):
+            reason = _binary_reason(head, complete=len(head) < TEXT_PROBE_BYTES)
+            if reason:
+                raise FileRejected(path, reason)
+            handle.seek(0)
+            return handle
+        return _transcoded(path, handle, encoding)
     except OSError as exc:
         handle.close()
         raise FileRejected(path, f"cannot be read ({exc.strerror or exc})") from None
     except BaseException:
         handle.close()
         raise
-    return handle
 
 
 def _binary_reason(head: bytes, *, complete: bool) -> str | None:
     nul = head.find(b"\x00")
     if nul >= 0:
-        return f"NUL byte at offset {nul}"
+        return f"is not a text file (NUL byte at offset {nul}){_utf16_hint(head)}"
     skip = len(BOM) if head.startswith(BOM) else 0
     # An incremental decoder, because the probe may cut a multi-byte character in two.
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         decoder.decode(head[skip:], final=complete)
     except UnicodeDecodeError as exc:
-        return f"invalid UTF-8 at offset {skip + exc.start}"
+        offset = skip + exc.start
+        line = head.count(b"\n", 0, offset) + 1
+        column = offset - head.rfind(b"\n", 0, offset)
+        return (
+            f"is not UTF-8 text: line {line} has a byte UTF-8 does not allow "
+            f"(byte {column} of the line); {ENCODING_HINT}"
+        )
     return None
+
+
+def _utf16_hint(head: bytes) -> str:
+    """A hint for UTF-16 saved without its byte-order mark: mostly ASCII text, so nearly every
+    other byte is NUL (little-endian: the odd ones)."""
+    sample = head[:1024]
+    odd, even = sample[1::2], sample[0::2]
+    if len(sample) < 8:
+        return ""
+    for zeros, others, order in ((odd, even, "le"), (even, odd, "be")):
+        if zeros.count(0) >= 0.75 * len(zeros) and others.count(0) <= 0.05 * len(others):
+            return f"; if it is UTF-16 without a byte-order mark, try --encoding utf-16-{order}"
+    return ""
+
+
+def _transcoded(path: Path, handle: BinaryIO, encoding: str) -> BinaryIO:
+    """`handle` (positioned anywhere) read through `encoding` as UTF-8, after probing its head
+    for what the encoding cannot decode and for NUL characters."""
+    handle.seek(0)
+    probe = _Utf8Transcoder(path, handle, encoding, owns_file=False)
+    head = b""
+    while len(head) < TEXT_PROBE_BYTES and (piece := probe.read(TEXT_PROBE_BYTES - len(head))):
+        head += piece
+    if (nul := head.find(b"\x00")) >= 0:
+        line = head.count(b"\n", 0, nul) + 1
+        raise FileRejected(path, f"is not a text file (NUL character on line {line})")
+    handle.seek(0)
+    return io.BufferedReader(_Utf8Transcoder(path, handle, encoding))
+
+
+class _Utf8Transcoder(io.RawIOBase):
+    """A file in `encoding` read as UTF-8 bytes, so the line parsers take it as they take a
+    UTF-8 file: line breaks (and so line numbers) and the line length limit as in the file.
+    Bytes the encoding cannot decode reject the whole file, naming their line: they mean the
+    encoding is the wrong one, and guessing would store garbled names."""
+
+    def __init__(self, path: Path, raw: BinaryIO, encoding: str, *, owns_file: bool = True) -> None:
+        super().__init__()
+        self._path = path
+        self._raw = raw
+        self._owns_file = owns_file
+        # The byte-order mark chooses UTF-16's byte order; known here, the error path can
+        # decode a piece of the file on its own.
+        self._encoding = encoding
+        if encoding in ("utf-16", "utf-32"):
+            start, skip = raw.read(4), 0
+            # UTF-32's little-endian mark starts with UTF-16's: the longer marks first.
+            for bom, name in (*UTF32_BOMS, *UTF16_BOMS):
+                if start.startswith(bom) and name.startswith(encoding):
+                    self._encoding, skip = name, len(bom)
+                    break
+            raw.seek(skip)
+        self._label = ENCODING_LABELS.get(self._encoding, self._encoding)
+        self._decoder = codecs.getincrementaldecoder(self._encoding)("strict")
+        self._lines_before = 0  # line breaks decoded so far
+        self._pending = b""
+        self._offset = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._owns_file:
+            self._raw.close()
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        while self._offset >= len(self._pending) and not self._done:
+            chunk = self._raw.read(TRANSCODE_CHUNK)
+            self._done = not chunk
+            try:
+                text = self._decoder.decode(chunk, final=self._done)
+            except UnicodeDecodeError as exc:
+                raise self._undecodable(exc) from None
+            self._lines_before += text.count("\n")
+            # surrogatepass: a codec that yields a lone surrogate gives a line the UTF-8
+            # parsers reject as a row, never an exception here.
+            self._pending, self._offset = text.encode("utf-8", "surrogatepass"), 0
+        count = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:count] = self._pending[self._offset : self._offset + count]
+        self._offset += count
+        return count
+
+    def _undecodable(self, exc: UnicodeDecodeError) -> FileRejected:
+        # exc.object is what this decode was given (with bytes carried over from the last one);
+        # the line breaks before the bad byte place it.
+        before = exc.object[: exc.start].decode(self._encoding, "replace").count("\n")
+        line = self._lines_before + before + 1
+        return FileRejected(
+            self._path,
+            f"is not {self._label} text: line {line} has bytes {self._label} does not allow; "
+            "check --encoding",
+        )
 
 
 def raw_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:

@@ -168,16 +168,17 @@ class _SuppressionWriter:
         self.notes.run(conn, [(md5, self.source, self.added_at) for (md5,) in fresh])
 
 
-def import_suppressions(store: Store, path: Path) -> ImportReport:
+def import_suppressions(store: Store, path: Path, *, encoding: str | None = None) -> ImportReport:
     """Insert-or-ignore the suppressions of a `.csv`, `.jsonl`/`.ndjson` or `.txt` file, in one
     transaction. Bad rows are reported and skipped; FileRejected (nothing written) when the file
-    as a whole is not a suppression list."""
+    as a whole is not a suppression list. `encoding`: see `console.ingest.reader.open_text`
+    (None: UTF-8, or UTF-16 by its BOM)."""
     path = Path(path)
     fmt = file_format(
         path, ("csv", "jsonl", "txt"), "suppressions are read from .csv, .jsonl, .ndjson or .txt"
     )
     report = ImportReport(kind="suppressions", path=str(path))
-    with open_text(path) as handle:
+    with open_text(path, encoding) as handle:
         if fmt == "csv":
             rows = _csv_rows(path, handle)
         elif fmt == "jsonl":

@@ -107,3 +107,4 @@ def test_completion_completes_commands_and_options() -> None:
 
     assert "plain,import" in complete("retention-console imp")
     assert "plain,--day" in complete("retention-console failures --da")
+    assert "plain,--encoding" in complete("retention-console import contacts --enc")

@@ -185,10 +185,11 @@ def test_random_text_lines(shared: tuple[Store, Path], case: str, lines: list[st
     "content",
     [
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
-        "email\nmüller@example.com\n".encode("latin-1"),
-        "email\nann@example.com\n".encode("utf-16"),
+        # Without its byte-order mark UTF-16 is not recognised (tests/ingest/test_encodings.py
+        # reads it with one, and with --encoding).
+        "email\nann@example.com\n".encode("utf-16-le"),
     ],
-    ids=["png", "latin-1", "utf-16"],
+    ids=["png", "utf-16-without-bom"],
 )
 def test_binary_files_are_rejected(store: Store, tmp_path: Path, case: str, content: bytes) -> None:
     importer, suffix, _, _ = CASES[case]
