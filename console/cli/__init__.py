@@ -16,6 +16,7 @@ from console.cli.resci import resci
 from console.cli.retry import retry
 from console.cli.run import main
 from console.cli.sandbox import sandbox
+from console.cli.serve import serve
 from console.cli.suppressions import suppressions_group
 
 for _command in (
@@ -29,6 +30,7 @@ for _command in (
     resci,
     suppressions_group,
     demo,
+    serve,
 ):
     main.add_command(_command)
 
