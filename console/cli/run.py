@@ -120,6 +120,7 @@ def _open_console(ctx: click.Context, db: str | None, *, start_engine: bool) -> 
         store,
         engine_options=settings.engine_options(headless=False),
         start_engine=start_engine,
+        engine_elsewhere=not start_engine,
         page_size=settings.page_size,
         log_file=console_log(ctx),
     ).run()

@@ -85,6 +85,7 @@ class RetentionConsoleApp(App[None]):
         *,
         engine_options: EngineOptions | None = None,
         start_engine: bool = True,
+        engine_elsewhere: bool = False,
         clock: Callable[[], datetime] | None = None,
         store_label: str | None = None,
         cursor_blink: bool = True,
@@ -93,6 +94,9 @@ class RetentionConsoleApp(App[None]):
         export_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        self.engine_elsewhere = engine_elsewhere and not start_engine
+        """Opened without a scheduler on purpose (`--no-engine`, a browser tab): said so, not
+        "stopped", since scheduled runs belong to the engine that runs elsewhere."""
         self.log_file = log_file
         """The file the console logs to (shown under `?`); None: logging left as it is."""
         self.export_dir = export_dir or default_export_dir()
@@ -263,9 +267,22 @@ class RetentionConsoleApp(App[None]):
             record = get_destination(conn, name)
         return record.settings if record is not None else None
 
+    @property
+    def engine_state(self) -> str:
+        """The engine as the header and Destinations name it: running, paused, stopped, or
+        "off here" in a console opened without one (`--no-engine`)."""
+        state = self.engine.state
+        return "off here" if state == "stopped" and self.engine_elsewhere else state
+
     def toggle_engine(self) -> None:
         """Pause or resume every scheduled run (the command palette offers it)."""
-        if self.engine.state == "stopped":
+        if self.engine_elsewhere:
+            self.notify(
+                "This console has no engine of its own (--no-engine): pause scheduled runs "
+                "where the engine runs.",
+                severity="warning",
+            )
+        elif self.engine.state == "stopped":
             self.notify("The engine is not running in this console.", severity="warning")
         elif self.engine.paused:
             self.engine.resume()
@@ -278,6 +295,7 @@ def make_app(
     *,
     engine_options: EngineOptions | None = None,
     start_engine: bool = True,
+    engine_elsewhere: bool = False,
     clock: Callable[[], datetime] | None = None,
     store_label: str | None = None,
     cursor_blink: bool = True,
@@ -288,7 +306,8 @@ def make_app(
     """The console over `store`.
 
     `start_engine=False` keeps the scheduler off (snapshots: nothing moves); the engine still
-    serves run now, retry and test connection. `clock` is what relative times are measured
+    serves run now, retry and test connection. `engine_elsewhere` (with it, `--no-engine`)
+    says the scheduler is off on purpose: "engine off here", not "stopped". `clock` is what relative times are measured
     against; `store_label` replaces the store's path in the header (tests and screenshots);
     `page_size` is the rows per page of Failures and History. `log_file` is where the caller
     sent the log (`console.log_file.log_to_file`): shown under `?`, and errors logged while the
@@ -299,6 +318,7 @@ def make_app(
         store,
         engine_options=engine_options,
         start_engine=start_engine,
+        engine_elsewhere=engine_elsewhere,
         clock=clock,
         store_label=store_label,
         cursor_blink=cursor_blink,

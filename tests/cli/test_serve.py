@@ -92,9 +92,9 @@ def test_no_engine_opens_the_console_without_its_scheduler(
     opened = OpenedConsole()
     monkeypatch.setattr(console.ui.app, "make_app", opened)
     assert cli("--db", tmp_path / "a.db", "--no-engine").exit_code == 0
-    assert opened.kwargs["start_engine"] is False
+    assert (opened.kwargs["start_engine"], opened.kwargs["engine_elsewhere"]) == (False, True)
     assert cli("--db", tmp_path / "a.db").exit_code == 0
-    assert opened.kwargs["start_engine"] is True
+    assert (opened.kwargs["start_engine"], opened.kwargs["engine_elsewhere"]) == (True, False)
 
 
 # -- a real server -----------------------------------------------------------------------------
@@ -436,7 +436,7 @@ def test_a_browser_shows_the_destinations_screen(served: Served, tmp_path: Path)
     if directory := os.environ.get(SCREENSHOT_DIR_ENV):
         shutil.copy(shot, Path(directory) / shot.name)
     assert "Destinations" in text and DESTINATION in text
-    assert "engine stopped" in text  # the tab's console has no scheduler of its own
+    assert "engine off here" in text  # the tab's console has no scheduler of its own
     width, height, channels, rows = png_pixels(png, max_rows=200)
     assert (width, height) == (1200, 700)
     # Not a blank page: the console's header, table and text colours.

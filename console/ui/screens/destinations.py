@@ -215,6 +215,8 @@ class DestinationsScreen(ConsoleScreen):
             when = "off: not scheduled"
         elif record.paused:
             when = "paused: not scheduled"
+        elif self.console.engine_elsewhere:
+            when = "engine off here: scheduled where the engine runs"
         else:
             when = f"engine {engine.state}: not scheduled"
         lines = [

@@ -13,7 +13,12 @@ from console.ui.formatting import clock_time, left_ellipsize, relative
 if TYPE_CHECKING:
     from console.ui.app import RetentionConsoleApp
 
-ENGINE_STYLES = {"running": "bold green", "paused": "bold yellow", "stopped": "bold red"}
+ENGINE_STYLES = {
+    "running": "bold green",
+    "paused": "bold yellow",
+    "stopped": "bold red",
+    "off here": "bold",
+}
 
 
 class StatusBar(Widget):
@@ -39,7 +44,7 @@ class StatusBar(Widget):
     def render(self) -> Text:
         app: RetentionConsoleApp = self.app  # type: ignore[assignment]
         width = max(self.size.width, 20)
-        state = app.engine.state
+        state = app.engine_state
         next_run = app.engine.next_run_time()
         # Destination names and the store's path are shown with control characters escaped.
         running = sorted(printable(name) for name in app.engine.running)
