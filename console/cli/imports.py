@@ -63,6 +63,7 @@ def _import_command(kind: str) -> click.Command:
     @click.pass_context
     def command(ctx: click.Context, path: Path, encoding: str | None, db: str | None) -> None:
         from console import ingest
+        from console.ingest.reader import ENCODING_HINT, NOT_UTF8
 
         importer = {
             "contacts": ingest.import_contacts,
@@ -79,6 +80,9 @@ def _import_command(kind: str) -> click.Command:
             click.echo(printable(f"{path}:{error.line}: {error.reason}"), err=True)
         if report.rejected > SHOWN_ERRORS:
             click.echo(f"... and {report.rejected - SHOWN_ERRORS} more rejected rows", err=True)
+        if encoding is None and any(e.reason.startswith(NOT_UTF8) for e in report.errors):
+            # The probe of the file's head found UTF-8; a row further on did not.
+            click.echo(f"hint: {ENCODING_HINT}", err=True)
         click.echo(printable(report.summary_line()))  # it names the file
         # Rejected rows were skipped and reported; the good ones landed.
         ctx.exit(EXIT_FAILED if report.rejected else EXIT_OK)

@@ -36,6 +36,7 @@ CHUNK_ROWS = 5_000
 
 BOM = codecs.BOM_UTF8
 NUL_REASON = "contains a NUL character"
+NOT_UTF8 = "not valid UTF-8"
 UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 UTF32_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"))
 ENCODING_LABELS = {
@@ -250,6 +251,12 @@ def raw_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
         yield number, line
 
 
+def not_utf8_reason(exc: UnicodeDecodeError) -> str:
+    """A line past the 64 KB probe that is not UTF-8: a row error (the probe refuses the file
+    when its head is not), starting with NOT_UTF8 so the import command can add its hint."""
+    return f"{NOT_UTF8} (byte {exc.start + 1} of the line)"
+
+
 def too_long_line_reason() -> str:
     return f"line is longer than {MAX_LINE_BYTES // 1024:,} KB"
 
@@ -271,7 +278,7 @@ class _DecodedLines:
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self.bad[number] = f"not valid UTF-8 (byte {exc.start + 1} of the line)"
+                self.bad[number] = not_utf8_reason(exc)
                 yield "\n"
                 continue
             if "\x00" in text:
@@ -331,7 +338,7 @@ def _json_reason(line: bytes, exc: orjson.JSONDecodeError) -> str:
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return f"not valid UTF-8 (byte {bad.start + 1} of the line)"
+        return not_utf8_reason(bad)
     # orjson counts lines and columns within the text it was given: one line, so the column
     # is what helps.
     return f"not valid JSON: {exc.msg} at column {exc.colno}"
@@ -346,7 +353,7 @@ def text_lines(handle: BinaryIO) -> Iterator[tuple[int, str] | RowError]:
         try:
             text = line.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
-            yield RowError(number, f"not valid UTF-8 (byte {exc.start + 1} of the line)")
+            yield RowError(number, not_utf8_reason(exc))
             continue
         if text:
             yield number, text

@@ -208,3 +208,25 @@ def test_an_unknown_encoding_is_a_usage_error(tmp_path: Path, kind: str) -> None
     assert code == 2
     assert "Invalid value for '--encoding': 'hex' is not a text encoding" in stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_windows_1252_past_the_probe_rejects_its_rows_with_the_hint(tmp_path: Path) -> None:
+    """The head is plain ASCII, so the file is taken as UTF-8; the row that is not is rejected
+    (the good ones land, as for any bad row) and the command says how to read it whole."""
+    rows = "email,first_name\r\n" + padding(5_000)
+    assert len(rows) > TEXT_PROBE_BYTES
+    path = tmp_path / "late.csv"
+    path.write_bytes((rows + "zoe@example.com,Zoë\r\n").encode("cp1252"))
+    db = tmp_path / "late.db"
+
+    code, _, stderr = invoke("import", "contacts", path, "--db", db)
+    assert code == 1
+    assert f"late.csv:{rows.count(chr(10)) + 1}: not valid UTF-8 (byte 19 of the line)" in stderr
+    assert stderr.endswith(
+        "hint: if it was saved by Excel or another Windows program, import it "
+        "with --encoding cp1252\n"
+    )
+
+    code, stdout, _ = invoke("import", "contacts", path, "--encoding", "cp1252", "--db", db)
+    assert code == 0
+    assert stdout.endswith("5,001 rows, 1 new, 0 updated, 5,000 unchanged, 0 rejected\n")
