@@ -87,7 +87,8 @@ def open_text(path: Path, encoding: str | None = None) -> BinaryIO:
     `encoding` None reads UTF-8 (a UTF-8 byte-order mark is skipped), or UTF-16 when the file
     starts with a UTF-16 byte-order mark (spreadsheets' "Unicode text"). Another `encoding`
     (`text_encoding`'s name) is decoded and handed on as UTF-8, line breaks unchanged, so line
-    numbers stay the file's.
+    numbers stay the file's; a file whose byte-order mark names another Unicode encoding is
+    refused.
 
     Raises FileRejected when the file cannot be opened, holds NUL characters or what its
     encoding does not allow in its first 64 KB, or (any encoding but UTF-8) further on: the
@@ -99,8 +100,18 @@ def open_text(path: Path, encoding: str | None = None) -> BinaryIO:
         raise FileRejected(path, f"cannot be read ({exc.strerror or exc})") from None
     try:
         head = handle.read(TEXT_PROBE_BYTES)
+        if encoding is not None:
+            encoding = codecs.lookup(encoding).name
         if encoding is None:
             encoding = next((name for bom, name in UTF16_BOMS if head.startswith(bom)), None)
+        elif (marked := _byte_order_mark(head)) and not encoding.startswith(marked[:6].lower()):
+            # The mark says which Unicode encoding the file is in: decoding it as another
+            # (cp1252, say) would store every accented name garbled.
+            raise FileRejected(
+                path,
+                f"starts with the byte-order mark of {marked}, so it is {marked} text, not "
+                f"{encoding}: import it without --encoding",
+            )
         if encoding in (None, "utf-8", "utf-8-sig"):
             reason = _binary_reason(head, complete=len(head) < TEXT_PROBE_BYTES)
             if reason:
@@ -114,6 +125,18 @@ def open_text(path: Path, encoding: str | None = None) -> BinaryIO:
     except BaseException:
         handle.close()
         raise
+
+
+def _byte_order_mark(head: bytes) -> str | None:
+    """The Unicode encoding whose byte-order mark starts `head` (UTF-8, UTF-16), or None."""
+    if head.startswith(BOM):
+        return "UTF-8"
+    # UTF-32's little-endian mark starts with UTF-16's: the longer marks first.
+    if any(head.startswith(bom) for bom, _ in UTF32_BOMS):
+        return "UTF-32"
+    if any(head.startswith(bom) for bom, _ in UTF16_BOMS):
+        return "UTF-16"
+    return None
 
 
 def _binary_reason(head: bytes, *, complete: bool) -> str | None:

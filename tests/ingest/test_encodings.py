@@ -230,3 +230,34 @@ def test_windows_1252_past_the_probe_rejects_its_rows_with_the_hint(tmp_path: Pa
     code, stdout, _ = invoke("import", "contacts", path, "--encoding", "cp1252", "--db", db)
     assert code == 0
     assert stdout.endswith("5,001 rows, 1 new, 0 updated, 5,000 unchanged, 0 rejected\n")
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "mark"),
+    [
+        (b"\xef\xbb\xbf" + CONTACTS.encode("utf-8"), "cp1252", "UTF-8"),
+        (CONTACTS.encode("utf-16"), "latin-1", "UTF-16"),
+        (CONTACTS.encode("utf-32"), "utf-16", "UTF-32"),
+    ],
+)
+def test_an_encoding_the_byte_order_mark_contradicts_is_refused(
+    store: Store, tmp_path: Path, content: bytes, encoding: str, mark: str
+) -> None:
+    path = tmp_path / "marked.csv"
+    path.write_bytes(content)
+    with pytest.raises(FileRejected, match=f"starts with the byte-order mark of {mark}, so it "):
+        import_contacts(store, path, encoding=encoding)
+    assert contacts(store) == {}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF-8-SIG", "utf-16", "UTF-16LE", "utf-32"])
+def test_an_encoding_the_mark_agrees_with_is_read(
+    store: Store, tmp_path: Path, encoding: str
+) -> None:
+    codec = {"utf-8": "utf-8-sig", "UTF-8-SIG": "utf-8-sig", "UTF-16LE": "utf-16"}.get(
+        encoding, encoding
+    )
+    path = tmp_path / "marked.csv"
+    path.write_bytes(CONTACTS.encode(codec))
+    assert import_contacts(store, path, encoding=encoding).inserted == 2
+    assert contacts(store) == EXPECTED
