@@ -20,9 +20,13 @@ from console.cli.options import (
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
-@click.option("--destination", default=None, help="Only this destination.")
-@click.option("--since", type=DAY, default=None, callback=day_text, help="First day (YYYY-MM-DD).")
-@click.option("--until", type=DAY, default=None, callback=day_text, help="Last day (YYYY-MM-DD).")
+@click.option("--destination", metavar="NAME", default=None, help="Only this destination.")
+@click.option(
+    "--since", type=DAY, metavar="YYYY-MM-DD", default=None, callback=day_text, help="First day."
+)
+@click.option(
+    "--until", type=DAY, metavar="YYYY-MM-DD", default=None, callback=day_text, help="Last day."
+)
 @click.option(
     "--days",
     type=click.IntRange(1, 3650),
@@ -78,13 +82,14 @@ PAGE = 1000
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
-@click.option("--destination", default=None, help="Only this destination.")
+@click.option("--destination", metavar="NAME", default=None, help="Only this destination.")
 @click.option(
     "--day",
     type=DAY,
+    metavar="YYYY-MM-DD",
     default=None,
     callback=day_text,
-    help="Only failures recorded on this day (YYYY-MM-DD).",
+    help="Only failures recorded on this day.",
 )
 @click.option("--search", default=None, help="Match email, domain or feedback text.")
 @click.option(
@@ -117,7 +122,7 @@ def failures(
 
 
 @click.command()
-@click.option("--destination", default=None, help="Only this destination's runs.")
+@click.option("--destination", metavar="NAME", default=None, help="Only this destination's runs.")
 @click.option(
     "--limit",
     type=click.IntRange(1, 10_000),

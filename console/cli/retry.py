@@ -8,13 +8,16 @@ from console.cli.options import DAY, day_text, db_option, known_destination, sto
 
 
 @click.command()
-@click.option("--destination", default=None, help="Only this destination's failures.")
+@click.option(
+    "--destination", metavar="NAME", default=None, help="Only this destination's failures."
+)
 @click.option(
     "--day",
     type=DAY,
+    metavar="YYYY-MM-DD",
     default=None,
     callback=day_text,
-    help="Failures recorded on this day (YYYY-MM-DD).",
+    help="Only failures recorded on this day.",
 )
 @click.option(
     "--search", default=None, help="Failures whose email, domain or feedback holds this text."

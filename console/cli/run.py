@@ -40,6 +40,7 @@ from console.core.text import printable
 @click.option(
     "--destination",
     "destinations",
+    metavar="NAME",
     multiple=True,
     help="With --run-once: only this destination (repeat for more).",
 )
