@@ -44,7 +44,13 @@ def _md5s(ctx: click.Context, values: tuple[str, ...]) -> list[str]:
 
 @suppressions_group.command("list")
 @click.option("--search", default=None, help="An email, or the start of an MD5.")
-@click.option("--limit", type=click.IntRange(1, 1_000_000), default=200, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1_000_000),
+    default=200,
+    show_default=True,
+    help="At most this many suppressions.",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @db_option
 @click.pass_context
@@ -63,7 +69,7 @@ def list_command(
 
 @suppressions_group.command("count")
 @click.option("--search", default=None, help="An email, or the start of an MD5.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help='A JSON array: [{"suppressions": N}].')
 @db_option
 @click.pass_context
 def count_command(ctx: click.Context, search: str | None, as_json: bool, db: str | None) -> None:
