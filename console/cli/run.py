@@ -11,6 +11,7 @@ sent for it). Summaries go to stdout, diagnostics to stderr.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import click
 
@@ -26,7 +27,16 @@ from console.cli.options import (
     engine_settings,
     store_for,
 )
-from console.core.text import printable
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """How `--run-once` reports: every line, only what needs attention, or JSON; and how long
+    it keeps polling pending import jobs."""
+
+    quiet: bool = False
+    as_json: bool = False
+    wait_jobs_minutes: float = 0
 
 
 @click.group(invoke_without_command=True, epilog=EXIT_CODES_HELP)
@@ -59,6 +69,27 @@ from console.core.text import printable
     "(default: the lease_wait_seconds setting, 300).",
 )
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="With --run-once: print nothing when everything was delivered, else one line per "
+    "destination that needs attention, the reason first.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --run-once: one JSON object per destination (the fields of summary --json, "
+    "state and reason).",
+)
+@click.option(
+    "--wait-jobs",
+    type=click.FloatRange(0, 24 * 60),
+    default=0,
+    metavar="MINUTES",
+    help="With --run-once: keep polling pending import jobs (backing off) until they complete "
+    "or MINUTES are up.",
+)
+@click.option(
     "--settings",
     "settings_file",
     type=click.Path(dir_okay=False),
@@ -89,6 +120,9 @@ def main(
     destinations: tuple[str, ...],
     max_wait: float | None,
     lease_wait: float | None,
+    quiet: bool,
+    as_json: bool,
+    wait_jobs: float,
     settings_file: str | None,
     verbose: bool,
     no_engine: bool,
@@ -103,7 +137,10 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     if run_once:
-        ctx.exit(_run_once(ctx, db, destinations, max_wait, lease_wait))
+        if quiet and as_json:
+            raise click.UsageError("--quiet and --json cannot be combined")
+        output = RunOutput(quiet=quiet, as_json=as_json, wait_jobs_minutes=wait_jobs)
+        ctx.exit(_run_once(ctx, db, destinations, max_wait, lease_wait, output))
     _open_console(ctx, db, start_engine=not no_engine)
 
 
@@ -133,10 +170,11 @@ def _run_once(
     names: tuple[str, ...],
     max_wait: float | None,
     lease_wait: float | None,
+    output: RunOutput,
 ) -> int:
+    from console.cli.run_output import print_results, run_waiting_for_jobs
     from console.core.vocab import RunStatus, Trigger
     from console.engine.destinations import list_destinations
-    from console.engine.runner import run_all
 
     settings = engine_settings(ctx, max_wait_seconds=max_wait, lease_wait_seconds=lease_wait)
     store = store_for(ctx, db)
@@ -147,13 +185,16 @@ def _run_once(
     if missing:
         click.echo(f"error: no destination named {', '.join(missing)}", err=True)
         return EXIT_BAD_INPUT
-    results = asyncio.run(run_all(store, Trigger.RUN_ONCE, options, names or None))
+    results = asyncio.run(
+        run_waiting_for_jobs(
+            store, Trigger.RUN_ONCE, options, names or None, output.wait_jobs_minutes
+        )
+    )
     if not results:
-        click.echo("no enabled destinations; add one with: retention-console config apply FILE")
+        if not (output.quiet or output.as_json):
+            click.echo("no enabled destinations; add one with: retention-console config apply FILE")
         return EXIT_OK
-    for result in results:
-        # The line carries names and a receiver's words: cron mails it, a terminal shows it.
-        click.echo(printable(result.line()))
+    print_results(results, quiet=output.quiet, as_json=output.as_json)
     if any(r.config_error for r in results):
         return EXIT_BAD_INPUT
     if any(r.status == RunStatus.BUSY for r in results):

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
+from console.core import clock
 from console.destinations.kind import PlannedMessage
 
 N = TypeVar("N", bound=BaseModel)
@@ -34,6 +36,9 @@ class Counts(Protocol):
     rejected: int
     requests: int
     notes: list[str]
+    attention: list[str]
+    """Reasons the run needs an operator though no row failed; the run is then not `ok`."""
+    jobs_pending: int
 
 
 class StoredJob(Protocol):
@@ -51,6 +56,8 @@ class StoredJob(Protocol):
     def rows(self) -> int: ...
     @property
     def file_path(self) -> str | None: ...
+    @property
+    def created_at(self) -> str: ...
 
 
 class StoreSession(Protocol):
@@ -138,3 +145,5 @@ class RunContext:
     outlive a run (made when first asked for)."""
     today: Callable[[], str]
     """Today's date, `YYYY-MM-DD` (the engine's clock)."""
+    now: Callable[[], datetime] = clock.now
+    """The engine's clock (how old a pending import job is)."""

@@ -85,6 +85,19 @@ class RunResult:
             + (f" ({self.message})" if self.message else "")
         )
 
+    def reason(self) -> str | None:
+        """Why the destination needs an operator, in a few words (None: it does not)."""
+        if self.status == RunStatus.OK:
+            return None
+        if self.status != RunStatus.FAILED:
+            return self.message or str(self.status)
+        parts = list(self.counts.attention)
+        if rejected := self.counts.rejected:
+            parts.append(f"{rejected} row{'' if rejected == 1 else 's'} failed")
+        if self.queued:
+            parts.append(f"{self.queued} row{'' if self.queued == 1 else 's'} still queued")
+        return ", ".join(parts) or str(self.status)
+
 
 def queued_count(store: Store, destination_id: int) -> int:
     with store.read() as conn:
@@ -357,11 +370,11 @@ async def run_destination(
         if own_client:
             await http.aclose()
     queued = await asyncio.to_thread(queued_count, store, destination.id)
-    if status == RunStatus.OK and (counts.rejected or queued):
+    if status == RunStatus.OK and (counts.rejected or queued or counts.attention):
         status = RunStatus.FAILED
         errored = counts.retrying > 0 and counts.delivered == 0
-    if not message:
-        message = ", ".join(counts.notes) if counts.notes else ""
+    # What needs the operator (an import job past its limit) is said first.
+    message = ", ".join([*counts.attention, *([message] if message else counts.notes)])
     result = RunResult(destination.name, status, counts, queued, message, run_id, config_error)
 
     def end() -> None:

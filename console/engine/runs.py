@@ -30,10 +30,16 @@ class RunCounts:
     retrying: int = 0
     requests: int = 0
     notes: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)
+    """Why the run needs an operator though no row failed (an import job past its limit):
+    said first in the run's line, and the run is not `ok`."""
+    jobs_pending: int = 0
+    """Import jobs the destination is still waiting for (`--run-once --wait-jobs` polls on)."""
 
     def as_row(self) -> dict[str, int]:
         data = asdict(self)
-        data.pop("notes")
+        for unstored in ("notes", "attention", "jobs_pending"):
+            data.pop(unstored)
         return data
 
 

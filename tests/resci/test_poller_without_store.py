@@ -13,6 +13,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from console.core import clock
 from console.destinations.base import DestinationHalted
 from console.destinations.context import RunContext
 from console.destinations.kind import PlannedMessage
@@ -34,6 +35,7 @@ class Job:
     imported: int = 0
     rejected: int = 0
     message: str | None = None
+    created_at: str = field(default_factory=clock.now_iso)
 
 
 @dataclass
@@ -118,6 +120,8 @@ class Counts:
     rejected: int = 0
     requests: int = 0
     notes: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)
+    jobs_pending: int = 0
 
 
 def contact(i: int, state: str = "CA") -> dict[str, Any]:

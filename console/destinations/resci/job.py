@@ -48,6 +48,8 @@ class ImportJob(BaseModel):
     rows: int = 0
     file_path: str | None = None
     """The users CSV while it exists (removed once the job is final)."""
+    created_at: str | None = None
+    """When the job was recorded (before its upload): how old a pending job is."""
 
     @property
     def pending(self) -> bool:

@@ -9,11 +9,13 @@ docstring (`console.destinations.resci`).
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 
 from console.audiences.membership import CHUNK
+from console.core.clock import parse_iso
 from console.core.secrets import resolve_secret
 from console.core.vocab import ImportJobStatus
 from console.destinations.base import DestinationHalted, transport_feedback
@@ -89,6 +91,7 @@ def _typed(stored: StoredJob | None) -> ImportJob | None:
         remote_id=stored.remote_id,
         rows=stored.rows,
         file_path=stored.file_path,
+        created_at=stored.created_at,
     )
 
 
@@ -253,6 +256,7 @@ async def _upload(
     ctx.counts.notes.append(
         f"import job {remote_id} queued: {job.rows} users of {export.audience!r}"
     )
+    ctx.counts.jobs_pending += 1
     return queued
 
 
@@ -275,6 +279,7 @@ async def _poll_job(
     except ImportJobError as exc:
         if exc.retryable:
             ctx.counts.notes.append(f"{exc}; asking again next run")
+            _count_pending(ctx, job)
             return False
         await asyncio.to_thread(fail, ctx, job, str(exc))
         raise DestinationHalted(
@@ -301,6 +306,7 @@ async def _poll_job(
         ctx.counts.notes.append(
             f"import job {job.remote_id} {status.status}: {rows} users; user updates wait for it"
         )
+        _count_pending(ctx, job)
         return False
     await asyncio.to_thread(complete, ctx, job, note, status)
     ctx.counts.notes.append(
@@ -308,6 +314,26 @@ async def _poll_job(
         f"{len(status.errors)} rejected"
     )
     return True
+
+
+def _count_pending(ctx: RunContext, job: ImportJob) -> None:
+    """A job still pending after this run's poll: counted, and past the destination's limit
+    it needs the operator (the run is then not `ok`, and an alert fires)."""
+    ctx.counts.jobs_pending += 1
+    minutes = pending_minutes(job, ctx.now())
+    limit = _settings(ctx).import_job_limit_minutes
+    if minutes is not None and minutes >= limit:
+        ctx.counts.attention.append(
+            f"import job {job.remote_id or job.id} still processing after {minutes} min "
+            f"(limit {limit} min)"
+        )
+
+
+def pending_minutes(job: ImportJob, now: datetime) -> int | None:
+    """Whole minutes since the job was recorded (None: its creation time is unknown)."""
+    if not job.created_at:
+        return None
+    return int((now - parse_iso(job.created_at)).total_seconds() // 60)
 
 
 # --- completing a backfill -----------------------------------------------------------------------

@@ -140,6 +140,16 @@ class ResciSettings(BaseModel):
         description="deliver mapped events",
     )
     schedule_minutes: ScheduleMinutes = 15
+    import_job_limit_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=7 * 24 * 60,
+        title="Import job limit (minutes)",
+        description="How long an import job may stay pending before a run reports it and "
+        "alerts (ReSci processes a job within the hour).",
+        # Set in the TOML (`config apply`); the form keeps the stored value.
+        json_schema_extra={"form": "hidden"},
+    )
     export_label: OptionalText = Field(
         default=None,
         title="Job label",

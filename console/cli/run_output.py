@@ -1,0 +1,102 @@
+"""What `--run-once` prints (a line a destination; `--quiet`: only what needs attention, the
+reason first; `--json`: one JSON object a destination) and `--wait-jobs`, which keeps polling
+pending import jobs.
+
+Cron mails whatever a job prints: with `--quiet` a night where everything was delivered mails
+nothing. The exit code does not depend on the output mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+import orjson
+
+from console.core import clock
+from console.core.text import json_printable, printable
+
+if TYPE_CHECKING:
+    from console.engine.runner import EngineOptions, RunResult
+    from state.db import Store
+
+FIRST_POLL_SECONDS = 5.0
+LONGEST_POLL_SECONDS = 60.0
+
+
+def json_item(result: RunResult) -> dict[str, object]:
+    """One destination's run as `summary --json` names its counts (for this run, not the day),
+    plus the run's state and, when it needs attention, the reason."""
+    return {
+        "date": clock.today(),
+        "destination": result.destination,
+        "completions": result.counts.delivered,
+        "failures": result.counts.rejected,
+        "suppressed": result.counts.suppressed,
+        "queued": result.queued,
+        "state": str(result.status),
+        "reason": result.reason(),
+        "run": result.run_id,
+        "import_jobs_pending": result.counts.jobs_pending,
+    }
+
+
+def attention_line(result: RunResult) -> str:
+    """`reason - destination: state, counts`: the reason first, then only the counts that are
+    not zero."""
+    c = result.counts
+    counts = [
+        f"{value} {label}"
+        for value, label in (
+            (c.delivered, "delivered"),
+            (c.rejected, "failed"),
+            (result.queued, "queued"),
+        )
+        if value
+    ]
+    return f"{result.reason()} - {result.destination}: {result.status}" + "".join(
+        f", {part}" for part in counts
+    )
+
+
+def print_results(results: Sequence[RunResult], *, quiet: bool, as_json: bool) -> None:
+    for result in results:
+        if as_json:
+            # One object a line; names and a receiver's words as \\u escapes, never raw.
+            click.echo(json_printable(orjson.dumps(json_item(result)).decode()))
+        elif quiet:
+            if result.reason() is not None:
+                click.echo(printable(attention_line(result)))
+        else:
+            # The line carries names and a receiver's words: cron mails it, a terminal shows it.
+            click.echo(printable(result.line()))
+
+
+async def run_waiting_for_jobs(
+    store: Store,
+    trigger: str,
+    options: EngineOptions,
+    names: Sequence[str] | None,
+    wait_minutes: float,
+) -> list[RunResult]:
+    """Run once; then, while an import job is pending and `wait_minutes` are not up, run the
+    destinations that wait for one again (each run polls its job, and once it completed
+    delivers what waited for it), backing off from 5 s to a minute between polls. Returns
+    each destination's last result."""
+    from console.engine.runner import run_all
+
+    results = {r.destination: r for r in await run_all(store, trigger, options, names)}
+    deadline = time.monotonic() + wait_minutes * 60
+    pause = FIRST_POLL_SECONDS
+    while waiting := [name for name, r in results.items() if r.counts.jobs_pending]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, LONGEST_POLL_SECONDS)
+        for result in await run_all(store, trigger, options, waiting):
+            results[result.destination] = result
+    return list(results.values())
