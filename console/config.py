@@ -16,7 +16,10 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from console.core.secrets import mask_secret
 from console.destinations import registry
+from console.engine.alert_settings import AlertSettings
+from console.engine.alerts import load_alert_settings
 from console.engine.commands import (
+    ALERTS_SECTION,
     AuthorizationChange,
     CommandRefused,
     Commands,
@@ -38,6 +41,7 @@ class ApplyReport:
     updated: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    alerts: list[str] | None = None
 
     def summary_line(self) -> str:
         parts = []
@@ -49,6 +53,8 @@ class ApplyReport:
             parts.append("audiences " + ", ".join(self.audiences))
         if self.authorizations:
             parts.append("authorizations " + ", ".join(self.authorizations))
+        if self.alerts is not None:
+            parts.append("alerts " + (", ".join(self.alerts) or "off (no channel)"))
         return "; ".join(parts) or "nothing to apply"
 
 
@@ -107,9 +113,10 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
     """Create or update destinations and audiences by name, in one transaction (the engine's
     command service writes them; this reads and validates the file)."""
     document = _read_toml(path)
-    unknown = set(document) - {"destinations", "audiences", "authorizations"}
+    unknown = set(document) - {"destinations", "audiences", "authorizations", "alerts"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}")
+    alerts = _parse_alerts(path, document.get("alerts"))
     audiences = document.get("audiences", [])
     destinations = document.get("destinations", [])
     if not isinstance(audiences, list) or not isinstance(destinations, list):
@@ -152,12 +159,22 @@ def apply_config(store: Store, path: Path) -> ApplyReport:
         parsed.append(DestinationChange(name, settings, enabled))
     authorizations = parse_authorizations(path, document.get("authorizations", []))
     try:
-        applied = Commands(store).apply_configuration(audience_rules, parsed, authorizations)
+        applied = Commands(store).apply_configuration(
+            audience_rules, parsed, authorizations, alerts=alerts
+        )
     except CommandRefused as exc:
         if exc.destination is None:
             raise ConfigError(f"{path}: {exc.field}: {exc}") from None
+        if exc.destination == ALERTS_SECTION:
+            raise ConfigError(f"{path}: {ALERTS_SECTION}: {exc.field}: {exc}") from None
         raise ConfigError(f"{path}: destination {exc.destination!r}: {exc.field}: {exc}") from None
-    return ApplyReport(applied.created, applied.updated, applied.audiences, applied.authorizations)
+    return ApplyReport(
+        applied.created,
+        applied.updated,
+        applied.audiences,
+        applied.authorizations,
+        applied.alerts,
+    )
 
 
 def parse_authorizations(path: Path, entries: Any) -> list[AuthorizationChange]:
@@ -185,6 +202,17 @@ def parse_authorizations(path: Path, entries: Any) -> list[AuthorizationChange]:
     return found
 
 
+def _parse_alerts(path: Path, section: object) -> AlertSettings | None:
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [alerts]: must be a table")
+    try:
+        return AlertSettings.model_validate(section)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: [alerts]: {validation_message(exc)}") from None
+
+
 def _plain(value: Any, include_secrets: bool) -> Any:
     if isinstance(value, SecretStr):
         return value.get_secret_value() if include_secrets else mask_secret(value)
@@ -203,7 +231,12 @@ def export_config(store: Store, *, include_secrets: bool = False) -> str:
         destinations = list_destinations(conn)
         audiences = list_audiences(conn)
         authorizations = list_authorizations(conn)
+        alerts = load_alert_settings(conn)
     document: dict[str, Any] = {}
+    if alerts is not None:
+        document["alerts"] = _plain(
+            alerts.model_dump(by_alias=True, exclude_none=True), include_secrets
+        )
     if authorizations:
         document["authorizations"] = [
             {"label": a.label, "api_key": _plain(SecretStr(a.api_key), include_secrets)}

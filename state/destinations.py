@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Row, delete, select, update
 from console.core import clock
 from state.db import conflict_insert
 from state.models import (
+    AlertState,
     AudienceMember,
     Cursor,
     DailyStat,
@@ -191,6 +192,7 @@ def remove_destination(conn: Connection, destination_id: int) -> None:
         Cursor,
         AudienceMember,
         ImportJob,
+        AlertState,
     ):
         table = table_of(model)
         conn.execute(delete(table).where(table.c.destination_id == destination_id))

@@ -262,6 +262,28 @@ class ImportJob(SQLModel, table=True):
     updated_at: str
 
 
+class AlertConfig(SQLModel, table=True):
+    """One row: the `[alerts]` section as applied (JSON; secrets as written, `env:NAME` or the
+    value, like a destination's settings), read by every engine that may alert."""
+
+    __tablename__ = "alert_config"
+    id: int = Field(default=1, primary_key=True)
+    settings: str  # JSON text
+    updated_at: str
+
+
+class AlertState(SQLModel, table=True):
+    """Whether a destination was last alerted as failing; the console's engine and cron runs
+    share it, so a change of state is alerted once, by whichever run saw it first."""
+
+    __tablename__ = "alert_states"
+    destination_id: int = Field(primary_key=True, foreign_key="destinations.id")
+    failing: bool = False
+    reason: str | None = None
+    changed_at: str
+    run_id: int | None = None  # the run whose end changed the state
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table of a table model: its `__table__`, which SQLModel sets at run time but does
     not declare, so a type checker would not know it."""

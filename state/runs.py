@@ -134,6 +134,11 @@ def close_run(
     )
 
 
+def set_run_message(conn: Connection, run_id: int, message: str) -> None:
+    """Replace a closed run's message (what happened after it ended: an alert that failed)."""
+    conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(message=message))
+
+
 def consecutive_failures(conn: Connection, destination_id: int) -> int:
     """How many runs in a row of the destination failed, as last recorded."""
     return int(

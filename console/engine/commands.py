@@ -16,12 +16,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from pydantic import BaseModel, SecretStr
 
 from console.core.operator import operator_name
-from console.core.secrets import check_secret, is_masked, mask_secret, secret_fields
+from console.core.secrets import check_secret, is_masked, mask_secret, reveal, secret_fields
 from console.destinations import registry
+from console.engine.alert_settings import AlertSettings
+from console.engine.alerts import load_alert_settings
 from console.engine.destinations import get_destination, list_destinations, save_destination
+from state.alerts import save_alert_config
 from state.audiences import list_audiences, save_audience
 from state.authorizations import (
     delete_authorization,
@@ -84,6 +88,8 @@ class Applied:
     updated: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    alerts: list[str] | None = None
+    """The alert channels applied (None: the file had no `[alerts]` section)."""
 
 
 @dataclass(frozen=True)
@@ -200,9 +206,12 @@ class Commands:
         audiences: Mapping[str, str],
         destinations: Sequence[DestinationChange],
         authorizations: Sequence[AuthorizationChange] = (),
+        *,
+        alerts: AlertSettings | None = None,
     ) -> Applied:
-        """Save audiences (rules already validated) and destinations in ONE transaction: a
-        refusal (CommandRefused naming the destination and field) changes nothing.
+        """Save audiences (rules already validated), destinations and the `[alerts]` section
+        (when given) in ONE transaction: a refusal (CommandRefused naming the destination, or
+        `[alerts]`, and the field) changes nothing.
 
         A secret still masked (a file exported without its keys) keeps the stored key the
         mask stands for; an exported audience must exist, in the store or in `audiences`."""
@@ -242,6 +251,14 @@ class Commands:
                 except ValueError as exc:
                     raise CommandRefused(str(exc), destination=change.name, field="kind") from None
                 (applied.created if created else applied.updated).append(change.name)
+            if alerts is not None:
+                kept = _unmasked_alerts(conn, alerts)
+                # The store keeps secrets as written (env:NAME or the value), like a
+                # destination's settings (the file is 0600).
+                save_alert_config(
+                    conn, orjson.dumps(reveal(kept.model_dump(by_alias=True))).decode()
+                )
+                applied.alerts = alerts.channels
         return applied
 
     # -- authorizations -----------------------------------------------------------------------
@@ -355,3 +372,32 @@ def _save_authorization(
     except ValueError as exc:
         raise CommandRefused(f"authorization {label!r}: API key {exc}", field="api_key") from None
     return save_authorization(conn, label, key, (description or "").strip() or None)
+
+
+ALERTS_SECTION = "[alerts]"
+
+
+def _unmasked_alerts(conn: Connection, alerts: AlertSettings) -> AlertSettings:
+    """The alert channels' masked secrets (a file exported without --include-secrets) keep
+    the stored secret they stand for; a mask that stands for none is refused."""
+    stored = load_alert_settings(conn)
+    for channel_name in ("http", "email"):
+        channel = getattr(alerts, channel_name)
+        if channel is None:
+            continue
+        for field_name in secret_fields(type(channel)):
+            secret = getattr(channel, field_name)
+            if not isinstance(secret, SecretStr) or not is_masked(secret.get_secret_value()):
+                continue
+            old_channel = getattr(stored, channel_name, None) if stored else None
+            kept = getattr(old_channel, field_name, None) if old_channel else None
+            if kept is None or mask_secret(kept) != secret.get_secret_value():
+                raise CommandRefused(
+                    "is masked (exported without --include-secrets) and matches no stored "
+                    "secret; put it back or use env:NAME",
+                    destination=ALERTS_SECTION,
+                    field=f"{channel_name}.{field_name}",
+                )
+            channel = channel.model_copy(update={field_name: kept})
+        alerts = alerts.model_copy(update={channel_name: channel})
+    return alerts

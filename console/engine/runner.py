@@ -24,6 +24,7 @@ from console.destinations.base import (
     SendResult,
 )
 from console.destinations.http import engine_client
+from console.engine import alerts
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
 from console.engine.planning import newly_suppressed, plan_chunks
@@ -40,6 +41,7 @@ from state.runs import (
     release_lease,
     renew_lease,
     save_progress,
+    set_run_message,
     start_run,
 )
 
@@ -377,7 +379,7 @@ async def run_destination(
     message = ", ".join([*counts.attention, *([message] if message else counts.notes)])
     result = RunResult(destination.name, status, counts, queued, message, run_id, config_error)
 
-    def end() -> None:
+    def end() -> alerts.PendingAlert | None:
         with store.write() as conn:
             finish_run(
                 conn,
@@ -389,9 +391,22 @@ async def run_destination(
                 errored=errored,
                 unhealthy_after=options.unhealthy_after,
             )
+            # In the same transaction: of two engines, only the one that changes the
+            # destination's alert state sends the alert.
+            pending = alerts.decide(conn, destination.id, run_id, status, message, counts, queued)
             release_lease(conn, destination.id, owner)
+        return pending
 
-    await asyncio.to_thread(end)
+    pending = await asyncio.to_thread(end)
+    if pending is not None and (problems := await alerts.send(pending, options.timeout_seconds)):
+        # A channel that failed is noted on the run; the delivery stands.
+        result.message = "; ".join([*([result.message] if result.message else []), *problems])
+
+        def note() -> None:
+            with store.write() as conn:
+                set_run_message(conn, run_id, result.line())
+
+        await asyncio.to_thread(note)
     level = logging.INFO if status == RunStatus.OK else logging.WARNING
     log.log(level, "run %d: %s", run_id, result.line())  # the line names the destination
     return result

@@ -9,6 +9,7 @@ Everything binds 127.0.0.1 only. Typical use::
         ...  # point the Segment destination at server.url
 """
 
+from console.sandbox.alerts import AlertSandbox
 from console.sandbox.faults import FaultDecision, FaultKind, Faults
 from console.sandbox.receivers import DEMO_API_KEY, DEMO_WRITE_KEY, serve_sandboxes
 from console.sandbox.resci import ImportJob, ResciSandbox
@@ -18,6 +19,7 @@ from console.sandbox.server import Request, Response, SandboxApp, SandboxServer
 __all__ = [
     "DEMO_API_KEY",
     "DEMO_WRITE_KEY",
+    "AlertSandbox",
     "FaultDecision",
     "FaultKind",
     "Faults",

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import main, run_output
-from console.sandbox import ResciSandbox, SandboxServer
+from console.sandbox import AlertSandbox, ResciSandbox, SandboxServer
 from tests.conftest import FrozenClock
 from tests.resci.conftest import API_KEY, SITE_ID, Console, Resci, contact, destination_toml
 
@@ -128,3 +128,23 @@ def test_wait_jobs_gives_up_when_time_is_up(
     code, out = run_once(path, "--wait-jobs", "0.01")  # 0.6 s: the job never completes
     assert code == 0, out  # still within its hour: pending, not late
     assert "import job job_1 queued" in out and resci.sandbox.requests >= 2
+
+
+async def test_a_job_past_its_limit_alerts_once_and_its_completion_recovers(
+    console: Console, resci: Resci, frozen_clock: FrozenClock
+) -> None:
+    alerts = AlertSandbox()
+    with SandboxServer(alerts, port=0) as server:
+        console.contacts([contact(i) for i in range(3)])
+        console.apply(limit_toml(resci.url) + f'[alerts]\nhttp = {{ url = "{server.url}" }}\n')
+        await console.run()
+        frozen_clock.advance(61 * 60)
+        await console.run()
+        frozen_clock.advance(10 * 60)
+        await console.run()  # still late: no second alert
+        resci.to_done()
+        await console.run()
+    assert [(a["state"], a["reason"]) for a in alerts.received] == [
+        ("failing", "import job job_1 still processing after 61 min (limit 60 min)"),
+        ("recovered", None),
+    ]
