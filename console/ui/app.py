@@ -274,6 +274,19 @@ class RetentionConsoleApp(App[None]):
         state = self.engine.state
         return "off here" if state == "stopped" and self.engine_elsewhere else state
 
+    def show_import_jobs(self, name: str) -> None:
+        """The import jobs of a destination, over Destinations (`j`, or the palette)."""
+        from console.ui.screens.import_jobs import ImportJobsScreen
+
+        self.go_to("destinations", name)
+        self.push_screen(ImportJobsScreen(name))
+
+    def show_alerts(self) -> None:
+        """The alert channels and each destination's alert state (read-only)."""
+        from console.ui.screens.alerts import AlertsScreen
+
+        self.push_screen(AlertsScreen())
+
     def toggle_engine(self) -> None:
         """Pause or resume every scheduled run (the command palette offers it)."""
         if self.engine_elsewhere:

@@ -67,6 +67,18 @@ class JumpProvider(Provider):
             commands.append(
                 (f"Run now: {shown}", "Deliver this destination now", partial(app.run_now, name))
             )
+            if destination.declaration.poller is not None:
+                # A kind with work that spans runs (a ReSci backfill) has import jobs.
+                commands.append(
+                    (
+                        f"Import jobs: {shown}",
+                        f"State, rows and age of {shown}'s import jobs",
+                        partial(app.show_import_jobs, name),
+                    )
+                )
+        commands.append(
+            ("Alerts", "Alert channels and each destination's alert state", app.show_alerts)
+        )
         label = "Resume engine" if app.engine.paused else "Pause engine"
         commands.append((label, "Pause or resume every scheduled run", app.toggle_engine))
         self._commands = commands

@@ -85,6 +85,8 @@ class DestinationsScreen(ConsoleScreen):
         Binding("p", "pause", "Pause", id="destination-pause"),
         Binding("r", "run_now", "Run now", id="destination-run"),
         Binding("t", "test", "Test", id="destination-test"),
+        # Not on the footer, whose line is full at 80 columns: listed under `?` and in `:`.
+        Binding("j", "import_jobs", "Import jobs", show=False, id="destination-import-jobs"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -237,7 +239,15 @@ class DestinationsScreen(ConsoleScreen):
 
     # -- actions ------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in {"edit", "remove", "toggle_enabled", "pause", "run_now", "test"}:
+        if action in {
+            "edit",
+            "remove",
+            "toggle_enabled",
+            "pause",
+            "run_now",
+            "test",
+            "import_jobs",
+        }:
             return True if self.destinations else None
         return True
 
@@ -335,6 +345,11 @@ class DestinationsScreen(ConsoleScreen):
         record = self.selected()
         if record is not None:
             self.console.test_connection(record.name)
+
+    def action_import_jobs(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.console.show_import_jobs(record.name)
 
     def on_connection_tested(self, _message: ConnectionTested) -> None:
         self._refresh_detail()
