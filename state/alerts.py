@@ -9,17 +9,14 @@ run) can therefore never both send the same alert, and a restart keeps the state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Connection, select, update
 
 from console.core import clock
 from state.db import conflict_insert
-from state.models import AlertConfig, AlertState, Destination, table_of
+from state.models import AlertConfig, AlertState, table_of
 
 CONFIG = table_of(AlertConfig)
 STATES = table_of(AlertState)
-DESTINATIONS = table_of(Destination)
 
 
 def load_alert_config(conn: Connection) -> str | None:
@@ -57,28 +54,3 @@ def change_alert_state(
         .values(failing=failing, reason=reason, changed_at=now, run_id=run_id)
     )
     return bool(changed.rowcount)
-
-
-@dataclass(frozen=True)
-class AlertStateRow:
-    destination: str
-    failing: bool
-    reason: str | None
-    changed_at: str
-    run_id: int | None
-
-
-def alert_states(conn: Connection) -> list[AlertStateRow]:
-    """Every destination's alert state, by destination name (healthy ones included)."""
-    stmt = (
-        select(
-            DESTINATIONS.c.name,
-            STATES.c.failing,
-            STATES.c.reason,
-            STATES.c.changed_at,
-            STATES.c.run_id,
-        )
-        .join(STATES, STATES.c.destination_id == DESTINATIONS.c.id)
-        .order_by(DESTINATIONS.c.name)
-    )
-    return [AlertStateRow(*row) for row in conn.execute(stmt)]

@@ -29,10 +29,10 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, MetaData, select
+from sqlalchemy import Connection, Engine, MetaData, case, select
 from sqlmodel import SQLModel, col
 
-from state.models import Destination, SchemaInfo, table_of
+from state.models import Destination, SchemaInfo, SyncRun, table_of
 
 Step = Callable[[Connection], None]
 
@@ -149,6 +149,21 @@ def _v1_to_v2(conn: Connection) -> None:
 
 
 STEPS[1] = _v1_to_v2
+
+
+def _v2_to_v3(conn: Connection) -> None:
+    """Run outcomes get their words: a run that worked with rows refused or left queued was
+    stored `failed` and is `partial`; one that could not work was `error` and is `failed`.
+    One statement, so no run is renamed twice."""
+    runs = table_of(SyncRun)
+    conn.execute(
+        runs.update()
+        .where(runs.c.status.in_(("failed", "error")))
+        .values(status=case((runs.c.status == "failed", "partial"), else_="failed"))
+    )
+
+
+STEPS[2] = _v2_to_v3
 
 
 def _backup(path: Path, version: int) -> Path:

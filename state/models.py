@@ -16,8 +16,10 @@ from sqlmodel import Field, SQLModel
 from console.core.fields import CONTACT_FIELDS  # noqa: F401
 from console.core.vocab import STATE_KINDS, ImportJobStatus, OutboxStatus, RunStatus
 
-SCHEMA_VERSION = 2
-# 1: release 0.1. 2: destination ids are never reused (SQLite AUTOINCREMENT).
+SCHEMA_VERSION = 3
+# 1: release 0.1. 2: destination ids are never reused (SQLite AUTOINCREMENT). 3: a run that
+# worked with rows refused is `partial` (was `failed`), one that could not work `failed` (was
+# `error`).
 
 RETRYING_ROWS = "status = 'queued' AND attempts > 0"
 """The condition of the partial index over rows waiting for a retry (a literal: SQLite uses a

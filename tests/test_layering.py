@@ -174,6 +174,7 @@ def test_sql_exceptions_are_still_needed() -> None:
 
 # The repositories that write (or exist for writers); screens only read, through the queries.
 STATE_WRITERS = {
+    "state.alerts",
     "state.bulk",
     "state.contacts",
     "state.cursors",

@@ -11,6 +11,9 @@ sent for it). Summaries go to stdout, diagnostics to stderr.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import shutil
+import sys
 from dataclasses import dataclass
 
 import click
@@ -172,7 +175,7 @@ def _run_once(
     lease_wait: float | None,
     output: RunOutput,
 ) -> int:
-    from console.cli.run_output import print_results, run_waiting_for_jobs
+    from console.cli.run_output import StderrProgress, print_results, run_waiting_for_jobs
     from console.core.vocab import RunStatus, Trigger
     from console.engine.destinations import list_destinations
 
@@ -185,11 +188,17 @@ def _run_once(
     if missing:
         click.echo(f"error: no destination named {', '.join(missing)}", err=True)
         return EXIT_BAD_INPUT
-    results = asyncio.run(
-        run_waiting_for_jobs(
-            store, Trigger.RUN_ONCE, options, names or None, output.wait_jobs_minutes
+    shown = StderrProgress(sys.stderr, shutil.get_terminal_size().columns)
+    if sys.stderr.isatty():
+        options = dataclasses.replace(options, progress=shown.update)
+    try:
+        results = asyncio.run(
+            run_waiting_for_jobs(
+                store, Trigger.RUN_ONCE, options, names or None, output.wait_jobs_minutes
+            )
         )
-    )
+    finally:
+        shown.clear()
     if not results:
         if not (output.quiet or output.as_json):
             click.echo("no enabled destinations; add one with: retention-console config apply FILE")

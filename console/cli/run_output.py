@@ -9,9 +9,10 @@ nothing. The exit code does not depend on the output mode.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 import orjson
@@ -20,10 +21,12 @@ from console.core import clock
 from console.core.text import json_printable, printable
 
 if TYPE_CHECKING:
+    from console.engine.progress import RunProgress
     from console.engine.runner import EngineOptions, RunResult
     from state.db import Store
 
 FIRST_POLL_SECONDS = 5.0
+DRAW_EVERY_SECONDS = 0.25
 LONGEST_POLL_SECONDS = 60.0
 
 
@@ -49,10 +52,10 @@ def attention_line(result: RunResult) -> str:
     not zero."""
     c = result.counts
     counts = [
-        f"{value} {label}"
+        f"{value:,} {label}"
         for value, label in (
             (c.delivered, "delivered"),
-            (c.rejected, "failed"),
+            (c.rejected, "rejected"),
             (result.queued, "queued"),
         )
         if value
@@ -73,6 +76,39 @@ def print_results(results: Sequence[RunResult], *, quiet: bool, as_json: bool) -
         else:
             # The line carries names and a receiver's words: cron mails it, a terminal shows it.
             click.echo(printable(result.line()))
+
+
+class StderrProgress:
+    """One line on stderr, redrawn in place (at most 4 times a second): each running
+    destination's rows sent of rows due, rate and time left. Only for a terminal: cron's
+    mail and a redirected stderr never see it."""
+
+    def __init__(self, stream: TextIO, width: int = 80) -> None:
+        self.stream = stream
+        self.width = width
+        self.runs: dict[str, RunProgress] = {}
+        self._drawn = 0.0
+        self._shown = False
+        # Batches are recorded in worker threads, several destinations at once.
+        self._lock = threading.Lock()
+
+    def update(self, progress: RunProgress) -> None:
+        with self._lock:
+            self.runs[progress.destination] = progress
+            now = time.monotonic()
+            if now - self._drawn < DRAW_EVERY_SECONDS:
+                return
+            self._drawn = now
+            line = " | ".join(f"{name}: {p.text()}" for name, p in self.runs.items())
+            self.stream.write("\r" + printable(line)[: self.width - 1] + "\x1b[K")
+            self.stream.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._shown:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
 
 
 async def run_waiting_for_jobs(

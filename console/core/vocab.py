@@ -42,10 +42,12 @@ class RunStatus(StrEnum):
 
     RUNNING = "running"
     OK = "ok"
+    PARTIAL = "partial"
+    """The run worked, but some rows were refused or are still queued (or an import job is
+    past its limit). Stored as `failed` before schema 3."""
     FAILED = "failed"
-    """The run worked, but some rows were refused or are still queued."""
-    ERROR = "error"
-    """The run could not work at all (a refused key, no connection, a bad configuration)."""
+    """The run could not work at all (a refused key, no connection, a bad configuration).
+    Stored as `error` before schema 3."""
     INTERRUPTED = "interrupted"
     """The process ended mid-run; the next run closes it."""
     BUSY = "busy"

@@ -50,7 +50,7 @@ def failing_reason(
     """Why the destination is failing after this run (None: it is not)."""
     if counts.attention:
         return ", ".join(counts.attention)
-    if status == RunStatus.ERROR:
+    if status == RunStatus.FAILED:
         return message or "the run failed"
     if counts.rejected > failures_above:
         return f"{counts.rejected} rows refused in one run (more than {failures_above})"

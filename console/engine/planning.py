@@ -22,6 +22,7 @@ from console.engine.runs import RunCounts
 from state.cursors import get_cursor, set_cursor
 from state.db import Connection, Store
 from state.outbox import ClaimedRow, bump_stats, queue_rows
+from state.runs import save_progress
 from state.sources import read_chunk, suppressed_hashes
 
 CHUNK = 5000
@@ -82,6 +83,9 @@ def _plan_chunk(
         skipped=planned.skipped,
     )
     set_cursor(conn, destination.id, stream, rows[-1]["seq"])
+    # History shows the counts while the plan step goes, not only once it has finished
+    # (a large plan step left them behind the store for a minute and more).
+    save_progress(conn, run_id, counts.as_row())
     return True
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -28,6 +28,7 @@ from console.engine import alerts
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
 from console.engine.planning import newly_suppressed, plan_chunks
+from console.engine.progress import DELIVERING, RunProgress
 from console.engine.retries import RetryPolicy, record_outcomes
 from console.engine.runs import UNHEALTHY_AFTER, RunCounts, finish_run
 from console.engine.sessions import run_context
@@ -66,6 +67,9 @@ class EngineOptions:
     """Consecutive failed runs (nothing delivered, errors) before a destination is unhealthy."""
     unhealthy_probe_seconds: float = 1800.0
     """How often the scheduler still runs an unhealthy destination, to see if it recovered."""
+    progress: Callable[[RunProgress], None] | None = field(default=None, compare=False)
+    """Told after the plan step and after every recorded batch (the console's panel, the
+    CLI's stderr on a terminal); it must not block."""
 
 
 @dataclass
@@ -79,11 +83,15 @@ class RunResult:
     config_error: bool = False
 
     def line(self) -> str:
+        """`name: ok|partial|failed - 1,854 delivered, 21 rejected, ... (notes)`: `failed`
+        only for a run that could not work (the why in the parentheses); rows the receiver
+        refused are `rejected`."""
         c = self.counts
         return (
-            f"{self.destination}: {self.status} - {c.delivered} delivered, {c.rejected} failed, "
-            f"{self.queued} queued, {c.suppressed} suppressed, {c.filtered} filtered, "
-            f"{c.skipped} skipped, {c.requests} request{'' if c.requests == 1 else 's'}"
+            f"{self.destination}: {self.status} - {c.delivered:,} delivered, "
+            f"{c.rejected:,} rejected, {self.queued:,} queued, {c.suppressed:,} suppressed, "
+            f"{c.filtered:,} filtered, {c.skipped:,} skipped, "
+            f"{c.requests:,} request{'' if c.requests == 1 else 's'}"
             + (f" ({self.message})" if self.message else "")
         )
 
@@ -91,13 +99,13 @@ class RunResult:
         """Why the destination needs an operator, in a few words (None: it does not)."""
         if self.status == RunStatus.OK:
             return None
-        if self.status != RunStatus.FAILED:
+        if self.status != RunStatus.PARTIAL:
             return self.message or str(self.status)
         parts = list(self.counts.attention)
         if rejected := self.counts.rejected:
-            parts.append(f"{rejected} row{'' if rejected == 1 else 's'} failed")
+            parts.append(f"{rejected:,} row{'' if rejected == 1 else 's'} rejected")
         if self.queued:
-            parts.append(f"{self.queued} row{'' if self.queued == 1 else 's'} still queued")
+            parts.append(f"{self.queued:,} row{'' if self.queued == 1 else 's'} still queued")
         return ", ".join(parts) or str(self.status)
 
 
@@ -115,6 +123,7 @@ async def _deliver(
     owner: str,
     counts: RunCounts,
     options: EngineOptions,
+    progress: RunProgress,
 ) -> None:
     """Send every due row; wait for retries due within the run's patience; then stop.
 
@@ -172,6 +181,8 @@ async def _deliver(
             counts.requests += result.requests
             save_progress(conn, run_id, counts.as_row())
             renew_lease(conn, destination.id, owner)
+        progress.sent = counts.delivered + counts.rejected - progress.counted_before
+        _tell(options, progress)
         return totals.retrying
 
     while True:
@@ -231,6 +242,14 @@ async def _deliver(
         if loop.time() + max(wait, 0) > deadline:
             return
         await asyncio.sleep(max(wait, 0.01))
+
+
+def _tell(options: EngineOptions, progress: RunProgress) -> None:
+    if options.progress is not None:
+        try:
+            options.progress(progress)
+        except Exception:  # a display must never stop a delivery
+            log.exception("progress listener failed")
 
 
 def _raise_first(done: set[asyncio.Task[None]]) -> None:
@@ -346,6 +365,8 @@ async def run_destination(
     log.info("%s: run %d started (%s)", destination.name, run_id, trigger)
     heartbeat = asyncio.create_task(_keep_lease(store, destination.id, owner))
     counts = RunCounts()
+    progress = RunProgress(destination.name)
+    _tell(options, progress)
     status, message, errored, config_error = RunStatus.OK, "", False, False
     own_client = client is None
     http = client or engine_client(options.timeout_seconds, max(4, options.in_flight * 2))
@@ -355,17 +376,21 @@ async def run_destination(
         if declared.poller is not None:
             await declared.poller(run_context(store, destination, run_id, counts, http))
         await asyncio.to_thread(plan_chunks, declared.planner, store, destination, run_id, counts)
-        await _deliver(store, destination, adapter, http, run_id, owner, counts, options)
+        progress.due = await asyncio.to_thread(queued_count, store, destination.id)
+        progress.phase, progress.started = DELIVERING, clock.now()
+        progress.counted_before = counts.delivered + counts.rejected
+        _tell(options, progress)
+        await _deliver(store, destination, adapter, http, run_id, owner, counts, options, progress)
     except DestinationHalted as exc:
-        status, message, errored = RunStatus.ERROR, str(exc), True
+        status, message, errored = RunStatus.FAILED, str(exc), True
     except SecretError as exc:
-        status, message, errored, config_error = RunStatus.ERROR, str(exc), True, True
+        status, message, errored, config_error = RunStatus.FAILED, str(exc), True, True
     except (httpx.TransportError, OSError) as exc:
-        status, message, errored = RunStatus.ERROR, f"connection failed: {exc}", True
+        status, message, errored = RunStatus.FAILED, f"connection failed: {exc}", True
     except Exception as exc:
         # A bug must not take the scheduler down; History shows it and the log has the trace.
         log.exception("run of %s failed", destination.name)
-        status, message, errored = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", True
+        status, message, errored = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", True
     finally:
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
@@ -373,7 +398,7 @@ async def run_destination(
             await http.aclose()
     queued = await asyncio.to_thread(queued_count, store, destination.id)
     if status == RunStatus.OK and (counts.rejected or queued or counts.attention):
-        status = RunStatus.FAILED
+        status = RunStatus.PARTIAL
         errored = counts.retrying > 0 and counts.delivered == 0
     # What needs the operator (an import job past its limit) is said first.
     message = ", ".join([*counts.attention, *([message] if message else counts.notes)])

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,17 +27,19 @@ from console.destinations.base import ConnectionTestFailed
 from console.destinations.http import engine_client
 from console.engine.commands import Commands, Requeued, Saved
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
+from console.engine.progress import RunProgress
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from state.db import Store
 
 log = logging.getLogger("retention_console.engine")
+PROGRESS_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
 class EngineEvent:
     """Something the UI may want to redraw for: a run started or finished, state changed."""
 
-    kind: str  # run-started | run-finished | state | schedule
+    kind: str  # run-started | run-finished | progress | state | schedule
     destination: str | None = None
     result: RunResult | None = None
 
@@ -51,7 +54,10 @@ class EngineService:
     ) -> None:
         self.store = store
         self.commands = commands or Commands(store)
-        self.options = options or EngineOptions()
+        self.options = replace(options or EngineOptions(), progress=self._progressed)
+        self.progress: dict[str, RunProgress] = {}
+        """The latest progress of each destination's run (kept after it ends)."""
+        self._progress_told = 0.0
         self.listener = listener
         self.scheduler: AsyncIOScheduler | None = None
         self.paused = False
@@ -149,7 +155,7 @@ class EngineService:
     async def run_now(self, name: str) -> RunResult:
         destination = self._load(name)
         if destination is None:
-            return RunResult(name, RunStatus.ERROR, message="no such destination")
+            return RunResult(name, RunStatus.FAILED, message="no such destination")
         return await self._run(destination, Trigger.MANUAL)
 
     def set_paused(self, name: str, paused: bool) -> None:
@@ -215,6 +221,14 @@ class EngineService:
                 self.running.discard(destination.name)
             self._emit(EngineEvent("run-finished", destination.name, result))
             return result
+
+    def _progressed(self, progress: RunProgress) -> None:
+        """A run moved: screens follow it at most once a second (each reads the store)."""
+        self.progress[progress.destination] = progress
+        now = time.monotonic()
+        if now - self._progress_told >= PROGRESS_EVERY_SECONDS:
+            self._progress_told = now
+            self._emit(EngineEvent("progress", progress.destination))
 
     def _emit(self, event: EngineEvent) -> None:
         if self.listener is not None:

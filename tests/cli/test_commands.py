@@ -348,8 +348,8 @@ def test_run_once_exits_0_when_everything_was_delivered(
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
-        "seg: ok - 2 delivered, 0 failed, 0 queued, 1 suppressed, 0 filtered, 0 skipped, 1 request",
-        "seg-ca: ok - 2 delivered, 0 failed, 0 queued, 0 suppressed, 1 filtered, 0 skipped, "
+        "seg: ok - 2 delivered, 0 rejected, 0 queued, 1 suppressed, 0 filtered, 0 skipped, 1 request",
+        "seg-ca: ok - 2 delivered, 0 rejected, 0 queued, 0 suppressed, 1 filtered, 0 skipped, "
         "1 request",
     ]
     assert sandbox.message_count == 4
@@ -372,7 +372,7 @@ def test_run_once_exits_1_when_rows_failed_and_reports_them(
 
     assert done.exit_code == 1
     assert done.stdout.splitlines() == [
-        "seg: failed - 1 delivered, 1 failed, 0 queued, 1 suppressed, 0 filtered, 0 skipped, "
+        "seg: partial - 1 delivered, 1 rejected, 0 queued, 1 suppressed, 0 filtered, 0 skipped, "
         "3 requests"
     ]
     summary = cli("summary", "--json", "--db", db)
@@ -432,7 +432,7 @@ def test_run_once_exits_1_when_rows_wait_for_a_retry(
     done = cli("--run-once", "--max-wait", "0.2", "--db", db)
 
     assert done.exit_code == 1
-    assert done.stdout.startswith("seg: failed - 0 delivered, 0 failed, 2 queued")
+    assert done.stdout.startswith("seg: partial - 0 delivered, 0 rejected, 2 queued")
     (day,) = orjson.loads(cli("summary", "--json", "--db", db).stdout)
     assert day["queued"] == 2
 
@@ -597,7 +597,7 @@ def test_reports_and_run_once_never_print_raw_control_characters(
     done = process("--run-once", "--max-wait", "0", "--db", db)
     assert done.returncode == 1, done.stdout + done.stderr
     (line,) = done.stdout.splitlines()
-    assert line.startswith("[/x]\\x1b[2J: failed - 0 delivered, 2 failed")
+    assert line.startswith("[/x]\\x1b[2J: partial - 0 delivered, 2 rejected")
     reports = {
         args: cli(*args, "--db", db).stdout
         for args in (("failures",), ("history",), ("summary",), ("failures", "--json"))

@@ -101,7 +101,9 @@ def test_sigkill_mid_delivery_loses_nothing(
 
     assert second.returncode == 0, out.decode() + err.decode()
     line = out.decode().strip()
-    assert line.startswith(f"seg: ok - {EVENTS - delivered_before} delivered, 0 failed, 0 queued")
+    assert line.startswith(
+        f"seg: ok - {EVENTS - delivered_before:,} delivered, 0 rejected, 0 queued"
+    )
     # Every event arrived, nothing outside the set did, and each repeat is an id already seen.
     assert set(sandbox.message_ids) == expected
     repeats = sandbox.message_count - len(sandbox.message_ids)

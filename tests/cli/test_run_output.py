@@ -38,7 +38,7 @@ def test_quiet_says_the_reason_first_for_a_destination_that_needs_attention(
     done = cli("--run-once", "--quiet", "--db", db)
     assert done.exit_code == 1
     # seg-tx delivered everything: not a word about it.
-    assert done.stdout == "1 row failed - seg: failed, 1 delivered, 1 failed\n"
+    assert done.stdout == "1 row rejected - seg: partial, 1 delivered, 1 rejected\n"
 
 
 def test_quiet_names_a_refused_key(tmp_path: Path, segment_sandbox: Sandbox) -> None:
@@ -48,7 +48,7 @@ def test_quiet_names_a_refused_key(tmp_path: Path, segment_sandbox: Sandbox) -> 
     done = cli("--run-once", "--quiet", "--db", db)
     assert done.exit_code == 1
     (line,) = done.stdout.splitlines()
-    assert "refused the write key" in line.split(" - seg: error")[0]
+    assert "refused the write key" in line.split(" - seg: failed")[0]
 
 
 def test_json_is_one_object_per_destination(tmp_path: Path, segment_sandbox: Sandbox) -> None:
@@ -71,8 +71,8 @@ def test_json_is_one_object_per_destination(tmp_path: Path, segment_sandbox: San
         assert {"state", "reason", "run"} <= set(item)
     seg, tx = items
     assert (seg["state"], seg["reason"], seg["completions"], seg["failures"]) == (
-        "failed",
-        "1 row failed",
+        "partial",
+        "1 row rejected",
         1,
         1,
     )

@@ -596,7 +596,7 @@ async def test_a_run_gives_up_after_max_attempts_with_the_receivers_words(
 
     result = await run(store, opts=options(policy=policy))
 
-    assert result.status == "failed"
+    assert result.status == "partial"
     assert (result.counts.delivered, result.counts.rejected, result.queued) == (0, 2, 0)
     assert sandbox.requests == 3
     with store.read() as conn:
@@ -642,7 +642,7 @@ async def test_retries_not_due_within_max_wait_stay_queued(
     result = await run(store, opts=options(max_wait_seconds=0.5))
 
     assert time.monotonic() - started < 5
-    assert result.status == "failed"
+    assert result.status == "partial"
     assert (result.counts.delivered, result.counts.rejected, result.queued) == (0, 0, 1)
     assert set(statuses(store).values()) == {OutboxStatus.QUEUED}
     with store.read() as conn:
@@ -660,7 +660,7 @@ async def test_a_rejected_email_fails_alone_and_the_others_are_delivered(
 
     result = await run(store)
 
-    assert result.status == "failed"
+    assert result.status == "partial"
     assert (result.counts.delivered, result.counts.rejected) == (15, 1)
     assert sorted(identified(sandbox)) == sorted(
         f"user{n}@example.com" for n in range(1, 17) if n != 7
@@ -700,7 +700,7 @@ async def test_a_refused_write_key_keeps_rows_queued_and_marks_the_destination(
 
     for attempt in (1, 2, 3):
         result = await run(store)
-        assert result.status == "error"
+        assert result.status == "failed"
         assert "Segment refused the write key: invalid write key" in result.message
         assert result.queued == 3
         assert result.counts.rejected == 0
@@ -710,7 +710,7 @@ async def test_a_refused_write_key_keeps_rows_queued_and_marks_the_destination(
     record = destination(store)
     assert record.health_note is not None and "3 runs in a row failed" in record.health_note
     with store.read() as conn:
-        assert [r.status for r in runs_page(conn)] == ["error"] * 3
+        assert [r.status for r in runs_page(conn)] == ["failed"] * 3
         assert failures_page(conn) == []
 
     configure(store, url, write_key=WRITE_KEY)
@@ -728,7 +728,7 @@ async def test_an_unreachable_endpoint_keeps_rows_queued(store: Store, files: Fi
 
     result = await run(store, opts=options(max_wait_seconds=0.3))
 
-    assert result.status == "failed"
+    assert result.status == "partial"
     assert (result.counts.delivered, result.queued) == (0, 1)
     with store.read() as conn:
         feedback = conn.execute(select(OUTBOX.c.feedback)).scalar_one()
@@ -762,7 +762,7 @@ async def test_a_wrong_endpoint_path_keeps_rows_queued(
 
     result = await run(store)
 
-    assert result.status == "error"
+    assert result.status == "failed"
     assert "no such endpoint: /segment/v1/batch" in result.message
     assert (result.counts.rejected, result.queued) == (0, 40)
     assert sandbox.requests == 1

@@ -164,7 +164,7 @@ async def test_unhealthy_after_and_the_probe_interval_are_the_options(
         store, record, "manual", EngineOptions(max_wait_seconds=0, unhealthy_after=1)
     )
 
-    assert result.status == "error"
+    assert result.status == "failed"
     with store.read() as conn:
         after = get_destination(conn, "seg")
     assert after is not None and not after.healthy  # one failing run, not the default three

@@ -194,7 +194,7 @@ async def _fail_then_recover(
     started = time.monotonic()
     result = await run(store, options(max_attempts=3, timeout=0.2))
     assert time.monotonic() - started < 15
-    assert result.status == "failed"
+    assert result.status == "partial"
     assert result.counts.rejected == EVENTS and result.queued == 0
     batches = EVENTS // BATCH_ROWS
     assert result.counts.requests == 3 * batches  # bounded: 3 attempts of each batch
@@ -209,7 +209,7 @@ async def _fail_then_recover(
         page = failures_page(conn, FailureFilter(destination="seg"), limit=5)
         (history,) = runs_page(conn, "seg")
     assert all(f.attempts == 3 and feedback in (f.feedback or "") for f in page)
-    assert history.status == "failed" and history.rejected == EVENTS
+    assert history.status == "partial" and history.rejected == EVENTS
     assert history.requests == 3 * batches
     listed = orjson.loads(cli(store, "failures", "--json", "--limit", "1000"))
     assert len(listed) == EVENTS
@@ -283,7 +283,7 @@ async def test_retry_after_is_honoured_and_capped(
 
     before = clock.now()
     result = await run(store, options(max_wait=0))
-    assert result.status == "failed" and result.queued == EVENTS
+    assert result.status == "partial" and result.queued == EVENTS
     # The first 429 holds the destination: only the batches already on the wire (in_flight=2)
     # were sent; the other rows kept every attempt.
     assert sandbox.requests == 2
@@ -382,7 +382,7 @@ async def test_unreachable_marks_unhealthy_then_recovers(
         started = time.monotonic()
         result = await run(store, options(max_wait=0))
         assert time.monotonic() - started < 10  # a dead receiver never hangs a run
-        assert result.status == "failed" and result.queued == EVENTS
+        assert result.status == "partial" and result.queued == EVENTS
         assert result.counts.delivered == 0
         attempts += result.counts.requests
         healthy, note = health(store)
@@ -422,7 +422,7 @@ async def test_refused_key_halts_and_marks_unhealthy(
     sandbox.write_keys = {"another-key"}
     for _ in range(3):
         result = await run(store, options(max_wait=0))
-        assert result.status == "error" and "refused the write key" in result.message
+        assert result.status == "failed" and "refused the write key" in result.message
         assert result.queued == EVENTS  # nothing failed for a wrong key: it all waits
     assert health(store)[0] is False
     # At most one refused request per batch in flight, then the run stops.

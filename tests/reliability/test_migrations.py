@@ -146,7 +146,7 @@ def test_current_models_match_the_frozen_schema(tmp_path: Path) -> None:
             assert not missing, f"{table.name}: columns {missing} added without a migration"
     finally:
         store.dispose()
-    assert version_of(db) == state.db.SCHEMA_VERSION == 2
+    assert version_of(db) == state.db.SCHEMA_VERSION == 3
 
 
 def test_v1_destinations_upgrade_to_ids_never_reused(tmp_path: Path) -> None:
@@ -175,8 +175,31 @@ def test_v1_destinations_upgrade_to_ids_never_reused(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert "AUTOINCREMENT" in sql
-    assert version_of(db) == 2
+    assert version_of(db) == CURRENT
     assert table_rows(backup_path(db, 1)) == before
+
+
+def test_run_outcomes_get_their_words_partial_and_failed(tmp_path: Path) -> None:
+    """Schema 2 -> 3: a run stored `failed` (it worked, rows refused or left queued) reads
+    `partial`; one stored `error` (it could not work) reads `failed`; the others stay."""
+    db = tmp_path / "console.db"
+    previous_release_store(db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    for run_id, status in ((2, "failed"), (3, "error"), (4, "interrupted")):
+        conn.execute(
+            "INSERT INTO sync_runs (id, destination_id, trigger, status, started_at, added,"
+            " changed, removed, delivered, rejected, suppressed, skipped, filtered, retrying,"
+            f" requests) VALUES ({run_id}, 1, 'schedule', '{status}',"
+            " '2024-04-15T00:00:00.000Z', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)"
+        )
+    conn.close()
+    open_store(db).dispose()
+    conn = sqlite3.connect(db)
+    try:
+        statuses = conn.execute("SELECT id, status FROM sync_runs ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert statuses == [(1, "ok"), (2, "partial"), (3, "failed"), (4, "interrupted")]
 
 
 def test_previous_release_store_upgrades_in_place_with_a_backup(
@@ -255,11 +278,12 @@ def test_a_failing_step_leaves_the_store_unchanged(
 def test_a_missing_step_is_refused_before_anything_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(state.db, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(state.db.MIGRATIONS, 1, add_note_column)
+    # The steps up to this release exist; the one to the next does not.
+    monkeypatch.setattr(state.db, "SCHEMA_VERSION", NEXT)
+    assert CURRENT not in state.db.MIGRATIONS
     db = tmp_path / "console.db"
     previous_release_store(db)
-    with pytest.raises(StoreError, match="cannot upgrade a schema 2 store"):
+    with pytest.raises(StoreError, match=f"cannot upgrade a schema {CURRENT} store"):
         open_store(db)
     assert version_of(db) == 1
     assert not backup_path(db, 1).exists()

@@ -117,7 +117,7 @@ async def test_a_redirect_halts_the_run_with_every_row_kept_queued(
     faults.update({"redirect_every": 1})
     seed(store, tmp_path, url)
     result = await run(store, options())
-    assert result.status == "error"
+    assert result.status == "failed"
     assert "redirects (HTTP 302) to http://elsewhere.invalid/" in result.message
     assert result.counts.rejected == 0 and result.queued == 120
     assert result.counts.requests <= 2  # not 2 requests a row, as when each was split
@@ -153,7 +153,7 @@ async def test_batches_accepted_before_a_401_are_booked_delivered(
     set_endpoint(store, url)
     faults.update({"refuse_after": 1})  # the first request is accepted, then 401
     result = await run(store, EngineOptions(batch_rows=2500, timeout_seconds=5.0))
-    assert result.status == "error" and "refused the write key" in result.message
+    assert result.status == "failed" and "refused the write key" in result.message
     counted = received_ids(sandbox)
     received = set(counted)
     assert received and set(counted.values()) == {1}

@@ -159,7 +159,7 @@ def test_no_command_output_shows_a_key(
     run("run-once refused key", "--run-once", "--max-wait", "0")
     run("failures after errors", "failures", "--json")
     run("history after errors", "history", "--json")
-    assert "seg: failed - 0 delivered, 0 failed, 5 queued" in outputs["run-once unreachable"]
+    assert "seg: partial - 0 delivered, 0 rejected, 5 queued" in outputs["run-once unreachable"]
     assert "WRONG_VERSION_NUMBER" in outputs["run-once unreachable"]  # the TLS-less ReSci
     assert "refused the write key" in outputs["run-once refused key"]
 
@@ -225,7 +225,7 @@ async def test_tracebacks_and_errors_hold_no_key(
         monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", broken)
         with caplog.at_level(logging.DEBUG):
             result = await run_destination(store, destination, "manual", EngineOptions())
-        assert result.status == "error" and "transport exploded" in result.message
+        assert result.status == "failed" and "transport exploded" in result.message
         logged = "\n".join(
             record.getMessage()
             + "\n"

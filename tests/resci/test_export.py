@@ -203,7 +203,7 @@ async def test_failed_job_is_final_and_the_next_run_starts_a_fresh_one(
     resci.to_done()
 
     failed = await console.run()
-    assert failed.status == "error"
+    assert failed.status == "failed"
     assert "import failed: file could not be processed" in failed.message
     assert "next run starts a new import job" in failed.message
     [recorded] = jobs(console)
@@ -233,7 +233,7 @@ async def test_rows_resci_rejects_become_per_email_failures_and_can_be_retried(
     await console.run()
     resci.to_done()
     done = await console.run()
-    assert done.status == "failed"  # some rows failed: the run says so
+    assert done.status == "partial"  # some rows failed: the run says so
     assert (done.counts.delivered, done.counts.rejected) == (8, 2)
     [recorded] = jobs(console)
     assert (recorded.imported, recorded.rejected) == (8, 2)
@@ -406,7 +406,7 @@ async def test_upload_refused_with_503_is_uploaded_again_by_the_next_run(
     console.apply(destination_toml(resci.url))
     resci.sandbox.faults.error_rate = 1.0
     refused = await console.run()
-    assert refused.status == "error"
+    assert refused.status == "failed"
     assert "uploads the file again" in refused.message
     assert jobs(console)[0].status == "uploading"
     resci.sandbox.faults.error_rate = 0.0
@@ -499,7 +499,7 @@ async def test_wrong_api_key_halts_the_run_in_plain_words(console: Console, resc
     console.contacts([contact(1)])
     console.apply(destination_toml(resci.url, api_key="not-the-key"))
     result = await console.run()
-    assert result.status == "error"
+    assert result.status == "failed"
     assert result.message == ("ReSci refused the API key 'production key' (401): Invalid API key")
     assert resci.sandbox.jobs == {}
 
@@ -561,7 +561,7 @@ async def test_an_export_of_a_removed_audience_halts_with_the_reason(
         conn.execute(AudienceMember.__table__.delete())
         conn.exec_driver_sql("DELETE FROM audiences")
     result = await console.run()
-    assert result.status == "error"
+    assert result.status == "failed"
     assert result.message == (
         "the exported audience 'california-gmail' does not exist; add it (config apply) or "
         "pick another audience"

@@ -46,7 +46,7 @@ async def test_a_pending_job_is_ok_within_its_limit_and_needs_attention_past_it(
     assert "import job job_1 queued" in within.message
     frozen_clock.advance(2 * 60)
     past = await console.run()
-    assert past.status == "failed"
+    assert past.status == "partial"
     assert past.message.startswith("import job job_1 still processing after 61 min (limit 60 min)")
     assert past.reason() == "import job job_1 still processing after 61 min (limit 60 min)"
     # Once ReSci completes it, the run is ok again.
@@ -63,7 +63,7 @@ async def test_the_limit_is_per_destination(
     await console.run()
     frozen_clock.advance(6 * 60)
     late = await console.run()
-    assert late.status == "failed"
+    assert late.status == "partial"
     assert late.reason() == "import job job_1 still processing after 6 min (limit 5 min)"
 
 
@@ -80,17 +80,17 @@ def test_run_once_exits_0_while_pending_and_1_past_the_limit(
     frozen_clock.advance(90 * 60)
     code, out = run_once(path)
     assert code == 1, out
-    assert out.startswith("resci-main: failed - ")
+    assert out.startswith("resci-main: partial - ")
     assert "(import job job_1 still processing after 90 min (limit 60 min), " in out
     code, out = run_once(path, "--quiet")
     assert code == 1
     assert (
         out
-        == "import job job_1 still processing after 90 min (limit 60 min) - resci-main: failed\n"
+        == "import job job_1 still processing after 90 min (limit 60 min) - resci-main: partial\n"
     )
     code, out = run_once(path, "--json")
     (item,) = [orjson.loads(line) for line in out.splitlines()]
-    assert item["state"] == "failed" and item["import_jobs_pending"] == 1
+    assert item["state"] == "partial" and item["import_jobs_pending"] == 1
     assert item["reason"].startswith("import job job_1 still processing after")
 
 

@@ -18,7 +18,7 @@ async def test_events_accepted_before_a_401_are_booked_and_never_sent_twice(
     console.events(purchases(10))
     resci.sandbox.faults.update({"refuse_after": 5})  # the key is revoked after 5 calls
     halted = await console.run()
-    assert halted.status == "error" and "refused the API key" in halted.message
+    assert halted.status == "failed" and "refused the API key" in halted.message
     accepted = len(resci.sandbox.events)
     assert accepted >= 5
     assert halted.counts.delivered == accepted
@@ -49,6 +49,6 @@ async def test_a_redirect_halts_resci_with_rows_queued(console: Console, resci: 
     console.events(purchases(3))
     resci.sandbox.faults.update({"redirect_every": 1})
     result = await console.run()
-    assert result.status == "error" and "redirects (HTTP 302)" in result.message
+    assert result.status == "failed" and "redirects (HTTP 302)" in result.message
     assert {(r["status"], r["attempts"]) for r in console.outbox()} == {("queued", 0)}
     assert result.counts.rejected == 0

@@ -225,9 +225,9 @@ def _one_run(
             suppressed=2 if kind == "segment" and back % 2 == 0 else 0,
             requests=1 + failed,
         )
-        status = "failed" if totals.failed or back == 0 else "ok"
+        status = "partial" if totals.failed or back == 0 else "ok"
         message = (
-            f"{name}: {status} - {counts.delivered} delivered, {counts.rejected} failed, "
+            f"{name}: {status} - {counts.delivered} delivered, {counts.rejected} rejected, "
             f"{2 if back == 0 else 0} queued, {counts.suppressed} suppressed, 0 filtered, "
             f"0 skipped, {counts.requests} requests"
         )

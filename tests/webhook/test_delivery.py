@@ -120,7 +120,7 @@ def test_run_once_delivers_every_event_once_signed_and_verified(
     done = cli("--run-once", "--db", db, env={"HOOK_SECRET": SECRET})
 
     assert done.exit_code == 0, done.output
-    assert done.stdout.startswith("hook: ok - 30 delivered, 0 failed, 0 queued")
+    assert done.stdout.startswith("hook: ok - 30 delivered, 0 rejected, 0 queued")
     assert sandbox.refused_signatures == 0
     assert sorted(sandbox.message_ids) == [f"ev-{i:04d}" for i in range(30)]
     assert set(sandbox.message_ids.values()) == {1}
@@ -144,7 +144,7 @@ def test_a_500_is_retried_and_then_delivered(tmp_path: Path, receiver: Receiver)
     done = cli("--run-once", "--db", db)
 
     assert done.exit_code == 0, done.output
-    assert done.stdout.startswith("hook: ok - 4 delivered, 0 failed, 0 queued")
+    assert done.stdout.startswith("hook: ok - 4 delivered, 0 rejected, 0 queued")
     assert sandbox.requests == 6 and sorted(sandbox.message_ids.values()) == [1, 1, 1, 1]
     assert sorted(attempts for _, attempts, _ in outbox_rows(db)) == [1, 1, 2, 2]
 
@@ -159,7 +159,7 @@ def test_a_400_is_a_failure_with_the_receivers_words(tmp_path: Path, receiver: R
     done = cli("--run-once", "--db", db)
 
     assert done.exit_code == 1
-    assert done.stdout.startswith("hook: failed - 3 delivered, 1 failed, 0 queued")
+    assert done.stdout.startswith("hook: partial - 3 delivered, 1 rejected, 0 queued")
     (failure,) = orjson.loads(cli("failures", "--json", "--db", db).stdout)
     assert {k: failure[k] for k in ("email", "destination", "kind", "http_status")} == {
         "email": "shopper2@gmail.com",
@@ -225,7 +225,7 @@ def test_a_refused_signature_or_a_redirect_halts_with_events_queued(
         assert apply(tmp_path, db, webhook_toml(f"{server.url}/hook")).exit_code == 0
         done = cli("--run-once", "--db", db)
     assert done.exit_code == 1
-    assert done.stdout.startswith("hook: error - 0 delivered, 0 failed, 3 queued")
+    assert done.stdout.startswith("hook: failed - 0 delivered, 0 rejected, 3 queued")
     assert words in done.stdout
     assert {status for _, _, status in outbox_rows(db)} == {OutboxStatus.QUEUED}
     assert {attempts for _, attempts, _ in outbox_rows(db)} == {0}

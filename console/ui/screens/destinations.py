@@ -228,6 +228,9 @@ class DestinationsScreen(ConsoleScreen):
             *settings_lines(record),
             f"Last run {full_time(record.last_run_at)}: {self._result_of(record)}",
         ]
+        progress = engine.progress.get(record.name)
+        if record.name in engine.running and progress is not None:
+            lines.insert(1, f"Running now: {progress.text(self.console.now())}")
         if not record.healthy and record.health_note:
             lines.append(f"Unhealthy: {record.health_note}")
         reply = self.console.connection_replies.get(record.name)

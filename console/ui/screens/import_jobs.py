@@ -18,10 +18,9 @@ from textual.widgets import DataTable, Static
 from console.core import clock
 from console.core.text import printable
 from console.core.vocab import ImportJobStatus
-from console.engine.destinations import get_destination
-from console.reports.formatting import count, ellipsize, full_time
+from console.reports.formatting import count, counted, ellipsize, full_time
 from console.ui.screens.base import ConsoleScreen
-from state.import_jobs import ImportJobRow, import_jobs_for
+from state.queries import ImportJobRow, destination_import_jobs
 
 JOB_STATE_STYLES = {
     ImportJobStatus.UPLOADING: "cyan",
@@ -108,9 +107,8 @@ class ImportJobsScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="import-jobs-load")
     def reload(self) -> None:
         with self.console.store.read() as conn:
-            record = get_destination(conn, self.destination)
-            jobs = import_jobs_for(conn, record.id) if record is not None else []
-        self.post_message(JobsLoaded(jobs, record is not None))
+            jobs = destination_import_jobs(conn, self.destination)
+        self.post_message(JobsLoaded(jobs or [], jobs is not None))
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
         self.jobs = message.jobs
@@ -141,7 +139,10 @@ class ImportJobsScreen(ConsoleScreen):
         elif not self.jobs:
             title = f"Import jobs · {self.destination} · none yet"
         else:
-            title = f"Import jobs · {self.destination} · {len(self.jobs)} jobs, {pending} pending"
+            title = (
+                f"Import jobs · {self.destination} · {counted(len(self.jobs), 'job')}, "
+                f"{pending} pending"
+            )
         self.set_title(title)
         self._show_detail()
 
