@@ -79,7 +79,8 @@ def print_results(results: Sequence[RunResult], *, quiet: bool, as_json: bool) -
 
 
 class StderrProgress:
-    """One line on stderr, redrawn in place (at most 4 times a second): each running
+    """One line on stderr, redrawn in place (at most 4 times a second, and at each change of
+    phase): each running
     destination's rows sent of rows due, rate and time left. Only for a terminal: cron's
     mail and a redirected stderr never see it."""
 
@@ -87,6 +88,7 @@ class StderrProgress:
         self.stream = stream
         self.width = width
         self.runs: dict[str, RunProgress] = {}
+        self._phases: dict[str, str] = {}
         self._drawn = 0.0
         self._shown = False
         # Batches are recorded in worker threads, several destinations at once.
@@ -94,9 +96,12 @@ class StderrProgress:
 
     def update(self, progress: RunProgress) -> None:
         with self._lock:
+            before = self._phases.get(progress.destination)
+            self._phases[progress.destination] = progress.phase
             self.runs[progress.destination] = progress
             now = time.monotonic()
-            if now - self._drawn < DRAW_EVERY_SECONDS:
+            # A new phase (planning, then delivering) is drawn at once; counts as time allows.
+            if now - self._drawn < DRAW_EVERY_SECONDS and before == progress.phase:
                 return
             self._drawn = now
             line = " | ".join(f"{name}: {p.text()}" for name, p in self.runs.items())

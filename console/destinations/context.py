@@ -147,3 +147,6 @@ class RunContext:
     """Today's date, `YYYY-MM-DD` (the engine's clock)."""
     now: Callable[[], datetime] = clock.now
     """The engine's clock (how old a pending import job is)."""
+    progress: Callable[[str], None] = lambda _said: None
+    """Say how long work spanning the run goes (`backfill: 20,043 rows written`): the
+    console's panel and `--run-once`'s stderr on a terminal show it."""

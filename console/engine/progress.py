@@ -14,6 +14,8 @@ from console.core import clock
 
 PLANNING = "planning"
 DELIVERING = "delivering"
+POLLING = "polling"
+"""A kind's poller at work (a ReSci backfill): `note` says where it is."""
 
 
 @dataclass
@@ -26,6 +28,8 @@ class RunProgress:
     """Rows queued for this destination when the delivery began."""
     sent: int = 0
     """Rows with an outcome since (delivered or rejected)."""
+    note: str = ""
+    """What the poller last said (rows written, bytes uploaded, the import job's state)."""
     counted_before: int = 0
     """Outcomes the run had before delivery began (a completed import job, rows refused
     locally by the plan step): not part of `sent`."""
@@ -42,6 +46,8 @@ class RunProgress:
 
     def text(self, now: datetime | None = None) -> str:
         """`1,200 of 20,043 sent · 850/s · about 21s left`, or `planning…`."""
+        if self.phase == POLLING:
+            return self.note or "polling…"
         if self.phase == PLANNING:
             return "planning…"
         now = clock.now() if now is None else now

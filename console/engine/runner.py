@@ -28,7 +28,7 @@ from console.engine import alerts
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.ordering import PassOrder
 from console.engine.planning import newly_suppressed, plan_chunks
-from console.engine.progress import DELIVERING, RunProgress
+from console.engine.progress import DELIVERING, PLANNING, POLLING, RunProgress
 from console.engine.retries import RetryPolicy, record_outcomes
 from console.engine.runs import UNHEALTHY_AFTER, RunCounts, finish_run
 from console.engine.sessions import run_context
@@ -374,7 +374,15 @@ async def run_destination(
         declared = registry.kind(destination.kind)
         adapter = declared.adapter(destination.settings)
         if declared.poller is not None:
-            await declared.poller(run_context(store, destination, run_id, counts, http))
+            context = run_context(store, destination, run_id, counts, http)
+
+            def said(note: str) -> None:
+                progress.phase, progress.note = POLLING, note
+                _tell(options, progress)
+
+            context.progress = said
+            await declared.poller(context)
+            progress.phase = PLANNING
         await asyncio.to_thread(plan_chunks, declared.planner, store, destination, run_id, counts)
         progress.due = await asyncio.to_thread(queued_count, store, destination.id)
         progress.phase, progress.started = DELIVERING, clock.now()

@@ -4,6 +4,7 @@ N min" first and is not ok (exit 1); `--run-once --wait-jobs` polls on until it 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from console.cli import main, run_output
 from console.sandbox import AlertSandbox, ResciSandbox, SandboxServer
 from tests.conftest import FrozenClock
-from tests.resci.conftest import API_KEY, SITE_ID, Console, Resci, contact, destination_toml
+from tests.resci.conftest import API_KEY, FAST, SITE_ID, Console, Resci, contact, destination_toml
 
 
 def limit_toml(url: str, minutes: int | None = None) -> str:
@@ -148,3 +149,25 @@ async def test_a_job_past_its_limit_alerts_once_and_its_completion_recovers(
         ("failing", "import job job_1 still processing after 61 min (limit 60 min)"),
         ("recovered", None),
     ]
+
+
+async def test_backfill_progress_says_rows_written_bytes_uploaded_and_the_job_state(
+    console: Console, resci: Resci
+) -> None:
+    console.contacts([contact(i) for i in range(3)])
+    console.apply(limit_toml(resci.url))
+    said: list[str] = []
+    options = replace(FAST, progress=lambda p: said.append(p.text()))
+    await console.run(options)
+    size = len(resci.sandbox.jobs["job_1"].csv_text.encode())
+    assert said[:5] == [
+        "planning…",
+        "backfill: writing the users file of 'california-gmail'",
+        "backfill: 3 rows written",
+        f"backfill: 3 rows written · uploading {size:,} bytes",
+        f"backfill: 3 rows written · {size:,} bytes uploaded · import job job_1 queued",
+    ]
+    said.clear()
+    resci.to_done()
+    await console.run(options)
+    assert "backfill: asking ReSci about import job job_1 (queued)" in said

@@ -220,15 +220,19 @@ async def _upload(
         and files_complete(job.file_path)
     )
     if not ready or note is None:
+        ctx.progress(f"backfill: writing the users file of {export.audience!r}")
         job, note = await asyncio.to_thread(build, ctx, export, job)
         ctx.counts.added += job.rows
     assert job.file_path is not None
+    ctx.progress(f"backfill: {job.rows:,} rows written")
     if job.rows == 0:
         await asyncio.to_thread(complete, ctx, job, note, JobStatus(COMPLETED))
         ctx.counts.notes.append(f"audience {export.audience!r} has no members: nothing to import")
         return transition(job, COMPLETED, file_path=None)
     csv_path = Path(job.file_path)
     key = await asyncio.to_thread(import_idempotency_key, ctx.destination_id, job.id, csv_path)
+    size = await asyncio.to_thread(lambda: csv_path.stat().st_size)
+    ctx.progress(f"backfill: {job.rows:,} rows written · uploading {size:,} bytes")
     ctx.counts.requests += 1
     try:
         remote_id = await adapter.start_import(ctx.client, csv_path, csv_path.name, key)
@@ -253,6 +257,10 @@ async def _upload(
             _save(session, queued, clear_message=True)
 
     await asyncio.to_thread(record)
+    ctx.progress(
+        f"backfill: {job.rows:,} rows written · {size:,} bytes uploaded · import job "
+        f"{remote_id} queued"
+    )
     ctx.counts.notes.append(
         f"import job {remote_id} queued: {job.rows} users of {export.audience!r}"
     )
@@ -273,6 +281,7 @@ async def _poll_job(
 ) -> bool:
     """Ask ReSci once; True when the job completed (and has been recorded)."""
     assert job.remote_id is not None
+    ctx.progress(f"backfill: asking ReSci about import job {job.remote_id} ({job.status})")
     ctx.counts.requests += 1
     try:
         status = await adapter.job_status(ctx.client, job.remote_id)
