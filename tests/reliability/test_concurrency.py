@@ -61,9 +61,10 @@ def _outputs(tmp_path: Path, name: str) -> tuple[str, str]:
 
 
 def _delivered(stdout: str) -> int:
-    match = re.search(r"seg: \w+ - (\d+) delivered", stdout)
+    # The line's counts have thousands separators (10,000): scripts read --json instead.
+    match = re.search(r"seg: \w+ - ([\d,]+) delivered", stdout)
     assert match, stdout
-    return int(match.group(1))
+    return int(match.group(1).replace(",", ""))
 
 
 def test_two_run_once_at_once_the_second_waits(
