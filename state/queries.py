@@ -25,10 +25,7 @@ from sqlalchemy import (
 from console.core import clock
 from console.core.vocab import ImportJobStatus, OutboxStatus
 from state.audiences import list_audiences
-from state.import_jobs import ImportJobRow as ImportJobRow  # what the screens list
-from state.import_jobs import import_jobs_for
 from state.models import (
-    AlertState,
     Authorization,
     DailyStat,
     Destination,
@@ -46,7 +43,6 @@ DESTINATIONS = table_of(Destination)
 EVENTS = table_of(Event)
 JOBS = table_of(ImportJob)
 AUTHORIZATIONS = table_of(Authorization)
-ALERT_STATES = table_of(AlertState)
 
 
 @dataclass(frozen=True)
@@ -472,44 +468,3 @@ def iter_failures(
     stmt = _failures_select(conn, flt, sort)
     for r in conn.execution_options(yield_per=2000).execute(stmt):
         yield _failure_row(r, names)
-
-
-# -- import jobs and alert states -----------------------------------------------------------------
-
-
-def destination_import_jobs(
-    conn: Connection, destination: str, limit: int = 50
-) -> list[ImportJobRow] | None:
-    """A destination's import jobs, newest first; None when no destination has that name."""
-    destination_id = conn.execute(
-        select(DESTINATIONS.c.id).where(DESTINATIONS.c.name == destination)
-    ).scalar()
-    if destination_id is None:
-        return None
-    return import_jobs_for(conn, destination_id, limit)
-
-
-@dataclass(frozen=True)
-class AlertStateRow:
-    destination: str
-    failing: bool
-    reason: str | None
-    changed_at: str
-    run_id: int | None
-
-
-def alert_states(conn: Connection) -> list[AlertStateRow]:
-    """Each destination's alert state, by destination name (destinations no run has ended
-    for since alerts came are not listed)."""
-    stmt = (
-        select(
-            DESTINATIONS.c.name,
-            ALERT_STATES.c.failing,
-            ALERT_STATES.c.reason,
-            ALERT_STATES.c.changed_at,
-            ALERT_STATES.c.run_id,
-        )
-        .join(ALERT_STATES, ALERT_STATES.c.destination_id == DESTINATIONS.c.id)
-        .order_by(DESTINATIONS.c.name)
-    )
-    return [AlertStateRow(*row) for row in conn.execute(stmt)]

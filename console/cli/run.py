@@ -203,7 +203,7 @@ def _run_once(
         if not (output.quiet or output.as_json):
             click.echo("no enabled destinations; add one with: retention-console config apply FILE")
         return EXIT_OK
-    print_results(results, quiet=output.quiet, as_json=output.as_json)
+    print_results(results, quiet=output.quiet, as_json=output.as_json, store=store)
     if any(r.config_error for r in results):
         return EXIT_BAD_INPUT
     if any(r.status == RunStatus.BUSY for r in results):

@@ -30,13 +30,16 @@ DRAW_EVERY_SECONDS = 0.25
 LONGEST_POLL_SECONDS = 60.0
 
 
-def json_item(result: RunResult) -> dict[str, object]:
-    """One destination's run as `summary --json` names its counts (for this run, not the day),
-    plus the run's state and, when it needs attention, the reason."""
+def json_item(result: RunResult, events: int = 0) -> dict[str, object]:
+    """One destination's run as `summary --json` names its counts (for this run, not the day:
+    `events` of its completions were events, the rest contacts), plus the run's state and,
+    when it needs attention, the reason."""
     return {
         "date": clock.today(),
         "destination": result.destination,
         "completions": result.counts.delivered,
+        "contacts": result.counts.delivered - events,
+        "events": events,
         "failures": result.counts.rejected,
         "suppressed": result.counts.suppressed,
         "queued": result.queued,
@@ -65,11 +68,20 @@ def attention_line(result: RunResult) -> str:
     )
 
 
-def print_results(results: Sequence[RunResult], *, quiet: bool, as_json: bool) -> None:
+def print_results(
+    results: Sequence[RunResult], *, quiet: bool, as_json: bool, store: Store | None = None
+) -> None:
+    events: dict[int, int] = {}
+    if as_json and store is not None:
+        from state.monitoring import events_delivered_by_run
+
+        with store.read() as conn:
+            events = events_delivered_by_run(conn, [r.run_id for r in results if r.run_id])
     for result in results:
         if as_json:
+            item = json_item(result, events.get(result.run_id or 0, 0))
             # One object a line; names and a receiver's words as \\u escapes, never raw.
-            click.echo(json_printable(orjson.dumps(json_item(result)).decode()))
+            click.echo(json_printable(orjson.dumps(item).decode()))
         elif quiet:
             if result.reason() is not None:
                 click.echo(printable(attention_line(result)))

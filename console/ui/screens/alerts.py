@@ -19,7 +19,7 @@ from console.engine.alert_settings import AlertSettings
 from console.engine.alerts import load_alert_settings
 from console.reports.formatting import full_time
 from console.ui.screens.base import ConsoleModal
-from state.queries import AlertStateRow, alert_states
+from state.monitoring import AlertStateRow, alert_states
 
 
 class AlertsLoaded(Message):

@@ -20,7 +20,7 @@ from console.core.text import printable
 from console.core.vocab import ImportJobStatus
 from console.reports.formatting import count, counted, ellipsize, full_time
 from console.ui.screens.base import ConsoleScreen
-from state.queries import ImportJobRow, destination_import_jobs
+from state.monitoring import ImportJobRow, destination_import_jobs
 
 JOB_STATE_STYLES = {
     ImportJobStatus.UPLOADING: "cyan",
