@@ -125,7 +125,7 @@ def test_alerts_panel(
             },
         }
     )
-    Commands(ui_store).apply_configuration({}, [], settings)
+    Commands(ui_store).apply_configuration({}, [], alerts=settings)
     with ui_store.write() as conn:
         ui_clock.moment = FROZEN - timedelta(hours=2)
         change_alert_state(conn, 1, failing=False, reason=None, run_id=None)
