@@ -30,6 +30,7 @@ from console.cli.options import (
     engine_settings,
     store_for,
 )
+from console.core.text import printable
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,17 @@ class RunOutput:
     metavar="NAME",
     multiple=True,
     help="With --run-once: only this destination (repeat for more).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --run-once: plan and count what the run would send; send and write nothing.",
+)
+@click.option(
+    "--show",
+    type=click.IntRange(0, 1000),
+    default=None,
+    help="With --dry-run: print this many payloads per destination as they would leave.",
 )
 @click.option(
     "--max-wait",
@@ -121,6 +133,8 @@ def main(
     ctx: click.Context,
     run_once: bool,
     destinations: tuple[str, ...],
+    dry_run: bool,
+    show: int | None,
     max_wait: float | None,
     lease_wait: float | None,
     quiet: bool,
@@ -139,6 +153,12 @@ def main(
     configure_logging(verbose)
     if ctx.invoked_subcommand is not None:
         return
+    if dry_run and not run_once:
+        raise click.UsageError("--dry-run goes with --run-once")
+    if show is not None and not dry_run:
+        raise click.UsageError("--show goes with --dry-run")
+    if run_once and dry_run:
+        ctx.exit(_dry_run(ctx, db, destinations, show or 0))
     if run_once:
         if quiet and as_json:
             raise click.UsageError("--quiet and --json cannot be combined")
@@ -209,5 +229,36 @@ def _run_once(
     if any(r.status == RunStatus.BUSY for r in results):
         return EXIT_BUSY
     if any(r.status != "ok" for r in results):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _dry_run(ctx: click.Context, db: str | None, names: tuple[str, ...], show: int) -> int:
+    """Print what `--run-once` would do, destination by destination, writing nothing. Exits 0
+    when every plan could be made, 1 when a run would stop (a missing audience), 2 for a bad
+    configuration (an unset `env:` key, an unknown destination)."""
+    from console.engine.destinations import list_destinations
+    from console.engine.dry_run import dry_run_all
+    from console.reports.dry_run import plan_lines
+
+    store = store_for(ctx, db)
+    with store.read() as conn:
+        known = {d.name for d in list_destinations(conn)}
+    missing = [n for n in names if n not in known]
+    if missing:
+        click.echo(f"error: no destination named {', '.join(missing)}", err=True)
+        return EXIT_BAD_INPUT
+    plans = dry_run_all(store, names or None, show=show)
+    if not plans:
+        click.echo("no enabled destinations; add one with: retention-console config apply FILE")
+        return EXIT_OK
+    click.echo("dry run: nothing is sent, queued or moved")
+    for plan in plans:
+        for line in plan_lines(plan):
+            # Names, emails and payloads are data: escaped, never raw control characters.
+            click.echo(printable(line))
+    if any(p.config_error for p in plans):
+        return EXIT_BAD_INPUT
+    if any(p.halted for p in plans):
         return EXIT_FAILED
     return EXIT_OK

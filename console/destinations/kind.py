@@ -29,8 +29,9 @@ from pydantic import BaseModel
 from console.core.vocab import RowKind
 from console.destinations.base import DestinationAdapter
 
-if TYPE_CHECKING:  # the context names PlannedMessage from here
+if TYPE_CHECKING:  # the context and the preview name PlannedMessage from here
     from console.destinations.context import RunContext
+    from console.destinations.preview import Previewer
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ class DestinationKind:
     """The pure planner of the kind's source streams."""
     poller: Poller | None = None
     """A step before planning (import jobs, audience deltas); see `console.destinations.context`."""
+    preview: Previewer | None = None
+    """What the poller would do next run, counted read-only (a dry run); a kind with a poller
+    declares one, see `console.destinations.preview`."""
     rescan_streams: Callable[[Any, Any], Sequence[str]] = lambda old, new: ()
     """(old settings, new settings) -> source streams to read again from the start, because
     the new settings let through rows the old ones held back."""

@@ -12,11 +12,12 @@ transactions gained little more and raised the peak memory of a run (SQLite's pa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from console.core import clock
 from console.core.identity import email_md5
 from console.core.vocab import STATE_KINDS
-from console.destinations.kind import ChunkPlanner
+from console.destinations.kind import ChunkPlanner, PlannedChunk
 from console.engine.destinations import DestinationRecord
 from console.engine.runs import RunCounts
 from state.cursors import get_cursor, set_cursor
@@ -62,14 +63,7 @@ def _plan_chunk(
     rows = read_chunk(conn, stream, cursor, CHUNK)
     if not rows:
         return False
-    suppressed: set[str] = set()
-    if planner.wants_suppressions(settings):
-        # Contacts and events alike (an event's contact may be suppressed); events without
-        # an email have nothing to match.
-        suppressed = suppressed_hashes(
-            conn, (email_md5(row["email"]) for row in rows if row.get("email"))
-        )
-    planned = planner.plan(stream, settings, rows, suppressed)
+    planned = plan_rows(planner, conn, settings, stream, rows)
     counts.added += queue_rows(conn, destination.id, run_id, planned.messages)
     counts.rejected += sum(1 for m in planned.messages if m.problem)
     counts.filtered += planned.filtered
@@ -87,6 +81,25 @@ def _plan_chunk(
     # (a large plan step left them behind the store for a minute and more).
     save_progress(conn, run_id, counts.as_row())
     return True
+
+
+def plan_rows(
+    planner: ChunkPlanner,
+    conn: Connection,
+    settings: Any,
+    stream: str,
+    rows: Sequence[dict[str, Any]],
+) -> PlannedChunk:
+    """What the planner makes of one chunk, the chunk's suppressed emails looked up first when
+    it wants them (a real run and a dry run plan alike)."""
+    suppressed: set[str] = set()
+    if planner.wants_suppressions(settings):
+        # Contacts and events alike (an event's contact may be suppressed); events without
+        # an email have nothing to match.
+        suppressed = suppressed_hashes(
+            conn, (email_md5(row["email"]) for row in rows if row.get("email"))
+        )
+    return planner.plan(stream, settings, rows, suppressed)
 
 
 def newly_suppressed(conn: Connection, rows: Sequence[ClaimedRow]) -> list[int]:

@@ -82,6 +82,7 @@ from console.destinations.base import DestinationAdapter
 from console.destinations.kind import Capabilities, DestinationKind
 from console.destinations.resci.planner import ResciPlanner
 from console.destinations.resci.poller import adapter_for, poll
+from console.destinations.resci.preview import preview
 from console.destinations.resci.settings import (
     RESCI_ALWAYS_SENT,
     RESCI_RESERVED_EVENTS,
@@ -144,4 +145,5 @@ KIND = DestinationKind(
     describe=_describe,
     planner=ResciPlanner(),
     poller=poll,
+    preview=preview,
 )

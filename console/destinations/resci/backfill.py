@@ -159,47 +159,66 @@ def _private_open(path: Path) -> IO[str]:
     return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
+class FileRows:
+    """The users CSV rows and side-file lines of one chunk of contact tuples with
+    `export.columns`: the backfill file is written from them, and a dry run counts and shows
+    them without writing."""
+
+    def __init__(self, export: Export) -> None:
+        columns = export.columns
+        index = {name: i for i, name in enumerate(columns)}
+        self.matches = export.rule.predicate(columns)
+        self.at_email, self.at_created = index["email"], index["created_at"]
+        self.mapped_at = [index[s] for s, _ in export.fields]
+
+    def __call__(self, partition: Sequence[Sequence[Any]]) -> tuple[list[list[str]], list[str]]:
+        matches, at_email, at_created, mapped_at = (
+            self.matches,
+            self.at_email,
+            self.at_created,
+            self.mapped_at,
+        )
+        blake2b, dumps = hashlib.blake2b, orjson.dumps
+        csv_rows = []
+        side_lines = []
+        for row in partition:
+            if not matches(row):
+                continue
+            # record_id, account_created_on, the formula guard and sent_digest inlined:
+            # this loop runs once per contact of audiences of millions.
+            email = row[at_email]
+            created = (row[at_created] or "")[:10]
+            mapped = [row[i] for i in mapped_at]
+            line = [email_md5(email), email, created]
+            for value in mapped:
+                if value is None:
+                    line.append("")
+                elif value and value[0] in FORMULA_CHARS:
+                    line.append("'" + value)
+                else:
+                    line.append(value)
+            line.append("true")
+            csv_rows.append(line)
+            sent = dumps((email, created, *mapped))
+            side_lines.append(f"{row[0]},{blake2b(sent, digest_size=16).hexdigest()}\n")
+        return csv_rows, side_lines
+
+
 def write_backfill_file(
     export: Export, partitions: Iterable[Sequence[Sequence[Any]]], csv_path: Path
 ) -> BuiltFile:
     """Write the users CSV at `csv_path` and its side file from contact tuples with
     `export.columns`, handed in chunk by chunk (memory stays flat whatever the audience's
     size); both appear under their final names only once complete and on disk."""
-    columns = export.columns
-    index = {name: i for i, name in enumerate(columns)}
-    matches = export.rule.predicate(columns)
-    at_email, at_created = index["email"], index["created_at"]
-    mapped_at = [index[s] for s, _ in export.fields]
+    file_rows = FileRows(export)
     side_path = members_path(csv_path)
     rows = 0
     snapshot_seq = 0
-    blake2b, dumps = hashlib.blake2b, orjson.dumps
     with _private_open(_part(csv_path)) as out, _private_open(_part(side_path)) as side:
         writer = csv.writer(out)
         writer.writerow(export.header)
         for partition in partitions:
-            csv_rows = []
-            side_lines = []
-            for row in partition:
-                if not matches(row):
-                    continue
-                # record_id, account_created_on, the formula guard and sent_digest inlined:
-                # this loop runs once per contact of audiences of millions.
-                email = row[at_email]
-                created = (row[at_created] or "")[:10]
-                mapped = [row[i] for i in mapped_at]
-                line = [email_md5(email), email, created]
-                for value in mapped:
-                    if value is None:
-                        line.append("")
-                    elif value and value[0] in FORMULA_CHARS:
-                        line.append("'" + value)
-                    else:
-                        line.append(value)
-                line.append("true")
-                csv_rows.append(line)
-                sent = dumps((email, created, *mapped))
-                side_lines.append(f"{row[0]},{blake2b(sent, digest_size=16).hexdigest()}\n")
+            csv_rows, side_lines = file_rows(partition)
             writer.writerows(csv_rows)
             side.writelines(side_lines)
             rows += len(csv_rows)

@@ -24,15 +24,9 @@ def plan_audience(ctx: RunContext, export: Export) -> None:
     chunk, each chunk with its membership rows and cursor in one transaction. The chunks come
     from the contact scan every planner shares."""
     projection = Projection(export)
-    wanted = MembersNote(
-        audience=export.audience, rule=export.rule.text, fingerprint=export.fingerprint
-    )
     with ctx.write() as session:
-        position, note = session.note(MEMBERS_STREAM, MembersNote)
-        if note is None or _reflects(note) != _reflects(wanted):
-            # A new rule (or a note from before): every contact is looked at again.
-            if note is None or note.rule != export.rule.text:
-                position = 0
+        position, wanted, moved = delta_start(session, export)
+        if moved:
             session.set_cursor(MEMBERS_STREAM, position, wanted)
     while True:
         with ctx.write() as session:
@@ -50,6 +44,21 @@ def plan_audience(ctx: RunContext, export: Export) -> None:
             ctx.counts.changed += len(delta.changed)
             ctx.counts.removed += len(delta.left)
             session.set_cursor(MEMBERS_STREAM, delta.last_seq, wanted)
+
+
+def delta_start(session: StoreSession, export: Export) -> tuple[int, MembersNote, bool]:
+    """Where the delta reads from, the note it reads under, and whether the stored cursor
+    must be set to them first (the note describes another audience, rule or mapping)."""
+    position, note = session.note(MEMBERS_STREAM, MembersNote)
+    wanted = MembersNote(
+        audience=export.audience, rule=export.rule.text, fingerprint=export.fingerprint
+    )
+    if note is not None and _reflects(note) == _reflects(wanted):
+        return position, wanted, False
+    # A new rule (or a note from before): every contact is looked at again.
+    if note is None or note.rule != export.rule.text:
+        position = 0
+    return position, wanted, True
 
 
 def _reflects(note: MembersNote) -> tuple[str, str | None, str | None]:

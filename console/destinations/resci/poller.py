@@ -81,7 +81,7 @@ def adapter_for(settings: ResciSettings) -> ResciAdapter:
     )
 
 
-def _typed(stored: StoredJob | None) -> ImportJob | None:
+def typed_job(stored: StoredJob | None) -> ImportJob | None:
     if stored is None:
         return None
     return ImportJob(
@@ -124,7 +124,7 @@ def load_state(ctx: RunContext) -> tuple[Export, ImportJob | None, BackfillNote 
     assert export_settings is not None
     with ctx.read() as session:
         export = resolve_export(export_settings, session.audience_rule(export_settings.audience))
-        job = _typed(session.latest_job())
+        job = typed_job(session.latest_job())
         _, note = session.note(BACKFILL_STREAM, BackfillNote)
     return export, job, note
 
