@@ -47,7 +47,8 @@ def detail_lines(plan: DryRunPlan) -> list[str]:
     if backfill is not None:
         about = "about " if backfill.estimated else ""
         lines.append(
-            f"backfill: an import job of {about}{_n(backfill.users)} users of "
+            f"backfill: an import job of {about}{_n(backfill.users)} "
+            f"user{'' if backfill.users == 1 else 's'} of "
             f"{backfill.audience!r} × {backfill.fields} mapped field"
             f"{'' if backfill.fields == 1 else 's'} ({backfill.reason})"
         )

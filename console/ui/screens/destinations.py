@@ -29,6 +29,7 @@ from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
+from console.ui.screens.dry_run import DryRunScreen
 from console.ui.widgets.paged_table import row_under_cursor
 from state.destination_dates import DestinationDates, destination_dates
 
@@ -87,6 +88,7 @@ class DestinationsScreen(ConsoleScreen):
         Binding("t", "test", "Test", id="destination-test"),
         # Not on the footer, whose line is full at 80 columns: listed under `?` and in `:`.
         Binding("j", "import_jobs", "Import jobs", show=False, id="destination-import-jobs"),
+        Binding("P", "dry_run", "Dry run", key_display="P", id="destination-dry-run"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -250,6 +252,7 @@ class DestinationsScreen(ConsoleScreen):
             "run_now",
             "test",
             "import_jobs",
+            "dry_run",
         }:
             return True if self.destinations else None
         return True
@@ -353,6 +356,11 @@ class DestinationsScreen(ConsoleScreen):
         record = self.selected()
         if record is not None:
             self.console.show_import_jobs(record.name)
+
+    def action_dry_run(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.app.push_screen(DryRunScreen(record))
 
     def on_connection_tested(self, _message: ConnectionTested) -> None:
         self._refresh_detail()
