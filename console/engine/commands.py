@@ -69,6 +69,8 @@ class DestinationBusy(CommandRefused):
 class Saved:
     id: int
     created: bool
+    draft: bool = False
+    """Created switched off: a new destination waits for the operator to enable it."""
 
 
 @dataclass(frozen=True)
@@ -134,19 +136,24 @@ class Commands:
         self, name: str, settings: BaseModel, *, enabled: bool = True, create: bool = False
     ) -> Saved:
         """Create or update by name; `create` refuses a name already taken (the form's "add").
-        Raises CommandRefused (field `name`) for a taken name or a changed kind."""
+        Raises CommandRefused (field `name`) for a taken name or a changed kind.
+
+        A destination this creates is saved switched off, whatever `enabled` says: a draft,
+        which sends nothing until the operator switches it on (after a look at what it would
+        send). `config apply` is the exception: a file says `enabled` itself."""
         with self.store.write() as conn:
-            if create and get_destination(conn, name) is not None:
+            exists = get_destination(conn, name) is not None
+            if create and exists:
                 raise CommandRefused(
                     f"a destination named {name!r} exists already", destination=name, field="name"
                 )
             try:
                 destination_id, created = save_destination(
-                    conn, name, settings, enabled=enabled, by=operator_name()
+                    conn, name, settings, enabled=enabled and exists, by=operator_name()
                 )
             except ValueError as exc:
                 raise CommandRefused(str(exc), destination=name, field="kind") from None
-        return Saved(destination_id, created)
+        return Saved(destination_id, created, draft=created)
 
     def set_enabled(self, name: str, enabled: bool) -> bool:
         """Switch a destination on or off; False when there is no such destination."""

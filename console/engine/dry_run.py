@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import replace
+from typing import Any
 
 from console.core import clock
 from console.core.secrets import SecretError, mask_secret, resolve_secret, secret_fields
@@ -50,7 +52,7 @@ def dry_run(
     if budget_seconds is not None:
         plan.deadline = time.monotonic() + budget_seconds
     try:
-        declared.adapter(destination.settings)  # resolves `env:` keys, as a run does first
+        _resolve_keys(destination.settings)
     except SecretError as exc:
         plan.halted, plan.config_error = str(exc), True
         return plan
@@ -68,6 +70,15 @@ def dry_run(
                 _plan_stream(conn, destination, destination_id, stream, start, plan)
     plan.samples = [_masked(sample, destination) for sample in plan.samples]
     return plan
+
+
+def _resolve_keys(settings: Any) -> None:
+    """Read every key of the settings as a run does first (`env:NAME` from the environment):
+    SecretError names a variable that is not set."""
+    for name in secret_fields(type(settings)):
+        secret = getattr(settings, name, None)
+        if secret is not None:
+            resolve_secret(secret)
 
 
 def _queued(conn: Connection, destination: DestinationRecord, plan: DryRunPlan) -> None:
@@ -146,6 +157,48 @@ def _masked(sample: Sample, destination: DestinationRecord) -> Sample:
         if len(value) >= 4 and value in body:
             body = body.replace(value, mask_secret(secret))
     return Sample(sample.kind, sample.email, body, sample.problem)
+
+
+CONFIRM_BUDGET_SECONDS = 3.0
+"""How long the plan behind a confirmation may read before it scales what it read."""
+
+
+def change_impact(
+    store: Store,
+    record: DestinationRecord,
+    settings: Any,
+    *,
+    enabled: bool,
+    budget_seconds: float = CONFIRM_BUDGET_SECONDS,
+) -> DryRunPlan | None:
+    """What saving `settings` (and `enabled`) for the stored `record` would start, when it is
+    worth asking about first: switching the destination on (its next run sends what has
+    waited), or a change that sends again what was sent (rows read again from the start, or
+    a new backfill: a ReSci export's audience or mapped fields changed). None when nothing of
+    the kind happens, or the destination stays off (switching it on asks then)."""
+    if not enabled:
+        return None
+    declared = registry.kind(record.kind)
+    restart = list(declared.rescan_streams(record.settings, settings))
+    changed = replace(record, settings=settings)
+    plan = dry_run(store, changed, restart=restart, budget_seconds=budget_seconds)
+    if plan.halted:
+        return None  # the run would stop at once and say why: nothing to ask about
+    if not record.enabled:
+        return plan
+    if not restart and plan.backfill is None:
+        return None
+    before = dry_run(store, record, budget_seconds=budget_seconds)
+    if plan.backfill is not None and before.backfill is None:
+        return plan
+    if restart and plan.new_rows > before.new_rows:
+        plan.notes.insert(
+            0,
+            f"the new settings read {', '.join(restart)} again from the start: "
+            f"{plan.new_rows - before.new_rows:,} more rows than without the change",
+        )
+        return plan
+    return None
 
 
 def dry_run_all(

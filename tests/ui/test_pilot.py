@@ -235,7 +235,10 @@ async def test_space_switches_off_and_p_pauses(ui_app: AppFactory, ui_store: Sto
         await select_row(pilot, "#destinations", SEGMENT)
         await press(pilot, "space")
         assert table_column(app, "#destinations", "enabled")[1] == "off"
-        await press(pilot, "space", "p")
+        # Switching on asks once, with what the next run sends (issue 12).
+        await press(pilot, "space")
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "y", "p")
         assert table_column(app, "#destinations", "enabled")[1] == "paused"
     with ui_store.read() as conn:
         record = get_destination(conn, SEGMENT)

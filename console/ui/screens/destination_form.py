@@ -28,6 +28,8 @@ from console.destinations.fields import GENERAL, FormField, errors_shown_at, for
 from console.destinations.fields import Input as Kind
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord
+from console.engine.dry_run import change_impact
+from console.ui.change_confirm import ask
 from console.ui.form_values import format_export_fields, parse_export_fields, split_list
 from console.ui.screens.authorization_picker import (
     NEW,
@@ -45,6 +47,9 @@ from state.domains import domain_counts
 from state.queries import audience_names, authorization_labels
 
 NO_EXPORT = "__none__"
+DRAFT_HINT = (
+    "saved as a draft (off): P on Destinations shows what it would send, space switches it on"
+)
 # There are no default export fields (seed 001): the operator maps at least one, here as
 # `console_field=user_field, ...` or one at a time on Mapping.
 # The `audience_export` widget: an audience Select and how a leaving user is told. Its rows are
@@ -126,11 +131,13 @@ class DestinationForm(ConsoleModal[str]):
                 "Enabled",
                 Checkbox(
                     "deliver on schedule",
-                    self.record.enabled if self.record else True,
+                    self.record.enabled if self.record else False,
                     id="f-enabled",
                     compact=True,
+                    disabled=not editing,
                 ),
                 "enabled",
+                hint="" if editing else DRAFT_HINT,
             )
             for field in self.fields:
                 if field.section != GENERAL and field.input is not Kind.HIDDEN:
@@ -472,7 +479,34 @@ class DestinationForm(ConsoleModal[str]):
         if settings is None:
             return
         name = self._value("name").strip()
-        self._save(name, settings, self._checked("enabled"))
+        if self.record is None:
+            self._save(name, settings, False)  # a draft: the engine's rule too
+        else:
+            self._check_then_save(self.record, name, settings, self._checked("enabled"))
+
+    @work(thread=True, exclusive=True, group="form-save")
+    def _check_then_save(
+        self, record: DestinationRecord, name: str, settings: BaseModel, enabled: bool
+    ) -> None:
+        # Switching on, or a change that sends again what was sent, is asked about once.
+        try:
+            plan = change_impact(self.console.store, record, settings, enabled=enabled)
+        except Exception as exc:  # the store could not be read: nothing is saved blind
+            self.app.call_from_thread(
+                self.notify, f"Not saved: {exc}", severity="warning", markup=False
+            )
+            return
+        if plan is None:
+            self.app.call_from_thread(self._save, name, settings, enabled)
+            return
+        self.app.call_from_thread(
+            ask,
+            self,
+            plan,
+            lambda: self._save(name, settings, enabled),
+            enabling=not record.enabled,
+            yes="Save",
+        )
 
     @work(thread=True, exclusive=True, group="form-save")
     def _save(self, name: str, settings: BaseModel, enabled: bool) -> None:
@@ -488,5 +522,5 @@ class DestinationForm(ConsoleModal[str]):
         self.app.call_from_thread(self._saved, name, saved.created)
 
     def _saved(self, name: str, created: bool) -> None:
-        self.notify(f"{'Added' if created else 'Saved'} {name}", timeout=4)
+        self.notify(f"Added {name} as a draft (off)" if created else f"Saved {name}", timeout=4)
         self.dismiss(name)

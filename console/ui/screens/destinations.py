@@ -17,6 +17,8 @@ from console.core.text import printable
 from console.destinations import registry
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord, list_destinations
+from console.engine.dry_run import change_impact
+from console.ui.change_confirm import ask
 from console.ui.formatting import clock_time, ellipsize, full_time, relative, schedule, short_time
 from console.ui.literal import literal
 from console.ui.messages import (
@@ -322,10 +324,30 @@ class DestinationsScreen(ConsoleScreen):
 
     def action_toggle_enabled(self) -> None:
         record = self.selected()
-        if record is not None:
-            self._set_flag(
-                partial(self.console.engine.set_enabled, record.name, not record.enabled)
+        if record is None:
+            return
+        if record.enabled:
+            self._set_flag(partial(self.console.engine.set_enabled, record.name, False))
+        else:
+            self._switch_on(record)
+
+    @work(thread=True, group="destination-write")
+    def _switch_on(self, record: DestinationRecord) -> None:
+        # What the first run would send is shown, and asked about, before it is switched on.
+        change = partial(self.console.engine.set_enabled, record.name, True)
+        try:
+            plan = change_impact(self.console.store, record, record.settings, enabled=True)
+        except Exception as exc:  # the store could not be read: not switched on blind
+            self.app.call_from_thread(
+                self.notify, f"Not switched on: {exc}", severity="warning", markup=False
             )
+            return
+        if plan is None:
+            self.app.call_from_thread(self._set_flag, change)
+            return
+        self.app.call_from_thread(
+            ask, self, plan, lambda: self._set_flag(change), enabling=True, yes="Switch on"
+        )
 
     def action_pause(self) -> None:
         record = self.selected()

@@ -4,6 +4,7 @@ event names Reclaim sends. Each change is validated, saved at once, and refused 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from textual import work
@@ -18,7 +19,9 @@ from console.destinations.kind import Capabilities
 from console.destinations.settings_fields import per_event_words
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
+from console.engine.dry_run import change_impact
 from console.ui import mapping_changes as changes
+from console.ui.change_confirm import ask
 from console.ui.literal import literal
 from console.ui.messages import DestinationSaved, MappingLoaded
 from console.ui.screens.base import ConsoleScreen
@@ -291,14 +294,7 @@ class MappingScreen(ConsoleScreen):
             return
 
         # A live mapping: the next run sends without it, so the removal is asked once.
-        def answered(confirmed: object) -> None:
-            if confirmed is True:
-                self._apply(new)
-
-        self.app.push_screen(
-            ConfirmScreen(f"{what}?", f"{record.name}: the next run sends without it.", "Remove"),
-            answered,
-        )
+        self._apply(new, removal=what)
 
     def action_audience(self) -> None:
         record = self.record
@@ -366,11 +362,42 @@ class MappingScreen(ConsoleScreen):
             self._apply,
         )
 
-    def _apply(self, new_settings: object) -> None:
+    def _apply(self, new_settings: object, removal: str | None = None) -> None:
         if new_settings is None or self.record is None:
             return
         self.show_error(None)
-        self._save(self.record, new_settings)
+        self._check_then_save(self.record, new_settings, removal)
+
+    @work(thread=True, exclusive=True, group="mapping-save")
+    def _check_then_save(
+        self, record: DestinationRecord, settings: Any, removal: str | None
+    ) -> None:
+        # A change that sends again what was sent (a ReSci re-export) says how much, and a
+        # removal says what the next run leaves out: either is asked once, never twice.
+        try:
+            plan = change_impact(self.console.store, record, settings, enabled=record.enabled)
+        except Exception as exc:  # the store could not be read: nothing is saved blind
+            self.app.call_from_thread(self.show_error, f"not saved: {exc}")
+            return
+        save = partial(self._save, record, settings)
+        if plan is not None:
+            self.app.call_from_thread(
+                ask, self, plan, save, action=removal, yes="Remove" if removal else "Save"
+            )
+        elif removal is not None:
+            self.app.call_from_thread(self._confirm_removal, record, removal, save)
+        else:
+            self.app.call_from_thread(save)
+
+    def _confirm_removal(self, record: DestinationRecord, what: str, save: partial[Any]) -> None:
+        def answered(confirmed: object) -> None:
+            if confirmed is True:
+                save()
+
+        self.app.push_screen(
+            ConfirmScreen(f"{what}?", f"{record.name}: the next run sends without it.", "Remove"),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="mapping-save")
     def _save(self, record: DestinationRecord, settings: Any) -> None:
