@@ -267,3 +267,24 @@ def test_the_cli_retry_says_how_many_were_refused_and_why(store: Store) -> None:
         "0 failures queued again",
         "1 not retried: a newer version of this contact was delivered on 2024-04-16 16:54 UTC",
     ]
+
+
+def test_a_destination_the_save_creates_is_a_draft_until_switched_on(store: Store) -> None:
+    """Issue 12: a new destination sends nothing before the operator switches it on, even when
+    the caller asks for it on; an update keeps the switch as asked."""
+    from console.destinations.segment.settings import SegmentSettings
+
+    commands = Commands(store)
+    saved = commands.save_destination(
+        "seg", SegmentSettings(write_key=WRITE_KEY), enabled=True, create=True
+    )
+    assert saved.created and saved.draft
+    with store.read() as conn:
+        record = get_destination(conn, "seg")
+    assert record is not None and not record.enabled
+    assert commands.set_enabled("seg", True)
+    again = commands.save_destination("seg", SegmentSettings(write_key="other"), enabled=True)
+    assert not again.created and not again.draft
+    with store.read() as conn:
+        record = get_destination(conn, "seg")
+    assert record is not None and record.enabled

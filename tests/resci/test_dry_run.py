@@ -5,9 +5,11 @@ receiver sees no request and the store is unchanged; the next run does what it s
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
-from console.engine.dry_run import dry_run
+from console.engine.dry_run import change_impact, dry_run
+from console.ui.change_confirm import question
 from tests.resci.conftest import Console, Resci, contact, destination_toml
 
 
@@ -63,3 +65,38 @@ async def test_resci_dry_run_sizes_the_backfill_then_counts_the_delta(
     result = await console.run()
     assert (result.counts.added, result.counts.changed, result.counts.removed) == (1, 1, 1)
     assert result.counts.delivered == delta.would_send == 3
+
+
+async def test_a_change_that_starts_a_re_export_is_sized_before_it_is_saved(
+    console: Console, resci: Resci
+) -> None:
+    """Adding a mapped field after a completed backfill starts a re-export of every member:
+    `change_impact` says so with the count; a change that re-sends nothing asks nothing;
+    switching the destination on says what its next run sends."""
+    console.contacts([contact(i) for i in range(25)] + [contact(900, state="NY")])
+    console.apply(destination_toml(resci.url))
+    await console.run()
+    resci.to_done()
+    assert "completed" in (await console.run()).message
+    record = console.destination()
+    fields = {**record.settings.export.fields, "address_state": "state"}
+    more = record.settings.model_copy(
+        update={"export": record.settings.export.model_copy(update={"fields": fields})}
+    )
+    before, requests = dump(console.store.path), resci.sandbox.requests  # type: ignore[arg-type]
+
+    plan = change_impact(console.store, record, more, enabled=True)
+
+    assert plan is not None and plan.backfill is not None
+    assert (plan.backfill.users, plan.backfill.fields) == (25, 3)
+    assert (
+        plan.backfill.reason == "the audience or its mapped fields changed since the last backfill"
+    )
+    assert question(plan, enabling=False) == "Save resci-main? It starts a re-export of 25 users"
+    slower = record.settings.model_copy(update={"schedule_minutes": 60})
+    assert change_impact(console.store, record, slower, enabled=True) is None
+    assert change_impact(console.store, record, more, enabled=False) is None  # stays off
+    off = replace(record, enabled=False)
+    switching_on = change_impact(console.store, off, record.settings, enabled=True)
+    assert switching_on is not None and switching_on.would_send == 0
+    assert dump(console.store.path) == before and resci.sandbox.requests == requests  # type: ignore[arg-type]
