@@ -56,3 +56,10 @@ def rows_after(conn: Connection, stream: str, after_seq: int) -> int:
     """How many rows of `contacts` or `events` lie past `after_seq` (what a plan reads)."""
     table = SOURCES[stream]
     return int(conn.execute(select(func.count()).where(table.c.seq > after_seq)).scalar_one())
+
+
+def seq_range(conn: Connection, stream: str) -> tuple[int, int]:
+    """The lowest and highest `seq` of `contacts` or `events` ((0, 0) when empty)."""
+    table = SOURCES[stream]
+    low, high = conn.execute(select(func.min(table.c.seq), func.max(table.c.seq))).one()
+    return int(low or 0), int(high or 0)

@@ -15,8 +15,9 @@ time budget: past it, reading stops and counts are scaled from the part read (fl
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
-from dataclasses import replace
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from console.core import clock
@@ -30,9 +31,13 @@ from console.engine.sessions import Session
 from state import outbox
 from state.cursors import get_cursor
 from state.db import Connection, Store
-from state.previews import known_message_ids, queued_later, rows_after
+from state.previews import known_message_ids, queued_later, rows_after, seq_range
 from state.sources import SOURCES, read_chunk
 
+SAMPLE_ABOVE = 20_000
+"""A live count of a stream longer than this reads windows spread over it (`_sample_stream`);
+a shorter one is read whole, from the first row (about what the budget plans)."""
+SAMPLE_WINDOW = 500
 NEW_DESTINATION_ID = 0
 """The id a preview of settings not saved yet reads under: no cursor, queue, job or member."""
 
@@ -45,6 +50,7 @@ def dry_run(
     from_start: bool = False,
     restart: Collection[str] = (),
     budget_seconds: float | None = None,
+    check_keys: bool = True,
 ) -> DryRunPlan:
     """Plan the destination's next run and count it; nothing is written."""
     declared = registry.kind(destination.kind)
@@ -52,7 +58,8 @@ def dry_run(
     if budget_seconds is not None:
         plan.deadline = time.monotonic() + budget_seconds
     try:
-        _resolve_keys(destination.settings)
+        if check_keys:
+            _resolve_keys(destination.settings)
     except SecretError as exc:
         plan.halted, plan.config_error = str(exc), True
         return plan
@@ -67,7 +74,10 @@ def dry_run(
         if plan.halted is None:
             for stream in declared.planner.streams(destination.settings):
                 start = 0 if from_start or stream in restart else None
-                _plan_stream(conn, destination, destination_id, stream, start, plan)
+                if from_start and plan.deadline and plan.totals[stream] > SAMPLE_ABOVE:
+                    _sample_stream(conn, destination, stream, plan)
+                else:
+                    _plan_stream(conn, destination, destination_id, stream, start, plan)
     plan.samples = [_masked(sample, destination) for sample in plan.samples]
     return plan
 
@@ -110,37 +120,111 @@ def _plan_stream(
     """Plan `stream` from the cursor (or `start`) to its newest row, as `plan_chunks` would."""
     planner = registry.kind(destination.kind).planner
     cursor = get_cursor(conn, destination_id, stream) if start is None else start
+    before = _Counts.of(plan)
+    read = 0
     while True:
         if plan.out_of_time():
-            _estimate(conn, stream, cursor, plan)
+            _estimate(conn, stream, cursor, read, before, plan)
             return
         rows = read_chunk(conn, stream, cursor, CHUNK)
         if not rows:
             return
         planned = plan_rows(planner, conn, destination.settings, stream, rows)
         ids = [m.message_id for m in planned.messages]
-        plan.take(planned.messages, known_message_ids(conn, destination_id, ids))
+        fresh = destination_id == NEW_DESTINATION_ID  # no outbox yet: nothing to look up
+        plan.take(
+            planned.messages, set() if fresh else known_message_ids(conn, destination_id, ids)
+        )
         plan.filtered += planned.filtered
         plan.suppressed += planned.suppressed
         plan.skipped += planned.skipped
+        read += len(rows)
         plan.read += len(rows)
         cursor = rows[-1]["seq"]
 
 
-def _estimate(conn: Connection, stream: str, cursor: int, plan: DryRunPlan) -> None:
-    """The budget ran out part-way through `stream`: scale its counts so far to every row
-    left (the rows read so far stand for the rest)."""
+@dataclass(frozen=True)
+class _Counts:
+    """The plan's counts before a stream, so a stream cut short scales only its own."""
+
+    new: Counter[str]
+    refused: int
+    filtered: int
+    suppressed: int
+    skipped: int
+
+    @classmethod
+    def of(cls, plan: DryRunPlan) -> _Counts:
+        return cls(Counter(plan.new), plan.refused, plan.filtered, plan.suppressed, plan.skipped)
+
+
+def _estimate(
+    conn: Connection, stream: str, cursor: int, read: int, before: _Counts, plan: DryRunPlan
+) -> None:
+    """The budget ran out part-way through `stream`: scale what its rows read so far added
+    to every row left (the rows read stand for the rest)."""
     unread = rows_after(conn, stream, cursor)
     plan.unread += unread
-    if not plan.read or not unread:
-        return
-    factor = (plan.read + unread) / plan.read
+    if read and unread:
+        _scale(plan, before, (read + unread) / read)
+
+
+def _scale(plan: DryRunPlan, before: _Counts, factor: float) -> None:
+    """Scale what a stream added to the plan's counts (since `before`) by `factor`."""
+
+    def scaled(now: int, then: int) -> int:
+        return then + round((now - then) * factor)
+
     for kind in list(plan.new):
-        plan.new[kind] = round(plan.new[kind] * factor)
-    plan.refused = round(plan.refused * factor)
-    plan.filtered = round(plan.filtered * factor)
-    plan.suppressed = round(plan.suppressed * factor)
-    plan.skipped = round(plan.skipped * factor)
+        plan.new[kind] = scaled(plan.new[kind], before.new[kind])
+    plan.refused = scaled(plan.refused, before.refused)
+    plan.filtered = scaled(plan.filtered, before.filtered)
+    plan.suppressed = scaled(plan.suppressed, before.suppressed)
+    plan.skipped = scaled(plan.skipped, before.skipped)
+
+
+def _spread(low: int, high: int) -> Iterator[int]:
+    """Positions to read windows after, spread ever finer over `low..high`: the start, then
+    the middle, the quarters, the eighths... (a budget that stops early has seen every part)."""
+    yield low - 1
+    span = high - low
+    parts = 2
+    while parts <= span:
+        for j in range(1, parts, 2):
+            yield low - 1 + span * j // parts
+        parts *= 2
+
+
+def _sample_stream(
+    conn: Connection, destination: DestinationRecord, stream: str, plan: DryRunPlan
+) -> None:
+    """A live count of a stream too long for the budget: windows of rows spread over the whole
+    stream (not only its first rows, which an import in batches makes unlike the rest), planned
+    by the kind's planner, the counts scaled to every row."""
+    planner = registry.kind(destination.kind).planner
+    total = plan.totals[stream]
+    before = _Counts.of(plan)
+    seen: set[int] = set()
+    for position in _spread(*seq_range(conn, stream)):
+        if plan.out_of_time() or len(seen) >= total:
+            break
+        rows = [
+            row
+            for row in read_chunk(conn, stream, position, SAMPLE_WINDOW)
+            if row["seq"] not in seen
+        ]
+        seen.update(row["seq"] for row in rows)
+        planned = plan_rows(planner, conn, destination.settings, stream, rows)
+        plan.take(planned.messages)
+        plan.filtered += planned.filtered
+        plan.suppressed += planned.suppressed
+        plan.skipped += planned.skipped
+    read = len(seen)
+    plan.read += read
+    unread = total - read
+    plan.unread += unread
+    if read and unread:
+        _scale(plan, before, (read + unread) / read)
 
 
 def _masked(sample: Sample, destination: DestinationRecord) -> Sample:
@@ -157,6 +241,32 @@ def _masked(sample: Sample, destination: DestinationRecord) -> Sample:
         if len(value) >= 4 and value in body:
             body = body.replace(value, mask_secret(secret))
     return Sample(sample.kind, sample.email, body, sample.problem)
+
+
+PREVIEW_BUDGET_SECONDS = 2.0
+"""How long the console's live counts may read before they are scaled from the part read."""
+
+
+def preview(
+    store: Store, name: str, settings: Any, *, budget_seconds: float = PREVIEW_BUDGET_SECONDS
+) -> DryRunPlan:
+    """Live counts for settings as typed (not saved): what a destination with them would send
+    from the first source row on (the first run of a new one, or a re-export), within the
+    budget. Keys are not read: a form may hold one not typed yet."""
+    declared = registry.kind_of(settings)
+    record = DestinationRecord(
+        id=NEW_DESTINATION_ID,
+        name=name,
+        kind=declared.name,
+        enabled=False,
+        paused=False,
+        settings=settings,
+        healthy=True,
+        health_note=None,
+        last_run_at=None,
+        last_result=None,
+    )
+    return dry_run(store, record, from_start=True, budget_seconds=budget_seconds, check_keys=False)
 
 
 CONFIRM_BUDGET_SECONDS = 3.0

@@ -85,3 +85,32 @@ def plan_lines(plan: DryRunPlan) -> list[str]:
         *(f"  {line}" for line in detail_lines(plan)),
         *(f"  {line}" for line in sample_lines(plan)),
     ]
+
+
+def preview_line(plan: DryRunPlan) -> str:
+    """The live counts under a form: what these settings send from the first row on."""
+    if plan.halted:
+        return f"Preview: {plan.halted}"
+    parts: list[str] = []
+    backfill = plan.backfill
+    if backfill is not None:
+        about = "about " if backfill.estimated else ""
+        parts.append(
+            f"a backfill sends {about}{_n(backfill.users)} "
+            f"user{'' if backfill.users == 1 else 's'} of {backfill.audience!r} "
+            f"× {backfill.fields} field{'' if backfill.fields == 1 else 's'}"
+        )
+    about = "" if plan.complete else "about "
+    kinds = ", ".join(f"{_n(count)} {kind}" for kind, count in sorted(plan.new.items()))
+    rows = f"{about}{_n(plan.new_rows)} row{'' if plan.new_rows == 1 else 's'}"
+    parts.append(rows + (f" ({kinds})" if kinds else ""))
+    parts.append(f"{about}{_n(plan.suppressed)} suppressed")
+    parts.append(f"{about}{_n(plan.filtered)} filtered out")
+    parts.append(f"{about}{_n(plan.skipped)} skipped")
+    if plan.refused:
+        parts.append(f"{about}{_n(plan.refused)} refused locally")
+    line = "Preview, every row from the first: " + ", ".join(parts)
+    if not plan.complete:
+        total = plan.read + plan.unread
+        line += f" (estimated from {_n(plan.read)} of {_n(total)} rows: the time budget ran out)"
+    return line

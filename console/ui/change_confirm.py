@@ -6,12 +6,20 @@ module words it and asks."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from textual.screen import Screen
 
 from console.destinations.preview import DryRunPlan
+from console.engine.destinations import DestinationRecord
+from console.engine.dry_run import change_impact
 from console.reports.dry_run import detail_lines, headline
 from console.ui.screens.confirm import ConfirmScreen
+
+DRAFT_HINT = (
+    "saved as a draft (off): P on Destinations shows what it would send, space switches it on"
+)
 
 
 def question(plan: DryRunPlan, *, enabling: bool, action: str | None = None) -> str:
@@ -41,7 +49,7 @@ def detail(plan: DryRunPlan) -> str:
 def ask(
     screen: Screen[object],
     plan: DryRunPlan,
-    then: Callable[[], None],
+    then: Callable[[], object],
     *,
     enabling: bool = False,
     action: str | None = None,
@@ -57,3 +65,35 @@ def ask(
         ConfirmScreen(question(plan, enabling=enabling, action=action), detail(plan), yes),
         answered,
     )
+
+
+def check_then(
+    screen: Screen[Any],
+    record: DestinationRecord,
+    settings: Any,
+    then: Callable[[], object],
+    *,
+    enabled: bool,
+    yes: str = "Save",
+    not_done: str = "Not saved",
+) -> None:
+    """Work out off the UI thread what saving `settings` (and `enabled`) would start
+    (`change_impact`); ask once when it is worth asking, else run `then` at once. A store that
+    cannot be read is said, and nothing is done blind."""
+
+    def work() -> None:
+        try:
+            plan = change_impact(screen.app.store, record, settings, enabled=enabled)  # type: ignore[attr-defined]
+        except Exception as exc:
+            screen.app.call_from_thread(
+                screen.notify, f"{not_done}: {exc}", severity="warning", markup=False
+            )
+            return
+        if plan is None:
+            screen.app.call_from_thread(then)
+            return
+        screen.app.call_from_thread(
+            partial(ask, screen, plan, then, enabling=not record.enabled, yes=yes)
+        )
+
+    screen.run_worker(work, thread=True, group="change-check")

@@ -85,6 +85,7 @@ def backfill(session: StoreSession, export: Export, plan: DryRunPlan, reason: st
             break
     total = plan.totals.get("contacts", read)
     estimated = read < total
+    plan.read += read
     if estimated:
         plan.unread += total - read
         users = round(users * total / read) if read else 0

@@ -28,8 +28,7 @@ from console.destinations.fields import GENERAL, FormField, errors_shown_at, for
 from console.destinations.fields import Input as Kind
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord
-from console.engine.dry_run import change_impact
-from console.ui.change_confirm import ask
+from console.ui.form_preview import DRAFT_HINT, FormPreview
 from console.ui.form_values import format_export_fields, parse_export_fields, split_list
 from console.ui.screens.authorization_picker import (
     NEW,
@@ -42,14 +41,12 @@ from console.ui.screens.authorization_picker import (
 from console.ui.screens.base import ConsoleModal
 from console.ui.widgets.domain_suggester import DomainSuggester, hint_text
 from console.ui.widgets.form_fields import FieldRow, FormInput, SectionTitle
+from console.ui.widgets.preview_counts import PreviewCounts
 from console.ui.widgets.status_bar import StatusBar
 from state.domains import domain_counts
 from state.queries import audience_names, authorization_labels
 
 NO_EXPORT = "__none__"
-DRAFT_HINT = (
-    "saved as a draft (off): P on Destinations shows what it would send, space switches it on"
-)
 # There are no default export fields (seed 001): the operator maps at least one, here as
 # `console_field=user_field, ...` or one at a time on Mapping.
 # The `audience_export` widget: an audience Select and how a leaving user is told. Its rows are
@@ -82,7 +79,7 @@ def _walk(fields: Iterable[FormField]) -> Iterable[FormField]:
         yield from _walk(field.children)
 
 
-class DestinationForm(ConsoleModal[str]):
+class DestinationForm(FormPreview, ConsoleModal[str]):
     """Dismisses with the saved destination's name, or None when cancelled."""
 
     HELP_NAME = "Destination form"
@@ -111,6 +108,7 @@ class DestinationForm(ConsoleModal[str]):
         yield StatusBar()
         yield Static(printable(title), classes="screen-title", markup=False)  # a name: escaped
         yield Static("", id="form-problems", markup=False)
+        yield PreviewCounts(id="form-preview")
         with VerticalScroll(id="form-body"):
             yield SectionTitle(GENERAL)
             yield FieldRow(
@@ -255,6 +253,7 @@ class DestinationForm(ConsoleModal[str]):
         widget.value = current or OWN_KEY
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        self._preview_soon()
         field = self._authorization_field()
         if field is None or event.select.id != f"f-{field.id}" or event.value != NEW:
             return
@@ -296,6 +295,7 @@ class DestinationForm(ConsoleModal[str]):
         suggested = [f for f in _walk(self.fields) if f.suggest]
         if suggested:
             self._load_domains(suggested)
+        self._preview_soon()
 
     @work(thread=True, group="form-load")
     def _load_domains(self, fields: list[FormField]) -> None:
@@ -338,6 +338,7 @@ class DestinationForm(ConsoleModal[str]):
 
     # -- inline validation --------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
+        self._preview_soon()
         field = (event.input.id or "").removeprefix("f-")
         if isinstance(event.input.suggester, DomainSuggester):
             self._show_domains(field, event.value)
@@ -479,34 +480,7 @@ class DestinationForm(ConsoleModal[str]):
         if settings is None:
             return
         name = self._value("name").strip()
-        if self.record is None:
-            self._save(name, settings, False)  # a draft: the engine's rule too
-        else:
-            self._check_then_save(self.record, name, settings, self._checked("enabled"))
-
-    @work(thread=True, exclusive=True, group="form-save")
-    def _check_then_save(
-        self, record: DestinationRecord, name: str, settings: BaseModel, enabled: bool
-    ) -> None:
-        # Switching on, or a change that sends again what was sent, is asked about once.
-        try:
-            plan = change_impact(self.console.store, record, settings, enabled=enabled)
-        except Exception as exc:  # the store could not be read: nothing is saved blind
-            self.app.call_from_thread(
-                self.notify, f"Not saved: {exc}", severity="warning", markup=False
-            )
-            return
-        if plan is None:
-            self.app.call_from_thread(self._save, name, settings, enabled)
-            return
-        self.app.call_from_thread(
-            ask,
-            self,
-            plan,
-            lambda: self._save(name, settings, enabled),
-            enabling=not record.enabled,
-            yes="Save",
-        )
+        self.save_or_ask(name, settings)
 
     @work(thread=True, exclusive=True, group="form-save")
     def _save(self, name: str, settings: BaseModel, enabled: bool) -> None:

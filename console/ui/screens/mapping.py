@@ -34,6 +34,7 @@ from console.ui.screens.mapping_forms import (
     text_dialog,
     words,
 )
+from console.ui.widgets.preview_counts import PreviewCounts
 from console.ui.widgets.row_table import RowTable
 from state.queries import audience_names, event_names
 
@@ -65,6 +66,7 @@ class MappingScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="mapping-body"):
             yield Static(id="mapping-summary", markup=False)
+            yield PreviewCounts(debounce=False, id="mapping-preview")
             yield Static(id="fields-title", classes="table-title", markup=False)
             fields = RowTable(id="user-fields", zebra_stripes=True)
             fields.add_column("Console field", key="source", width=22)
@@ -126,11 +128,15 @@ class MappingScreen(ConsoleScreen):
             self.set_title("Mapping · no destination yet")
             summary.update("Add a destination on Destinations (d, then a) to map its fields.")
             fields.display = events.display = False
+            self.query_one(PreviewCounts).display = False
             fields_title.update("")
             events_title.update("")
             return
         declared = registry.kind(record.kind)
         self.set_title(f"Mapping · {record.name} ({declared.label}) · c: another destination")
+        counts = self.query_one(PreviewCounts)
+        counts.display = True
+        counts.request(self.console.store, record.name, record.settings)
         settings = record.settings
         if not declared.capabilities.event_selection:
             fields.display = True
