@@ -46,3 +46,23 @@ def test_quick_benchmark_prints_every_figure(tmp_path: Path) -> None:
         assert NUMBER.search(text), text
     per_second = re.search(r"([\d,]+) events/s end to end with import excluded", output)
     assert per_second and int(per_second.group(1).replace(",", "")) > 0
+
+
+def test_preview_benchmark_prints_both_counts(tmp_path: Path) -> None:
+    """`python -m bench.preview_bench` (figure 6) at a small N: a line per setting, each with
+    the time within the budget and the exact count."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.preview_bench", "--n", "3000", "--budget", "0.5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("6 preview ")]
+    assert [line.split(":", 1)[0] for line in lines] == [
+        "6 preview segment grow",
+        "6 preview resci export",
+    ]
+    assert "exact 2,400" in lines[0] and "exact 300" in lines[1], lines

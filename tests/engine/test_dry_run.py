@@ -9,16 +9,19 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner, Result
 
 from console.cli import main
 from console.config import apply_config
 from console.core.vocab import Trigger
 from console.destinations.preview import DryRunPlan
+from console.engine import dry_run as dry_run_module
 from console.engine.destinations import get_destination
-from console.engine.dry_run import dry_run, dry_run_all
+from console.engine.dry_run import dry_run, dry_run_all, preview
 from console.engine.runner import EngineOptions, RunResult, run_all, run_destination
 from console.ingest import import_contacts, import_events, import_suppressions
+from console.reports.dry_run import preview_line
 from console.sandbox import SandboxServer, SegmentSandbox
 from console.sandbox.webhook import WebhookSandbox
 from state.db import Store
@@ -221,3 +224,57 @@ def test_cli_dry_run_prints_the_plan_masks_keys_and_exits_by_its_rules(
     refused = cli("--run-once", "--dry-run", "--db", db)
     assert refused.exit_code == 2 and "NOPE_KEY is not set" in refused.stdout
     assert sandbox.requests == 0
+
+
+def _segment_settings(**extra: object) -> object:
+    from console.destinations import registry
+
+    return registry.parse_settings("segment", {"write_key": "env:UNSET_PREVIEW_KEY", **extra})
+
+
+def test_preview_counts_settings_from_the_first_row_without_their_key(
+    tmp_path: Path, store: Store
+) -> None:
+    """The form's counts: every contact from the first, filters and suppression applied; a key
+    not set yet (an unset env: variable) does not stop a count; nothing is written."""
+    import_contacts(
+        store,
+        contacts_csv(tmp_path / "c.csv", [("a@x.com", "CA"), ("b@x.com", "CA"), ("c@x.com", "NY")]),
+    )
+    import_suppressions(store, write(tmp_path / "k.csv", "email\nb@x.com\n"))
+    before = dump(store.path)  # type: ignore[arg-type]
+
+    plan = preview(store, "new", _segment_settings(filters={"states": ["CA"]}))
+
+    assert plan.complete and plan.halted is None
+    assert (plan.new["identify"], plan.suppressed, plan.filtered) == (1, 1, 1)
+    assert preview_line(plan) == (
+        "Preview, every row from the first: 1 row (1 identify), 1 suppressed, 1 filtered out, "
+        "0 skipped"
+    )
+    assert dump(store.path) == before  # type: ignore[arg-type]
+
+
+def test_a_preview_past_its_budget_reads_windows_across_the_stream_and_scales(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3,000 contacts imported in two batches (the first 1,500 from CA, the rest from NY): a
+    count cut short by its budget reads windows spread over the whole stream, so the estimate
+    is near the truth (reading only the first rows would say every contact is from CA), and
+    the line says it is an estimate."""
+    rows = [(f"u{i}@x.com", "CA" if i < 1500 else "NY") for i in range(3000)]
+    import_contacts(store, contacts_csv(tmp_path / "c.csv", rows))
+    monkeypatch.setattr(dry_run_module, "SAMPLE_ABOVE", 1000)
+    monkeypatch.setattr(dry_run_module, "SAMPLE_WINDOW", 100)
+    calls = iter(range(1000))
+    # The budget runs out after 8 windows, whatever the machine's speed.
+    monkeypatch.setattr(DryRunPlan, "out_of_time", lambda self: next(calls) >= 8)
+
+    plan = preview(store, "new", _segment_settings(grow=True, filters={"states": ["CA"]}))
+
+    assert not plan.complete and plan.read == 800 and plan.unread == 2200
+    assert 1200 <= plan.new["identify"] <= 1800, plan.new  # truth: 1,500
+    assert plan.new["identify"] + plan.filtered == 3000
+    assert preview_line(plan).endswith(
+        "(estimated from 800 of 3,000 rows: the time budget ran out)"
+    )
