@@ -141,6 +141,9 @@ class DestinationKind:
     preview: Previewer | None = None
     """What the poller would do next run, counted read-only (a dry run); a kind with a poller
     declares one, see `console.destinations.preview`."""
+    confirm: Callable[[Any], list[str]] = lambda settings: []
+    """settings -> what an operator must confirm before they go live (ReSci: a destination
+    marked test on a production key); asked when switching on or saving into that state."""
     rescan_streams: Callable[[Any, Any], Sequence[str]] = lambda old, new: ()
     """(old settings, new settings) -> source streams to read again from the start, because
     the new settings let through rows the old ones held back."""

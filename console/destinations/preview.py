@@ -71,6 +71,8 @@ class DryRunPlan:
     backfill: Backfill | None = None
     samples: list[Sample] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What the operator must confirm explicitly (the kind's `confirm`)."""
     halted: str | None = None
     """Why the run would stop before sending (a missing audience, an unset `env:` key)."""
     config_error: bool = False

@@ -294,6 +294,10 @@ def change_impact(
     plan = dry_run(store, changed, restart=restart, budget_seconds=budget_seconds)
     if plan.halted:
         return None  # the run would stop at once and say why: nothing to ask about
+    warnings = declared.confirm(settings)
+    if warnings and (not record.enabled or not declared.confirm(record.settings)):
+        plan.warnings = warnings
+        return plan
     if not record.enabled:
         return plan
     if not restart and plan.backfill is None:

@@ -33,6 +33,8 @@ def question(plan: DryRunPlan, *, enabling: bool, action: str | None = None) -> 
         sends = f"it starts {what} of {about}{backfill.users:,} users"
     else:
         sends = f"its next run sends {about}{plan.would_send:,} rows"
+    if plan.warnings:
+        return f"{name} is a test destination on a production key: go live anyway? ({sends})"
     if action:
         return f"{action}? {name}: {sends}"
     if enabling:
@@ -43,7 +45,10 @@ def question(plan: DryRunPlan, *, enabling: bool, action: str | None = None) -> 
 def detail(plan: DryRunPlan) -> str:
     """The dry run's headline (without the name) and details, one a line."""
     first = headline(plan).removeprefix(f"{plan.destination} ({plan.kind}): ")
-    return "\n".join([first, *detail_lines(plan), "P on Destinations shows sample payloads."])
+    warned = [f"Careful: {plan.destination}: {warning}." for warning in plan.warnings]
+    return "\n".join(
+        [*warned, first, *detail_lines(plan), "P on Destinations shows sample payloads."]
+    )
 
 
 def ask(
@@ -61,6 +66,8 @@ def ask(
         if confirmed:
             then()
 
+    if plan.warnings:
+        yes = "Yes, on the production key"
     screen.app.push_screen(
         ConfirmScreen(question(plan, enabling=enabling, action=action), detail(plan), yes),
         answered,

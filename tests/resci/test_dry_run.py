@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from console.engine.dry_run import change_impact, dry_run
-from console.ui.change_confirm import question
+from console.ui.change_confirm import detail, question
 from tests.resci.conftest import Console, Resci, contact, destination_toml
 
 
@@ -100,3 +100,33 @@ async def test_a_change_that_starts_a_re_export_is_sized_before_it_is_saved(
     switching_on = change_impact(console.store, off, record.settings, enabled=True)
     assert switching_on is not None and switching_on.would_send == 0
     assert dump(console.store.path) == before and resci.sandbox.requests == requests  # type: ignore[arg-type]
+
+
+async def test_a_test_destination_on_a_production_key_is_confirmed_explicitly(
+    console: Console, resci: Resci
+) -> None:
+    """ReSci `test = true` with a key marked production (the default): switching it on, or
+    saving an enabled destination into that state, asks explicitly; a key marked as a test
+    account's (`production_key = false`) asks nothing more than the count."""
+    console.contacts([contact(i) for i in range(3)])
+    console.apply(destination_toml(resci.url))
+    record = console.destination()
+    assert record.settings.production_key and not record.settings.test
+    marked = record.settings.model_copy(update={"test": True})
+
+    plan = change_impact(console.store, record, marked, enabled=True)
+
+    assert plan is not None and plan.warnings
+    assert question(plan, enabling=False).startswith(
+        "resci-main is a test destination on a production key: go live anyway?"
+    )
+    assert "its users would reach the live ReSci account" in detail(plan)
+    off = replace(record, enabled=False, settings=marked)
+    assert change_impact(console.store, off, marked, enabled=True).warnings  # type: ignore[union-attr]
+    # Already confirmed (stored test on production): a later save asks nothing new.
+    on = replace(record, settings=marked)
+    later = marked.model_copy(update={"schedule_minutes": 60})
+    assert change_impact(console.store, on, later, enabled=True) is None
+    test_key = marked.model_copy(update={"production_key": False})
+    assert change_impact(console.store, record, test_key, enabled=True) is None
+    assert resci.sandbox.requests == 0

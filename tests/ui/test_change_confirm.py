@@ -20,7 +20,7 @@ from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.mapping_forms import MappingDialog
 from state.db import Store, open_store
 from tests.resci.conftest import API_KEY, FAST, SITE_ID, JobClock, destination_toml
-from tests.ui.conftest import SEGMENT, AppFactory
+from tests.ui.conftest import RESCI, SEGMENT, AppFactory
 from tests.ui.test_dry_run_view import add_contacts
 from tests.ui.test_snapshots import BIG, keys, on_destination, settle
 
@@ -140,3 +140,28 @@ async def dialog_pick(pilot: Pilot[None], dialog: MappingDialog, source: str, ta
     selects[0].value = source
     selects[1].value = target
     await keys(pilot, "ctrl+s")
+
+
+async def test_marking_a_destination_test_on_a_production_key_asks_explicitly(
+    ui_app: AppFactory, ui_store: Store
+) -> None:
+    """resci-prod's key is a production key (the default): ticking Test destination and saving
+    asks, naming the danger; No saves nothing."""
+    from textual.widgets import Checkbox
+
+    app = ui_app()
+    async with app.run_test(size=BIG) as pilot:
+        await on_destination(pilot, RESCI)
+        await keys(pilot, "e")
+        form = app.screen
+        assert isinstance(form, DestinationForm)
+        form.query_one("#f-test", Checkbox).value = True
+        await keys(pilot, "ctrl+s")
+        assert question_of(app.screen).startswith(
+            "resci-prod is a test destination on a production key: go live anyway?"
+        )
+        assert "Yes, on the production key" in str(app.screen.query_one("#yes").label)
+        await keys(pilot, "n")
+    with ui_store.read() as conn:
+        record = get_destination(conn, RESCI)
+    assert record is not None and not record.settings.test

@@ -95,6 +95,16 @@ def _adapter(settings: ResciSettings) -> DestinationAdapter:
     return adapter_for(settings)
 
 
+def _confirm(settings: ResciSettings) -> list[str]:
+    # A test audience on a production key sends test users into the live account's flows.
+    if settings.test and settings.production_key:
+        return [
+            "it is marked test, but its API key is marked production: its users would reach "
+            "the live ReSci account and its welcome flows"
+        ]
+    return []
+
+
 def _describe(settings: ResciSettings) -> list[tuple[str, str]]:
     # One (label, value) pair a panel line, shown as `label value`.
     export = settings.export
@@ -112,10 +122,16 @@ def _describe(settings: ResciSettings) -> list[tuple[str, str]]:
     if job and settings.export_description:
         job += f" ({settings.export_description})"
     return [
-        (key[0], key[1] + f" · endpoint {settings.endpoint}"),
+        (
+            key[0],
+            key[1]
+            + (" · production key" if settings.production_key else " · test account key")
+            + f" · endpoint {settings.endpoint}",
+        ),
         (
             "Site ID",
             f"{settings.site_id or '—'} · on-site {'on' if settings.on_site else 'off'} · "
+            + ("test destination · " if settings.test else "")
             + (
                 f"exports audience {export.audience} ({len(export.fields)} fields, exit as "
                 f"{export.exit_mode})" + (f" · job {job}" if job else "")
@@ -146,4 +162,5 @@ KIND = DestinationKind(
     planner=ResciPlanner(),
     poller=poll,
     preview=preview,
+    confirm=_confirm,
 )

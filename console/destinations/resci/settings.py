@@ -115,6 +115,11 @@ class ResciSettings(BaseModel):
         title="Key description",
         json_schema_extra={"placeholder": "optional: what this key is for"},
     )
+    production_key: bool = Field(
+        default=True,
+        title="Production key",
+        description="this key reaches the live ReSci account (untick for a test account's key)",
+    )
     endpoint: str = Field(
         default=RESCI_DEFAULT_ENDPOINT,
         title="Endpoint",
@@ -138,6 +143,11 @@ class ResciSettings(BaseModel):
         default=False,
         title="Enable On-Site",
         description="deliver mapped events",
+    )
+    test: bool = Field(
+        default=False,
+        title="Test destination",
+        description="exports a test audience (on a production key, asked to confirm)",
     )
     schedule_minutes: ScheduleMinutes = 15
     import_job_limit_minutes: int = Field(
