@@ -94,6 +94,10 @@ class StoreSession(Protocol):
         """The next `limit` contacts past `after_seq` (`columns` of each, by name)."""
         ...
 
+    def contact_seq_range(self) -> tuple[int, int]:
+        """The lowest and highest contact `seq` ((0, 0) without contacts)."""
+        ...
+
     def contact_partitions(
         self, columns: Sequence[str], chunk: int
     ) -> Iterator[Sequence[Sequence[Any]]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,25 @@ from console.destinations.kind import PlannedMessage
 
 if TYPE_CHECKING:
     from console.destinations.context import StoreSession
+
+
+SAMPLE_ABOVE = 20_000
+"""A count under a time budget reads a source longer than this as windows spread over it
+(`spread`); a shorter one is read whole, from the first row (about what the budget reads)."""
+SAMPLE_WINDOW = 500
+
+
+def spread(low: int, high: int) -> Iterator[int]:
+    """Positions to read windows after, spread ever finer over `low..high`: the start, then
+    the middle, the quarters, the eighths... (a budget that stops early has seen every part,
+    not only the first rows, which an import in batches makes unlike the rest)."""
+    yield low - 1
+    span = high - low
+    parts = 2
+    while parts <= span:
+        for j in range(1, parts, 2):
+            yield low - 1 + span * j // parts
+        parts *= 2
 
 
 @dataclass(frozen=True)

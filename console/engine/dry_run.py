@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from console.core import clock
 from console.core.secrets import SecretError, mask_secret, resolve_secret, secret_fields
+from console.destinations import preview as sampling
 from console.destinations import registry
 from console.destinations.base import OutgoingRow
-from console.destinations.preview import DryRunPlan, Sample
+from console.destinations.preview import DryRunPlan, Sample, spread
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.planning import CHUNK, newly_suppressed, plan_rows
 from console.engine.sessions import Session
@@ -34,10 +35,6 @@ from state.db import Connection, Store
 from state.previews import known_message_ids, queued_later, rows_after, seq_range
 from state.sources import SOURCES, read_chunk
 
-SAMPLE_ABOVE = 20_000
-"""A live count of a stream longer than this reads windows spread over it (`_sample_stream`);
-a shorter one is read whole, from the first row (about what the budget plans)."""
-SAMPLE_WINDOW = 500
 NEW_DESTINATION_ID = 0
 """The id a preview of settings not saved yet reads under: no cursor, queue, job or member."""
 
@@ -74,7 +71,7 @@ def dry_run(
         if plan.halted is None:
             for stream in declared.planner.streams(destination.settings):
                 start = 0 if from_start or stream in restart else None
-                if from_start and plan.deadline and plan.totals[stream] > SAMPLE_ABOVE:
+                if from_start and plan.deadline and plan.totals[stream] > sampling.SAMPLE_ABOVE:
                     _sample_stream(conn, destination, stream, plan)
                 else:
                     _plan_stream(conn, destination, destination_id, stream, start, plan)
@@ -183,18 +180,6 @@ def _scale(plan: DryRunPlan, before: _Counts, factor: float) -> None:
     plan.skipped = scaled(plan.skipped, before.skipped)
 
 
-def _spread(low: int, high: int) -> Iterator[int]:
-    """Positions to read windows after, spread ever finer over `low..high`: the start, then
-    the middle, the quarters, the eighths... (a budget that stops early has seen every part)."""
-    yield low - 1
-    span = high - low
-    parts = 2
-    while parts <= span:
-        for j in range(1, parts, 2):
-            yield low - 1 + span * j // parts
-        parts *= 2
-
-
 def _sample_stream(
     conn: Connection, destination: DestinationRecord, stream: str, plan: DryRunPlan
 ) -> None:
@@ -205,12 +190,12 @@ def _sample_stream(
     total = plan.totals[stream]
     before = _Counts.of(plan)
     seen: set[int] = set()
-    for position in _spread(*seq_range(conn, stream)):
+    for position in spread(*seq_range(conn, stream)):
         if plan.out_of_time() or len(seen) >= total:
             break
         rows = [
             row
-            for row in read_chunk(conn, stream, position, SAMPLE_WINDOW)
+            for row in read_chunk(conn, stream, position, sampling.SAMPLE_WINDOW)
             if row["seq"] not in seen
         ]
         seen.update(row["seq"] for row in rows)

@@ -23,7 +23,7 @@ from console.destinations.context import RunContext
 from console.destinations.kind import PlannedMessage
 from console.engine.destinations import DestinationRecord
 from console.engine.runs import RunCounts
-from state import cursors, import_jobs, members, sources
+from state import cursors, import_jobs, members, previews, sources
 from state.audiences import get_audience
 from state.daily_streams import CONTACTS, bump_stream_completions
 from state.db import Connection, Store
@@ -64,6 +64,9 @@ class Session:
     ) -> list[dict[str, Any]]:
         # The same chunked scan Segment's planner reads (`engine.planning`).
         return sources.read_chunk(self.conn, "contacts", after_seq, limit, columns)
+
+    def contact_seq_range(self) -> tuple[int, int]:
+        return previews.seq_range(self.conn, "contacts")
 
     def contact_partitions(
         self, columns: Sequence[str], chunk: int

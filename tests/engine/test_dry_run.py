@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from console.cli import main
 from console.config import apply_config
 from console.core.vocab import Trigger
+from console.destinations import preview as sampling
 from console.destinations.preview import DryRunPlan
-from console.engine import dry_run as dry_run_module
 from console.engine.destinations import get_destination
 from console.engine.dry_run import dry_run, dry_run_all, preview
 from console.engine.runner import EngineOptions, RunResult, run_all, run_destination
@@ -264,8 +264,8 @@ def test_a_preview_past_its_budget_reads_windows_across_the_stream_and_scales(
     the line says it is an estimate."""
     rows = [(f"u{i}@x.com", "CA" if i < 1500 else "NY") for i in range(3000)]
     import_contacts(store, contacts_csv(tmp_path / "c.csv", rows))
-    monkeypatch.setattr(dry_run_module, "SAMPLE_ABOVE", 1000)
-    monkeypatch.setattr(dry_run_module, "SAMPLE_WINDOW", 100)
+    monkeypatch.setattr(sampling, "SAMPLE_ABOVE", 1000)
+    monkeypatch.setattr(sampling, "SAMPLE_WINDOW", 100)
     calls = iter(range(1000))
     # The budget runs out after 8 windows, whatever the machine's speed.
     monkeypatch.setattr(DryRunPlan, "out_of_time", lambda self: next(calls) >= 8)

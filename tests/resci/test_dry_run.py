@@ -8,7 +8,11 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from console.engine.dry_run import change_impact, dry_run
+import pytest
+
+from console.destinations import preview as sampling
+from console.destinations.preview import DryRunPlan
+from console.engine.dry_run import change_impact, dry_run, preview
 from console.ui.change_confirm import detail, question
 from tests.resci.conftest import Console, Resci, contact, destination_toml
 
@@ -130,3 +134,23 @@ async def test_a_test_destination_on_a_production_key_is_confirmed_explicitly(
     test_key = marked.model_copy(update={"production_key": False})
     assert change_impact(console.store, record, test_key, enabled=True) is None
     assert resci.sandbox.requests == 0
+
+
+def test_a_backfill_count_past_its_budget_reads_windows_across_the_contacts(
+    console: Console, resci: Resci, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3,000 contacts, the first 1,500 in the audience and the rest not: a count cut short by
+    its budget reads windows spread over every contact (the first rows alone would say all
+    3,000 are members) and scales them; the plan says it is an estimate."""
+    console.contacts([contact(i, state="CA" if i < 1500 else "NY") for i in range(3000)])
+    console.apply(destination_toml(resci.url))
+    monkeypatch.setattr(sampling, "SAMPLE_ABOVE", 1000)
+    monkeypatch.setattr(sampling, "SAMPLE_WINDOW", 100)
+    calls = iter(range(1000))
+    monkeypatch.setattr(DryRunPlan, "out_of_time", lambda self: next(calls) >= 7)
+
+    plan = preview(console.store, "new", console.destination().settings)
+
+    assert plan.backfill is not None and plan.backfill.estimated and not plan.complete
+    assert plan.read == 800
+    assert 1200 <= plan.backfill.users <= 1800, plan.backfill  # truth: 1,500

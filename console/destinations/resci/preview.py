@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from console.audiences.membership import CHUNK
+from console.destinations import preview as sampling
 from console.destinations.base import DestinationHalted
 from console.destinations.context import StoreSession
-from console.destinations.preview import Backfill, DryRunPlan
+from console.destinations.preview import Backfill, DryRunPlan, spread
 from console.destinations.resci.backfill import Export, FileRows, files_complete, resolve_export
 from console.destinations.resci.delta import delta_start, preview_delta
 from console.destinations.resci.job import FAILED, UPLOADING, BackfillNote
@@ -70,12 +73,19 @@ def preview(session: StoreSession, settings: ResciSettings, plan: DryRunPlan, to
 
 
 def backfill(session: StoreSession, export: Export, plan: DryRunPlan, reason: str) -> None:
-    """Count (and sample) the users file a new backfill would hold."""
+    """Count (and sample) the users file a new backfill would hold: every contact, or under a
+    time budget windows spread over them, scaled to all."""
     file_rows = FileRows(export)
+    total = plan.totals.get("contacts", 0)
+    chunks: Iterator[Sequence[Sequence[Any]]]
+    if plan.deadline is not None and total > sampling.SAMPLE_ABOVE:
+        chunks = _spread_chunks(session, export, total)
+    else:
+        chunks = session.contact_partitions(export.columns, CHUNK)
     users = 0
     read = 0
     sample: list[list[str]] = []
-    for partition in session.contact_partitions(export.columns, CHUNK):
+    for partition in chunks:
         rows, _ = file_rows(partition)
         users += len(rows)
         read += len(partition)
@@ -83,7 +93,7 @@ def backfill(session: StoreSession, export: Export, plan: DryRunPlan, reason: st
             sample.extend(rows[: plan.show - len(sample)])
         if plan.out_of_time():
             break
-    total = plan.totals.get("contacts", read)
+    total = max(total, read)
     estimated = read < total
     plan.read += read
     if estimated:
@@ -94,6 +104,21 @@ def backfill(session: StoreSession, export: Export, plan: DryRunPlan, reason: st
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows([export.header, row])
         plan.sample("users file row", row[1], text.getvalue().rstrip("\n"))
+
+
+def _spread_chunks(
+    session: StoreSession, export: Export, total: int
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """Windows of contacts (as the file's tuples) spread over every contact, none twice."""
+    columns = export.columns
+    seen: set[int] = set()
+    for position in spread(*session.contact_seq_range()):
+        if len(seen) >= total:
+            return
+        rows = session.contacts_after(position, sampling.SAMPLE_WINDOW, columns)
+        fresh = [row for row in rows if row["seq"] not in seen]
+        seen.update(row["seq"] for row in fresh)
+        yield [tuple(row[name] for name in columns) for row in fresh]
 
 
 def delta(session: StoreSession, export: Export, plan: DryRunPlan, today: str) -> None:
