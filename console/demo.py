@@ -309,6 +309,7 @@ def build_demo(
                     "api_key": RESCI_API_KEY,
                     "api_key_label": "Demo key",
                     "api_key_description": "sandbox key for the demo",
+                    "production_key": False,  # the local sandbox's key, no live account
                     "endpoint": resci.url,
                     "site_id": "4242",
                     "on_site": True,

@@ -118,7 +118,7 @@ class ResciSettings(BaseModel):
     production_key: bool = Field(
         default=True,
         title="Production key",
-        description="this key reaches the live ReSci account (untick for a test account's key)",
+        description="reaches the live account (untick: a test account's key)",
     )
     endpoint: str = Field(
         default=RESCI_DEFAULT_ENDPOINT,
@@ -147,7 +147,7 @@ class ResciSettings(BaseModel):
     test: bool = Field(
         default=False,
         title="Test destination",
-        description="exports a test audience (on a production key, asked to confirm)",
+        description="exports a test audience",
     )
     schedule_minutes: ScheduleMinutes = 15
     import_job_limit_minutes: int = Field(
