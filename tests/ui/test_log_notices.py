@@ -34,7 +34,8 @@ async def test_the_keys_panel_names_the_log_file(ui_app: AppFactory) -> None:
         await settle(pilot)
         await press(pilot, "question_mark")
         assert isinstance(app.screen, KeysScreen)
-        # Destinations' keys fill a 32-row terminal: the store and log file close the list.
+        # Destinations' keys (P, dry run, among them) fill 100x32: the path is the list's
+        # last line, reached with the list's own scroll.
         app.screen.query_one("#keys-scroll").scroll_end(animate=False)
         await settle(pilot)
         assert str(log_file) in painted(app)
