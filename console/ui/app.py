@@ -36,13 +36,16 @@ from console.ui.screens.suppressions import SuppressionsScreen
 from state.db import Store, privacy_warning
 
 SCREENS = ("destinations", "mapping", "summary", "failures", "history")
+HOME = "destinations"
+"""The screen the console opens on; Escape goes no further back than this."""
 PAGE_SIZE = 100
 """Rows per page when the caller names none (EngineSettings.page_size's default)."""
 
 
 class RetentionConsoleApp(App[None]):
     """The operator console. Screens are modes (each keeps its own stack for drill-downs);
-    Escape pops a drill-down first, then returns to the screen visited before."""
+    Escape pops a drill-down first, then returns to the screen visited before, never past
+    Destinations (the home screen)."""
 
     TITLE = "Retention Console"
     CSS_PATH = "app.tcss"
@@ -131,7 +134,7 @@ class RetentionConsoleApp(App[None]):
             logging.getLogger().addHandler(self._notice_handler)
         if self.start_engine:
             self.engine.start()
-        self.switch_mode("destinations")
+        self.switch_mode(HOME)
         if warning := privacy_warning(self.store):
             # The command line's stderr warning is hidden behind the console's screen. Shown
             # for a while, not a minute (it covered the detail panel), and kept under `?`.
@@ -200,13 +203,43 @@ class RetentionConsoleApp(App[None]):
         self.action_go(mode)
 
     def go_back(self) -> None:
-        """Escape: close the top drill-down, else return to the previous screen."""
+        """Escape: close the top drill-down, else return to the previous screen, but never past
+        the home screen (Destinations): Escape there stays, and forgets the way here."""
         if len(self.screen_stack) > 1:
             self.pop_screen()
-        elif self._mode_history:
-            self.switch_mode(self._mode_history.pop())
+        elif self.current_mode == HOME:
+            self._mode_history.clear()
+            self.notify("This is the home screen. Press q to quit.", timeout=3)
         else:
-            self.notify("Nothing to go back to. Press q to quit.", timeout=3)
+            mode = self._mode_history.pop() if self._mode_history else HOME
+            if mode == HOME:
+                self._mode_history.clear()
+            self.switch_mode(mode)
+
+    async def action_quit(self) -> None:
+        """`q`: quits at once, unless a run is in flight: then it asks first."""
+        from console.ui.screens.confirm import ConfirmScreen
+
+        running = sorted(self.engine.running)
+        if not running or isinstance(self.screen, ConfirmScreen):
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        names = ", ".join(printable(name) for name in running)
+        self.push_screen(
+            ConfirmScreen(
+                f"Quit while {names} {'is' if len(running) == 1 else 'are'} running?",
+                "The run stops where it is. Rows it had not delivered stay queued (a batch on "
+                "the wire may be sent again, under the same message id) and the next run "
+                "delivers them.",
+                yes="Quit",
+            ),
+            answered,
+        )
 
     def action_help(self) -> None:
         if isinstance(self.screen, KeysScreen):

@@ -228,15 +228,15 @@ async def test_confirmation_answers_true_or_false(ui_app: AppFactory) -> None:
     assert answers == [True, False, False]
 
 
-async def test_space_switches_off_and_p_pauses(ui_app: AppFactory, ui_store: Store) -> None:
+async def test_o_switches_off_and_p_pauses(ui_app: AppFactory, ui_store: Store) -> None:
     app = ui_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await select_row(pilot, "#destinations", SEGMENT)
-        await press(pilot, "space")
+        await press(pilot, "o")
         assert table_column(app, "#destinations", "enabled")[1] == "off"
         # Switching on asks once, with what the next run sends (issue 12).
-        await press(pilot, "space")
+        await press(pilot, "o")
         assert isinstance(app.screen, ConfirmScreen)
         await press(pilot, "y", "p")
         assert table_column(app, "#destinations", "enabled")[1] == "paused"
@@ -650,8 +650,8 @@ def test_no_snapshot_or_screenshot_holds_a_secret() -> None:
             assert secret[:12] not in text, picture.name
 
 
-async def test_failures_pages_turn_with_n_and_p(ui_app: AppFactory, ui_store: Store) -> None:
-    """Keyset pages: n reads the page past the last row shown, p the one before, and the
+async def test_failures_pages_turn_with_brackets(ui_app: AppFactory, ui_store: Store) -> None:
+    """Keyset pages: ] reads the page past the last row shown, [ the one before, and the
     pages together are the whole listing in order, each row once."""
     with ui_store.read() as conn:
         everything = [row.id for row in failures_page(conn, limit=1000)]
@@ -663,13 +663,13 @@ async def test_failures_pages_turn_with_n_and_p(ui_app: AppFactory, ui_store: St
         assert isinstance(screen, FailuresScreen)
         pages = [[row.id for row in screen.rows]]
         for _ in range(2):
-            await press(pilot, "n")
+            await press(pilot, "right_square_bracket")
             pages.append([row.id for row in screen.rows])
         title = str(screen.query_one("#title", Static).render())
         assert "rows 51–60 of 60" in title
-        await press(pilot, "n")  # no page past the last: nothing moves
+        await press(pilot, "right_square_bracket")  # no page past the last: nothing moves
         assert [row.id for row in screen.rows] == pages[-1]
-        await press(pilot, "p")
+        await press(pilot, "left_square_bracket")
         assert [row.id for row in screen.rows] == pages[1]
     assert [len(page) for page in pages] == [25, 25, 10]
     assert [i for page in pages for i in page] == everything

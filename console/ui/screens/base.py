@@ -36,6 +36,8 @@ class ConsoleScreen(Screen[None]):
 
     MODE: str | None = None
     """The top-level screen this one belongs to (highlighted in the key bar)."""
+    HELP_NOTES: tuple[tuple[str, str], ...] = ()
+    """What `?` explains under this screen's keys besides them (a word the screen shows)."""
 
     @property
     def console(self) -> RetentionConsoleApp:

@@ -40,7 +40,7 @@ from console.ui.screens.authorization_picker import (
 )
 from console.ui.screens.base import ConsoleModal
 from console.ui.widgets.domain_suggester import DomainSuggester, hint_text
-from console.ui.widgets.form_fields import FieldRow, FormInput, SectionTitle
+from console.ui.widgets.form_fields import FieldRow, FormCheckbox, FormInput, SectionTitle
 from console.ui.widgets.preview_counts import PreviewCounts
 from console.ui.widgets.status_bar import StatusBar
 from state.domains import domain_counts
@@ -115,7 +115,7 @@ class DestinationForm(FormPreview, ConsoleModal[str]):
                 "Name",
                 FormInput(
                     self.record.name if self.record else "",
-                    placeholder="a unique name, e.g. segment-prod",
+                    placeholder=f"a unique name, e.g. {self.kind}-prod",
                     id="f-name",
                     disabled=editing,
                     validators=[Function(_not_blank, "a name is required")],
@@ -127,11 +127,10 @@ class DestinationForm(FormPreview, ConsoleModal[str]):
                     yield from self._field_rows(field, self.settings)
             yield FieldRow(
                 "Enabled",
-                Checkbox(
+                FormCheckbox(
                     "deliver on schedule",
                     self.record.enabled if self.record else False,
                     id="f-enabled",
-                    compact=True,
                     disabled=not editing,
                 ),
                 "enabled",
@@ -159,7 +158,7 @@ class DestinationForm(FormPreview, ConsoleModal[str]):
         if field.input is Kind.WIDGET:
             yield from self._widget_rows(field, value)
             return
-        widget: Checkbox | FormInput
+        widget: FormCheckbox | FormInput
         if field.input is Kind.SECRET:
             masked = mask_secret(value if isinstance(value, SecretStr) else None)
             widget = FormInput(
@@ -169,7 +168,7 @@ class DestinationForm(FormPreview, ConsoleModal[str]):
                 id=widget_id,
             )
         elif field.input is Kind.CHECKBOX:
-            widget = Checkbox(field.help, bool(value), id=widget_id, compact=True)
+            widget = FormCheckbox(field.help, bool(value), id=widget_id)
         elif field.input is Kind.LIST and field.suggest:
             widget = FormInput(
                 ", ".join(value or []),

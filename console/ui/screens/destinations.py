@@ -33,6 +33,7 @@ from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.dry_run import DryRunScreen
 from console.ui.widgets.paged_table import row_under_cursor
+from console.ui.widgets.row_table import RowTable
 from state.destination_dates import DestinationDates, destination_dates
 
 
@@ -40,6 +41,16 @@ def kind_label(kind: str) -> str:
     """The kind's label, or its stored name when no package declares it."""
     declared = registry.KINDS.get(kind)
     return declared.label if declared else kind
+
+
+STATE_MEANINGS = {
+    "on": "scheduled every few minutes as its schedule says",
+    "off": "switched off by the operator (o, or Enabled in its form): never scheduled, and run "
+    "now is refused until it is switched on",
+    "paused": "switched on, but its schedule is suspended (p resumes it): no scheduled runs; "
+    "run now still delivers",
+}
+"""What each state of the State column means (the detail panel and `?` say it)."""
 
 
 def state_text(record: DestinationRecord) -> Text:
@@ -80,18 +91,32 @@ class DestinationsScreen(ConsoleScreen):
 
     MODE = "destinations"
     HELP_NAME = "Destinations"
+    HELP_NOTES = tuple((f"state {name}", meaning) for name, meaning in STATE_MEANINGS.items())
     BINDINGS = [
         Binding("a", "add", "Add", id="destination-add"),
         Binding("e", "edit", "Edit", id="destination-edit"),
         Binding("x", "remove", "Remove", id="destination-remove"),
-        Binding("space", "toggle_enabled", "On/off", id="destination-toggle"),
-        Binding("p", "pause", "Pause", id="destination-pause"),
+        Binding(
+            "o",
+            "toggle_enabled",
+            "On/off",
+            tooltip="Switch the destination on or off (off: never scheduled, run now refused)",
+            id="destination-toggle",
+        ),
+        Binding(
+            "p",
+            "pause",
+            "Pause",
+            tooltip="Pause or resume its schedule (paused: not scheduled, run now still works)",
+            id="destination-pause",
+        ),
         Binding("r", "run_now", "Run now", id="destination-run"),
         Binding("t", "test", "Test", id="destination-test"),
         # Not on the footer, whose line is full at 80 columns: listed under `?` and in `:`.
         Binding("j", "import_jobs", "Import jobs", show=False, id="destination-import-jobs"),
         Binding("P", "dry_run", "Dry run", key_display="P", id="destination-dry-run"),
-        Binding("escape", "back", "Back", id="back"),
+                # The home screen: Escape closes nothing here and goes nowhere (it says so).
+        Binding("escape", "back", "Back", show=False, id="back"),
     ]
 
     def __init__(self) -> None:
@@ -102,7 +127,7 @@ class DestinationsScreen(ConsoleScreen):
         self._token = 0
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="destinations", cursor_type="row", zebra_stripes=True)
+        table = RowTable(id="destinations", zebra_stripes=True)
         self._add_columns(table, self.app.size.width)
         yield table
         with VerticalScroll(id="destination-detail", classes="detail"):
@@ -111,7 +136,7 @@ class DestinationsScreen(ConsoleScreen):
     def _add_columns(self, table: DataTable[Any], terminal_width: int) -> None:
         table.add_column("Name", key="name", width=18)
         table.add_column("Kind", key="kind", width=7)
-        table.add_column("Enabled", key="enabled", width=8)
+        table.add_column("State", key="enabled", width=8)
         table.add_column("Schedule", key="schedule", width=10)
         table.add_column("Last run", key="last_run", width=11)
         # The last result takes what the terminal has left (the panel below has it whole).
@@ -215,20 +240,20 @@ class DestinationsScreen(ConsoleScreen):
             return
         engine = self.console.engine
         next_run = engine.next_run_time(record.name)
+        state = "off" if not record.enabled else "paused" if record.paused else "on"
         if next_run is not None:
             when = f"next run {clock_time(next_run)} ({relative(next_run, self.console.now())})"
-        elif not record.enabled:
-            when = "off: not scheduled"
-        elif record.paused:
-            when = "paused: not scheduled"
-        elif self.console.engine_elsewhere:
+        elif state == "on" and self.console.engine_elsewhere:
             when = "engine off here: scheduled where the engine runs"
-        else:
+        elif state == "on":
             when = f"engine {engine.state}: not scheduled"
+        else:
+            when = "not scheduled"
         lines = [
             f"{record.name} · {kind_label(record.kind)} · "
             f"{state_text(record).plain} · {schedule(record.schedule_minutes)} · {when}",
             *([dates_line(record, dates)] if (dates := self.dates.get(record.id)) else []),
+            *([f"{state.capitalize()}: {STATE_MEANINGS[state]}"] if state != "on" else []),
             *settings_lines(record),
             f"Last run {full_time(record.last_run_at)}: {self._result_of(record)}",
         ]
@@ -365,7 +390,7 @@ class DestinationsScreen(ConsoleScreen):
         if record is None:
             return
         if not record.enabled:
-            self.notify(f"{record.name} is off; press space to switch it on.", severity="warning")
+            self.notify(f"{record.name} is off; press o to switch it on.", severity="warning")
             return
         self.console.run_now(record.name)
 

@@ -1,7 +1,7 @@
 """Failures: one row per failed message, with the destination's own words.
 
 `/` filters by email, domain or feedback text (an indexed, paged query per keystroke pause),
-`o` sorts, Enter shows the payload that was sent, `space` marks rows, `R` retries the marked
+`S` sorts, Enter shows the payload that was sent, `space` marks rows, `R` retries the marked
 rows (or the highlighted one) through the engine and updates them in place, `D` retries every
 failure of a day, `E`/`J` export the filtered view as CSV or JSON into the export directory
 (the app's `export_dir`: `$RETENTION_CONSOLE_EXPORT_DIR`, else the user's documents or data
@@ -70,7 +70,7 @@ class FailuresScreen(ConsoleScreen):
             id="failures-filter",
         ),
         Binding(
-            "o", "sort", "Sort", tooltip="Sort: newest, oldest, email, attempts", id="failures-sort"
+            "S", "sort", "Sort", tooltip="Sort: newest, oldest, email, attempts", id="failures-sort"
         ),
         Binding(
             "enter",
@@ -119,8 +119,22 @@ class FailuresScreen(ConsoleScreen):
             tooltip="Show the failures of one destination, or of all",
             id="failures-destination",
         ),
-        Binding("n", "page(1)", "Next page", show=False, id="failures-next"),
-        Binding("p", "page(-1)", "Previous page", show=False, id="failures-previous"),
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            key_display="]",
+            show=False,
+            id="failures-next",
+        ),
+        Binding(
+            "left_square_bracket",
+            "page(-1)",
+            "Previous page",
+            key_display="[",
+            show=False,
+            id="failures-previous",
+        ),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -130,6 +144,8 @@ class FailuresScreen(ConsoleScreen):
         self.sort = "newest"
         self.total: int | None = 0
         self.marked: set[int] = set()
+        self._marked_page = 0
+        """The page the marks were made on (Home/End to another page forgets them)."""
         self.states: dict[int, str] = {}
         """Row id -> status shown, once a retry has changed it."""
         self._outcome_timer: Timer | None = None
@@ -219,6 +235,8 @@ class FailuresScreen(ConsoleScreen):
     def _page_shown(self, _event: PagedTable.PageShown) -> None:
         table = self.table
         self.refresh_bindings()  # retry, mark and export depend on having rows
+        if table.page != self._marked_page:
+            self.marked.clear()  # marks are of rows on the page they were made on
         # The last page is on screen: the total is known without waiting for the count.
         self.total = None if table.has_more else table.page * table.page_size + len(self.rows)
         if self.states:
@@ -243,7 +261,7 @@ class FailuresScreen(ConsoleScreen):
         parts.append(f"sort {self.sort}")
         parts.append(table.page_label(self.total, counting=self.total is None))
         if table.page or table.has_more:
-            parts.append("n/p: page")
+            parts.append("[ ]: page")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
         self.set_title(" · ".join(parts))
@@ -341,6 +359,7 @@ class FailuresScreen(ConsoleScreen):
         if row is None:
             return
         self.marked.symmetric_difference_update({row.id})
+        self._marked_page = self.table.page
         table = self.table
         table.update_row(row)
         table.move_cursor(row=min(table.cursor_row + 1, table.row_count - 1))

@@ -52,8 +52,22 @@ class HistoryScreen(ConsoleScreen):
     BINDINGS = [
         Binding("enter", "open_run", "Rows", key_display="⏎", priority=True, id="history-open"),
         Binding("c", "choose_destination", "Destination", id="history-destination"),
-        Binding("n", "page(1)", "Next", id="history-next"),
-        Binding("p", "page(-1)", "Prev", id="history-previous"),
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            key_display="]",
+            show=False,
+            id="history-next",
+        ),
+        Binding(
+            "left_square_bracket",
+            "page(-1)",
+            "Previous page",
+            key_display="[",
+            show=False,
+            id="history-previous",
+        ),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -116,7 +130,7 @@ class HistoryScreen(ConsoleScreen):
         which = self.destination or "all destinations"
         parts = ["History", which, table.page_label()]
         if table.page or table.has_more:
-            parts.append("n/p: page")
+            parts.append("[ ]: page")
         parts.append("⏎ a run's rows")
         title = " · ".join(parts) if self.runs else f"History · {which} · no runs yet"
         self.set_title(title)
@@ -183,8 +197,22 @@ class RunRowsScreen(ConsoleScreen):
     MODE = "history"
     HELP_NAME = "Rows of a run"
     BINDINGS = [
-        Binding("n", "page(1)", "Next", id="run-rows-next"),
-        Binding("p", "page(-1)", "Prev", id="run-rows-previous"),
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            key_display="]",
+            show=False,
+            id="run-rows-next",
+        ),
+        Binding(
+            "left_square_bracket",
+            "page(-1)",
+            "Previous page",
+            key_display="[",
+            show=False,
+            id="run-rows-previous",
+        ),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -221,7 +249,7 @@ class RunRowsScreen(ConsoleScreen):
         parts = [f"Run {run.id}", run.destination, run.trigger, full_time(run.started_at)]
         parts.append(table.page_label())
         if table.page or table.has_more:
-            parts.append("n/p: page")
+            parts.append("[ ]: page")
         title = " · ".join(parts) if self.rows else " · ".join(parts[:4]) + " · no rows"
         self.set_title(title)
         self._show_detail()

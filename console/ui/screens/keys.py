@@ -19,12 +19,19 @@ from console.ui.widgets.nav_bar import NAV_ITEMS
 
 KEYS_MAX_ROWS = 30  # the list's height on a tall terminal
 SKIPPED_KEYS = {"tab", "shift+tab", "ctrl+c", "super+c"}
+NAV_NOTES = {"?": "Keys", ":": "Jump", "q": "Quit (asks first while a run is in flight)"}
 EVERYWHERE_NOTES = (
     ("ctrl+p", "Command palette (same as :)"),
     ("tab / shift+tab", "Move between tables and fields"),
-    ("↑ ↓ pgup pgdn", "Move in a table; pgdn on the last row loads the next page"),
+    ("↑ ↓ j k", "Move in a table"),
+    ("home g / end G", "First / last row of the whole table, through its pages"),
+    ("[ ] pgup pgdn", "Previous / next page (pgdn on the last row, pgup on the first)"),
     ("← →", "Scroll a wide table sideways (the panel below shows the whole row)"),
-    ("esc", "Back: close a dialog, leave a drill-down, then the previous screen"),
+    (
+        "esc",
+        "Close what is open (a dialog, a filter, a detail, a drill-down), then the "
+        "previous screen, never past Destinations",
+    ),
 )
 
 
@@ -68,22 +75,26 @@ class KeysScreen(ConsoleModal[None]):
         table.add_row(Text("This screen", style="bold underline"), screen_name)
         for key, description in self._screen_rows():
             table.add_row(key, description)
+        for word, meaning in getattr(self.target, "HELP_NOTES", ()):
+            table.add_row(Text(word, style="bold"), meaning)
         table.add_row("", "")
         table.add_row(Text("Everywhere", style="bold underline"), "")
         for key, long, _short, _action in NAV_ITEMS:
-            table.add_row(key, long if key in "?:q" else f"Go to {long}")
+            table.add_row(key, NAV_NOTES.get(key, f"Go to {long}"))
         for key, description in EVERYWHERE_NOTES:
             table.add_row(key, description)
-        table.add_row("", "")
-        table.add_row(Text("Store", style="bold underline"), Text(printable(self.store_label)))
+        # Where the console reads and logs: under the list, always in view (not scrolled).
+        where = Table.grid(padding=(0, 2))
+        where.add_column(style="bold underline", no_wrap=True)
+        where.add_column()
+        where.add_row("Store", Text(printable(self.store_label)))
         if self.log_file is not None:
-            table.add_row(
-                Text("Log file", style="bold underline"), Text(printable(str(self.log_file)))
-            )
+            where.add_row("Log file", Text(printable(str(self.log_file))))
         with Vertical(classes="dialog wide-dialog"):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll(id="keys-scroll"):
                 yield Static(table)
+            yield Static(where, id="keys-where")
             yield Static("esc or ? close · ↑↓ scroll", classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -93,6 +104,8 @@ class KeysScreen(ConsoleModal[None]):
         # An auto-height scroll inside an auto-height dialog grows to its content and the
         # dialog's max-height then cuts it, so on a short terminal the end of the list (and
         # the hint) could not be scrolled to. TCSS has no `min(30, 100% - 5)`: set it here.
-        # 5 rows: the dialog's two border lines, the title and its gap, and the hint.
+        # 5 rows: the dialog's two border lines, the title and its gap, and the hint; then the
+        # store and log lines with the gap above them.
+        fixed = 5 + 1 + (2 if self.log_file is not None else 1)
         scroll = self.query_one("#keys-scroll")
-        scroll.styles.max_height = max(3, min(KEYS_MAX_ROWS, event.size.height - 5))
+        scroll.styles.max_height = max(3, min(KEYS_MAX_ROWS, event.size.height - fixed))

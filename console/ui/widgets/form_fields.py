@@ -1,13 +1,14 @@
-"""Form building blocks: a labelled row with an error line under it, and inputs whose cursor
-blink follows the app (off for snapshots)."""
+"""Form building blocks: a labelled row with an error line under it, inputs whose cursor
+blink follows the app (off for snapshots), and a checkbox that says on or off."""
 
 from __future__ import annotations
 
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 
 class FormInput(Input):
@@ -35,6 +36,20 @@ class FormInput(Input):
                 event.prevent_default()
                 await self.run_action(binding.action)
                 return
+
+
+class FormCheckbox(Checkbox):
+    """A compact Checkbox whose box reads `✔ on` or `✘ off`: Textual's own draws the same `X`
+    on and off, told apart only by a shade that many terminals and themes flatten."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("compact", True)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        return Content.assemble(("✔ on " if self.value else "✘ off", style))
 
 
 class FieldRow(Vertical):

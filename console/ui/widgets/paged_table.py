@@ -9,8 +9,11 @@ never parsed as markup. Rows are never all loaded: on a million-row outbox only 
 rows exist in the widget.
 
 PageDown on the last row or PageUp on the first asks for the next or previous page; the screen
-binds `n`/`p` to `turn`. When a page is on screen the table posts `PageShown` so the screen
-can update its title and detail panel; a count, when asked for, follows as `Counted`.
+binds `]`/`[` to `turn`. Home/`g` and End/`G` go to the first and the last row of the whole
+result, through the pages (End walks the keyset positions in a worker, reading positions in
+large chunks, so `[` still steps back page by page from there); `j`/`k` move down and up. When
+a page is on screen the table posts `PageShown` so the screen can update its title and detail
+panel; a count, when asked for, follows as `Counted`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from console.reports.columns import Column, View
+from console.ui.widgets.row_table import RowTable
 from state.db import Connection, Store
 
 Item = TypeVar("Item")
@@ -36,6 +40,8 @@ PageQuery = Callable[[Connection, Any, int], Sequence[Row]]
 CountQuery = Callable[[Connection], int]
 CellHook = Callable[[str, Row], Text | None]
 """The screen's own cell for a column and row (a mark, a retry's outcome), or None."""
+WALK_CHUNK = 5000
+"""Rows read at a time while End walks to the last page."""
 
 
 def row_under_cursor(table: DataTable[Any], items: Sequence[Item]) -> Item | None:
@@ -52,7 +58,7 @@ def text_cell(column: Column[Row], row: Row, width: int) -> Text:
     return Text(column.fit(column.screen_text(row), width), style=style, no_wrap=True, end="")
 
 
-class PagedTable(DataTable[Any], Generic[Row]):
+class PagedTable(RowTable, Generic[Row]):
     """`page` is 0-based; `has_more` says whether a next page exists; `items` are the rows on
     screen, in table order."""
 
@@ -94,6 +100,10 @@ class PagedTable(DataTable[Any], Generic[Row]):
 
         rows: Sequence[Any]
         token: int
+        starts: list[Any] | None = None
+        """The pages' start positions when the read moved to another page (End)."""
+        cursor: int | None = None
+        """Where the cursor goes (None: as asked when the read was requested)."""
 
     @dataclass
     class CountRead(Message):
@@ -186,6 +196,53 @@ class PagedTable(DataTable[Any], Generic[Row]):
 
         self.run_worker(load, thread=True, exclusive=True, group=f"{self.id}-load")
 
+    def to_first_page(self) -> bool:
+        """Show the first page, cursor on its first row; False when it is on screen."""
+        if self.page == 0:
+            return False
+        self._starts = [None]
+        self.reload()
+        return True
+
+    def to_last_page(self) -> bool:
+        """Show the last page of the whole result, cursor on its last row; False when it is
+        on screen already. The pages' starts are walked in a worker (positions only kept)."""
+        if self._store is None or self._page_query is None or self.position_of is None:
+            return False
+        if not self.has_more:
+            return False
+        self._token += 1
+        self.pending = True
+        store, query, token = self._store, self._page_query, self._token
+        position, page_size = self.position_of, self.page_size
+
+        def walk() -> None:
+            worker = get_current_worker()
+            boundaries: list[Any] = []
+            seen = 0
+            after: Any = None
+            with store.read() as conn:
+                while True:
+                    rows = query(conn, after, WALK_CHUNK)
+                    if worker.is_cancelled:
+                        return
+                    for row in rows:
+                        seen += 1
+                        if seen % page_size == 0:
+                            boundaries.append(position(row))
+                    if len(rows) < WALK_CHUNK:
+                        break
+                    after = position(rows[-1])
+                # Page k starts past row k * page_size; a total that is a whole number of
+                # pages has no page past its last boundary.
+                starts = [None, *boundaries[: max(seen - 1, 0) // page_size]]
+                last = query(conn, starts[-1], page_size + 1)
+            if not worker.is_cancelled:
+                self.post_message(self.PageRead(last, token, starts, cursor=len(last) - 1))
+
+        self.run_worker(walk, thread=True, exclusive=True, group=f"{self.id}-load")
+        return True
+
     def turn(self, delta: int) -> bool:
         """Show the next (1) or previous (-1) page; False when there is none that way."""
         if delta > 0:
@@ -205,10 +262,12 @@ class PagedTable(DataTable[Any], Generic[Row]):
         if message.token != self._token:
             return  # the answer to a request since replaced
         self.pending = False
+        if message.starts is not None:
+            self._starts = message.starts
         rows = list(message.rows)
         self.has_more = self.position_of is not None and len(rows) > self.page_size
         self.items = rows[: self.page_size] if self.position_of is not None else rows
-        self.redraw(self._keep_cursor)
+        self.redraw(self._keep_cursor if message.cursor is None else message.cursor)
         self.post_message(self.PageShown(self))
 
     @on(CountRead)
@@ -275,6 +334,16 @@ class PagedTable(DataTable[Any], Generic[Row]):
             self.post_message(self.PageRequested(self, -1))
             return
         super().action_page_up()
+
+    def action_scroll_top(self) -> None:
+        # Home/g: the first row of the result, not of the page on screen.
+        if not self.to_first_page():
+            super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        # End/G: the last row of the result, through the pages.
+        if not self.to_last_page():
+            super().action_scroll_bottom()
 
     def current(self) -> Row | None:
         return row_under_cursor(self, self.items)
