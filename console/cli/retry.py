@@ -43,6 +43,6 @@ def retry(
     # The re-queue the console's retry makes too (`EngineService.retry`), without delivering
     # at once: the next run (or --run-once) does.
     requeued = Commands(store).requeue(row_ids)
-    click.echo(f"{requeued.count} failures queued again")
+    click.echo(f"{requeued.count:,} failures queued again")
     if requeued.refused:
         click.echo(requeued.refused_line())

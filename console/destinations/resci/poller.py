@@ -262,7 +262,7 @@ async def _upload(
         f"{remote_id} queued"
     )
     ctx.counts.notes.append(
-        f"import job {remote_id} queued: {job.rows} users of {export.audience!r}"
+        f"import job {remote_id} queued: {job.rows:,} users of {export.audience!r}"
     )
     ctx.counts.jobs_pending += 1
     return queued
@@ -313,14 +313,14 @@ async def _poll_job(
 
         await asyncio.to_thread(record)
         ctx.counts.notes.append(
-            f"import job {job.remote_id} {status.status}: {rows} users; user updates wait for it"
+            f"import job {job.remote_id} {status.status}: {rows:,} users; user updates wait for it"
         )
         _count_pending(ctx, job)
         return False
     await asyncio.to_thread(complete, ctx, job, note, status)
     ctx.counts.notes.append(
-        f"import job {job.remote_id} completed: {status.imported} imported, "
-        f"{len(status.errors)} rejected"
+        f"import job {job.remote_id} completed: {status.imported:,} imported, "
+        f"{len(status.errors):,} rejected"
     )
     return True
 

@@ -263,7 +263,7 @@ class FailuresScreen(ConsoleScreen):
         if table.page or table.has_more:
             parts.append("[ ]: page")
         if self.marked:
-            parts.append(f"{len(self.marked)} marked")
+            parts.append(f"{count(len(self.marked))} marked")
         self.set_title(" · ".join(parts))
 
     # -- the highlighted row ------------------------------------------------------------------
@@ -388,8 +388,8 @@ class FailuresScreen(ConsoleScreen):
         delivered = sum(1 for s in shown.values() if s == "delivered")
         still = len(shown) - delivered
         self.notify(
-            f"Retried {message.requeued}: {delivered} delivered"
-            + (f", {still} not delivered" if still else "")
+            f"Retried {count(message.requeued)}: {count(delivered)} delivered"
+            + (f", {count(still)} not delivered" if still else "")
             + (f"\n{message.refused}" if message.refused else ""),
             severity="information" if not (still or message.refused) else "warning",
             timeout=10 if message.refused else 6,
