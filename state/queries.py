@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 from console.core import clock
-from console.core.vocab import ImportJobStatus, OutboxStatus
+from console.core.vocab import ImportJobStatus, OutboxStatus, RunStatus
 from state.audiences import list_audiences
 from state.models import (
     Authorization,
@@ -354,14 +354,33 @@ class RunRow:
 
 
 def runs_page(
-    conn: Connection, destination: str | None = None, *, limit: int = 50, after: int | None = None
+    conn: Connection,
+    destination: str | None = None,
+    *,
+    limit: int = 50,
+    after: int | None = None,
+    outcome: str | None = None,
+    hide_empty: bool = False,
 ) -> list[RunRow]:
     """Runs newest first, starting just past run id `after` (keyset paging), or from the
-    newest."""
+    newest; `outcome` keeps the runs of that status (`RunStatus`), `hide_empty` leaves out the
+    runs that found nothing to do: ended `ok` with no request sent, nothing delivered and
+    nothing failed."""
     names = _destination_names(conn)
     stmt = select(RUNS).order_by(RUNS.c.id.desc()).limit(limit)
     if after is not None:
         stmt = stmt.where(RUNS.c.id < after)
+    if outcome:
+        stmt = stmt.where(RUNS.c.status == outcome)
+    if hide_empty:
+        stmt = stmt.where(
+            or_(
+                RUNS.c.status != RunStatus.OK,
+                RUNS.c.requests != 0,
+                RUNS.c.delivered != 0,
+                RUNS.c.rejected != 0,
+            )
+        )
     if destination:
         ids = [i for i, n in names.items() if n == destination]
         stmt = stmt.where(RUNS.c.destination_id.in_(ids))
@@ -389,10 +408,15 @@ def runs_page(
 
 
 def run_rows_page(
-    conn: Connection, run_id: int, *, limit: int = 50, after: int | None = None
+    conn: Connection,
+    run_id: int,
+    *,
+    limit: int = 50,
+    after: int | None = None,
+    status: str | None = None,
 ) -> list[FailureRow]:
     """Outbox rows last changed by a run (its deliveries and failures), by id, starting just
-    past row id `after` (keyset paging)."""
+    past row id `after` (keyset paging); `status` keeps the rows in that `OutboxStatus`."""
     names = _destination_names(conn)
     stmt = (
         select(*_FAILURE_COLUMNS, OUTBOX.c.status)
@@ -400,6 +424,8 @@ def run_rows_page(
         .order_by(OUTBOX.c.id)
         .limit(limit)
     )
+    if status:
+        stmt = stmt.where(OUTBOX.c.status == status)
     if after is not None:
         stmt = stmt.where(OUTBOX.c.id > after)
     return [_failure_row(r, names, f"{r.kind} ({r.status})") for r in conn.execute(stmt)]

@@ -1,5 +1,6 @@
 """History: every run, newest first, with its trigger and its counts; a running run updates
-live. Enter opens the rows a run delivered or failed."""
+live. Runs that found nothing to send are hidden until `.` shows them; `/` keeps one outcome.
+Enter opens the rows a run delivered or failed, which `/` narrows to the failed ones."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from console.reports.formatting import ellipsize
 from console.reports.views import RUN_ROWS, RUNS, run_duration
 from console.ui.formatting import count, counted, full_time
 from console.ui.screens.base import ConsoleScreen
-from console.ui.screens.choose import choose_destination
+from console.ui.screens.choose import ChooseScreen, choose_destination
 from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
 from state.queries import FailureRow, RunRow, run_rows_page, runs_page
@@ -39,6 +40,23 @@ def run_note(run: RunRow) -> str:
     return ellipsize(message, 400)
 
 
+ALL = "__all__"
+OUTCOMES = [
+    (ALL, "every outcome"),
+    ("ok", "ok: everything planned was delivered"),
+    ("failed", "failed: some rows were refused or are still queued"),
+    ("error", "error: the run could not work (a key, the connection, the settings)"),
+    ("interrupted", "interrupted: the process ended mid-run"),
+    ("running", "running now"),
+]
+ROW_STATUSES = [
+    (ALL, "every row"),
+    ("failed", "failed rows only"),
+    ("delivered", "delivered rows only"),
+    ("queued", "rows still queued"),
+]
+
+
 def _by_id(row: RunRow | FailureRow) -> int:
     """The keyset position past a row of a listing ordered by id."""
     return row.id
@@ -52,6 +70,22 @@ class HistoryScreen(ConsoleScreen):
     BINDINGS = [
         Binding("enter", "open_run", "Rows", key_display="⏎", priority=True, id="history-open"),
         Binding("c", "choose_destination", "Destination", id="history-destination"),
+        Binding(
+            "slash",
+            "filter",
+            "Outcome",
+            key_display="/",
+            tooltip="Show the runs of one outcome (ok, failed, error, interrupted, running)",
+            id="history-filter",
+        ),
+        Binding(
+            "full_stop",
+            "toggle_empty",
+            "Empty runs",
+            key_display=".",
+            tooltip="Show or hide the runs that found nothing to send (hidden at first)",
+            id="history-empty",
+        ),
         Binding(
             "right_square_bracket",
             "page(1)",
@@ -74,6 +108,10 @@ class HistoryScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.destination: str | None = None
+        self.outcome: str | None = None
+        """The run status kept by `/` (None: every outcome)."""
+        self.show_empty = False
+        """Whether the runs that found nothing to send are listed (`.`)."""
         self._live: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -110,10 +148,12 @@ class HistoryScreen(ConsoleScreen):
             self.table.reload(keep_cursor=True)
 
     def reload_first(self) -> None:
-        destination = self.destination
+        destination, outcome, hide_empty = self.destination, self.outcome, not self.show_empty
 
         def page(conn: Connection, after: Any, limit: int) -> list[RunRow]:
-            return runs_page(conn, destination, limit=limit, after=after)
+            return runs_page(
+                conn, destination, limit=limit, after=after, outcome=outcome, hide_empty=hide_empty
+            )
 
         self.table.load_query(self.console.store, page)
 
@@ -128,12 +168,15 @@ class HistoryScreen(ConsoleScreen):
             self._live.stop()
             self._live = None
         which = self.destination or "all destinations"
-        parts = ["History", which, table.page_label()]
+        narrowed = [f"outcome {self.outcome}"] if self.outcome else []
+        narrowed.append("empty runs shown" if self.show_empty else "empty runs hidden (.)")
+        parts = ["History", which, *narrowed, table.page_label()]
         if table.page or table.has_more:
             parts.append("[ ]: page")
         parts.append("⏎ a run's rows")
-        title = " · ".join(parts) if self.runs else f"History · {which} · no runs yet"
-        self.set_title(title)
+        if not self.runs:
+            parts = ["History", which, *narrowed, "no runs match" if self.outcome else "no runs"]
+        self.set_title(" · ".join(parts))
         self._show_detail()
 
     def _tick_live(self) -> None:
@@ -152,7 +195,11 @@ class HistoryScreen(ConsoleScreen):
         summary = self.query_one("#run-summary", Static)
         if run is None:
             summary.update(
-                "No runs yet. Runs appear here as the schedule fires, or press r on Destinations."
+                "No runs of this outcome: / picks another, esc shows every outcome."
+                if self.outcome
+                else "No runs yet. Runs appear here as the schedule fires, or press r on "
+                "Destinations."
+                + ("" if self.show_empty else " Runs that found nothing to send: press .")
             )
             return
         # The destination's name and the run's note (a receiver's words) are escaped.
@@ -190,6 +237,28 @@ class HistoryScreen(ConsoleScreen):
 
         choose_destination(self, "History of which destination?", self.destination, chosen)
 
+    def action_filter(self) -> None:
+        def chosen(outcome: object) -> None:
+            if isinstance(outcome, str):
+                self.outcome = None if outcome == ALL else outcome
+                self.reload_first()
+
+        self.app.push_screen(
+            ChooseScreen("Runs of which outcome?", OUTCOMES, self.outcome or ALL), chosen
+        )
+
+    def action_toggle_empty(self) -> None:
+        self.show_empty = not self.show_empty
+        self.reload_first()
+
+    def action_back(self) -> None:
+        # Escape closes the outcome filter first, then leaves the screen.
+        if self.outcome is not None:
+            self.outcome = None
+            self.reload_first()
+        else:
+            super().action_back()
+
 
 class RunRowsScreen(ConsoleScreen):
     """The outbox rows one run last changed: what it delivered and what it failed."""
@@ -197,6 +266,14 @@ class RunRowsScreen(ConsoleScreen):
     MODE = "history"
     HELP_NAME = "Rows of a run"
     BINDINGS = [
+        Binding(
+            "slash",
+            "filter",
+            "Failed only",
+            key_display="/",
+            tooltip="Show only the failed rows (or the delivered, the queued), or every row",
+            id="run-rows-filter",
+        ),
         Binding(
             "right_square_bracket",
             "page(1)",
@@ -219,6 +296,8 @@ class RunRowsScreen(ConsoleScreen):
     def __init__(self, run: RunRow) -> None:
         super().__init__()
         self.sync_run = run
+        self.status: str | None = None
+        """The row status kept by `/` (None: every row)."""
 
     def compose_body(self) -> ComposeResult:
         yield PagedTable(RUN_ROWS, page_size=self.console.page_size, position=_by_id, id="run-rows")
@@ -235,22 +314,44 @@ class RunRowsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.table.focus()
-        run_id = self.sync_run.id
+        self.reload_first()
+
+    def reload_first(self) -> None:
+        run_id, status = self.sync_run.id, self.status
 
         def page(conn: Connection, after: Any, limit: int) -> list[FailureRow]:
-            return run_rows_page(conn, run_id, limit=limit, after=after)
+            return run_rows_page(conn, run_id, limit=limit, after=after, status=status)
 
         self.table.load_query(self.console.store, page)
+
+    def action_filter(self) -> None:
+        def chosen(status: object) -> None:
+            if isinstance(status, str):
+                self.status = None if status == ALL else status
+                self.reload_first()
+
+        # Straight to the failed rows when none is chosen yet: what `/` is for here.
+        current = self.status or "failed"
+        self.app.push_screen(ChooseScreen("Which rows of the run?", ROW_STATUSES, current), chosen)
+
+    def action_back(self) -> None:
+        if self.status is not None:
+            self.status = None
+            self.reload_first()
+        else:
+            super().action_back()
 
     @on(PagedTable.PageShown, "#run-rows")
     def _page_shown(self, _event: PagedTable.PageShown) -> None:
         table = self.table
         run = self.sync_run
         parts = [f"Run {run.id}", run.destination, run.trigger, full_time(run.started_at)]
-        parts.append(table.page_label())
+        if self.status:
+            parts.append(f"{self.status} rows only (esc: every row)")
+        parts.append(table.page_label() if self.rows else "no rows")
         if table.page or table.has_more:
             parts.append("[ ]: page")
-        title = " · ".join(parts) if self.rows else " · ".join(parts[:4]) + " · no rows"
+        title = " · ".join(parts)
         self.set_title(title)
         self._show_detail()
 
@@ -263,8 +364,10 @@ class RunRowsScreen(ConsoleScreen):
         summary = self.query_one("#run-row-summary", Static)
         if row is None:
             summary.update(
-                "This run changed no rows (nothing new to send, or rows were sent again by a "
-                "later run)."
+                f"No {self.status} rows in this run: / picks others, esc shows every row."
+                if self.status
+                else "This run changed no rows (nothing new to send, or rows were sent again by "
+                "a later run)."
             )
             return
         summary.update(
