@@ -22,18 +22,18 @@ async def test_pages_reach_the_oldest_day_and_a_range_narrows(ui_app: AppFactory
         await press(pilot, "s")
         screen = app.screen
         assert isinstance(screen, SummaryScreen)
-        assert len(screen.rows) == 10 and "n/p: page" in title(app)
+        assert len(screen.rows) == 10 and "[ ]: page" in title(app)
         seen = [(row.date, row.destination) for row in screen.rows]
         while True:
             before = list(screen.rows)
-            await press(pilot, "n")
+            await press(pilot, "right_square_bracket")
             if screen.rows == before:
                 break
             seen += [(row.date, row.destination) for row in screen.rows]
         # Every day of both destinations (14 days), each row once.
         assert len(seen) == len(set(seen)) == 28
         assert min(day for day, _ in seen) == "2026-11-07"
-        await press(pilot, "r")
+        await press(pilot, "slash")
         dialog = app.screen
         assert isinstance(dialog, MappingDialog)
         dialog.query_one("#m-text", Input).value = "2026-11-10..2026-11-11"

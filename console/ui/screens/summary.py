@@ -1,6 +1,7 @@
 """Sync summary: per destination, one row a day (completions split into contacts and events,
 failures, suppressed, queued) over the full history, a page at a time, optionally within a date
-range (`r`), and a chart of the last 30 days. Enter on a day opens that day's failures."""
+range (`/`), and a chart of the last 30 days, as wide as the terminal, with each line's peak
+(`console/ui/widgets/day_chart.py`). Enter on a day opens that day's failures."""
 
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable
 
 from console.reports.views import SUMMARY
-from console.ui.formatting import count
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.mapping_forms import text_dialog
+from console.ui.widgets.day_chart import DayChart, Series
 from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
 from state.queries import SummaryRow, daily_summary
@@ -59,9 +59,30 @@ class SummaryScreen(ConsoleScreen):
     BINDINGS = [
         Binding("enter", "open_day", "Failures of day", key_display="⏎", id="summary-open"),
         Binding("c", "choose_destination", "Destination", id="summary-destination"),
-        Binding("r", "date_range", "Date range", id="summary-range"),
-        Binding("n", "page(1)", "Next", id="summary-next"),
-        Binding("p", "page(-1)", "Prev", id="summary-previous"),
+        Binding(
+            "slash",
+            "filter",
+            "Days",
+            key_display="/",
+            tooltip="Show the days of a date range (FROM..TO, either side may be empty)",
+            id="summary-range",
+        ),
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            key_display="]",
+            show=False,
+            id="summary-next",
+        ),
+        Binding(
+            "left_square_bracket",
+            "page(-1)",
+            "Previous page",
+            key_display="[",
+            show=False,
+            id="summary-previous",
+        ),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -73,16 +94,7 @@ class SummaryScreen(ConsoleScreen):
         self._rows_seen = 0
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(id="chart"):
-            with Horizontal(classes="chart-line"):
-                yield Static("Completions", classes="chart-label")
-                yield Sparkline([], id="completions-chart", classes="chart")
-                yield Static(id="completions-total", classes="chart-total", markup=False)
-            with Horizontal(classes="chart-line"):
-                yield Static("Failures", classes="chart-label")
-                yield Sparkline([], id="failures-chart", classes="chart failures-chart")
-                yield Static(id="failures-total", classes="chart-total", markup=False)
-            yield Static(id="chart-axis", classes="chart-axis", markup=False)
+        yield DayChart(id="chart")
         # The full history a page at a time (keyset on day and destination).
         table: PagedTable[SummaryRow] = PagedTable(
             SUMMARY,
@@ -157,7 +169,7 @@ class SummaryScreen(ConsoleScreen):
         if self.rows:
             parts.append(self.table.page_label())
             if self.table.page or self.table.has_more:
-                parts.append("n/p: page")
+                parts.append("[ ]: page")
             parts.append("⏎ failures of the day")
         else:
             parts.append(
@@ -174,16 +186,13 @@ class SummaryScreen(ConsoleScreen):
             if row.date in completions:
                 completions[row.date] += row.completions
                 failures[row.date] += row.failures
-        self.query_one("#completions-chart", Sparkline).data = list(completions.values())
-        self.query_one("#failures-chart", Sparkline).data = list(failures.values())
-        self.query_one("#completions-total", Static).update(
-            f"{count(sum(completions.values()))} in {DAYS} days · today {count(completions[days[-1]])}"
+        self.query_one(DayChart).show(
+            days,
+            [
+                Series("Completions", list(completions.values()), "day-chart--good"),
+                Series("Failures", list(failures.values()), "day-chart--bad"),
+            ],
         )
-        self.query_one("#failures-total", Static).update(
-            f"{count(sum(failures.values()))} in {DAYS} days · today {count(failures[days[-1]])}"
-        )
-        axis = f"{days[0][5:]}".ljust(DAYS - 5) + days[-1][5:]
-        self.query_one("#chart-axis", Static).update(axis)
 
     @on(DataTable.RowSelected)
     def _selected(self, _event: DataTable.RowSelected) -> None:
@@ -210,7 +219,16 @@ class SummaryScreen(ConsoleScreen):
     def _page_requested(self, event: PagedTable.PageRequested) -> None:
         self.action_page(event.delta)
 
-    def action_date_range(self) -> None:
+    def action_back(self) -> None:
+        # Escape closes the date range first, then leaves the screen.
+        if self.since or self.until:
+            self.since = self.until = None
+            self.reload(first_page=True)
+        else:
+            super().action_back()
+
+    def action_filter(self) -> None:
+        """`/`: the date range of the days shown."""
         current = f"{self.since or ''}..{self.until or ''}" if self.since or self.until else ""
 
         def chosen(days: object) -> None:
