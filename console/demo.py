@@ -7,6 +7,11 @@ Everything generated is deterministic (a seeded RNG), so two demos look alike. W
 `history_days`, both destinations are also delivered once a day for the days before
 today, through the real engine with the store's clock set back, so the Sync summary has
 history to chart and a newcomer sees failures spread over several days.
+
+`build_demo` does it all at once. The console's `demo` command splits it: `create_demo`
+(the store, the sandboxes and the destinations: well under a second) before the console
+opens, then `fill_demo` (contacts, events and the days of history: seconds) in a thread while
+the console shows it landing.
 """
 
 from __future__ import annotations
@@ -78,6 +83,17 @@ PRODUCTS = (("Chocolate Sprinkles", "Coffee Cake", 47), ("Berry Compote", "Brown
 
 
 @dataclass
+class DemoData:
+    """The generated rows `fill_demo` writes, and the moment they were generated around."""
+
+    people: list[dict[str, Any]]
+    activity: list[dict[str, Any]]
+    suppressed: list[str]
+    now: datetime
+    frozen_at: datetime | None
+
+
+@dataclass
 class DemoEnvironment:
     """The demo's store and sandboxes; `close()` stops the sandboxes and the store."""
 
@@ -91,6 +107,8 @@ class DemoEnvironment:
     notes: list[str] = field(default_factory=list)
     others: list[SandboxServer[SandboxApp]] = field(default_factory=list)
     """The receivers of the other kinds, in `discovered_receivers()` order."""
+    pending: DemoData | None = None
+    """What `fill_demo` still has to put in the store (None once it has)."""
 
     @property
     def segment_sandbox(self) -> SegmentSandbox:
@@ -246,12 +264,44 @@ def build_demo(
     resci_port: int = 0,
     frozen_at: datetime | None = None,
 ) -> DemoEnvironment:
-    """Create the demo store at `store_path` (which must not exist) and start the sandboxes.
+    """Create the demo store at `store_path` (which must not exist), start the sandboxes and
+    fill the store: `create_demo`, then `fill_demo`.
 
     Raises FileExistsError rather than touching an existing store. Ports 0 pick free ones.
     `frozen_at` builds the data around that moment and leaves the store's clock frozen there
     (the screenshots); by default the data is built around the real time.
     """
+    env = create_demo(
+        store_path,
+        contacts=contacts,
+        events=events,
+        history_days=history_days,
+        schedule_minutes=schedule_minutes,
+        seed=seed,
+        job_delay_seconds=job_delay_seconds,
+        segment_port=segment_port,
+        resci_port=resci_port,
+        frozen_at=frozen_at,
+    )
+    fill_demo(env)
+    return env
+
+
+def create_demo(
+    store_path: str | Path,
+    *,
+    contacts: int = 400,
+    events: int = 1500,
+    history_days: int = 0,
+    schedule_minutes: int = 1,
+    seed: int = 2026,
+    job_delay_seconds: float = 5.0,
+    segment_port: int = 0,
+    resci_port: int = 0,
+    frozen_at: datetime | None = None,
+) -> DemoEnvironment:
+    """The store with its audience and destinations, and the sandboxes started; the contacts,
+    events and history wait in `pending` for `fill_demo`. Same arguments as `build_demo`."""
     path = Path(store_path)
     if path.exists():
         raise FileExistsError(f"{path} exists; the demo builds a new store (pass another --db)")
@@ -327,11 +377,24 @@ def build_demo(
     env = DemoEnvironment(
         store, segment, resci, rejected, contacts, events, history_days, others=others
     )
-    if history_days:
-        _deliver_history(env, people, activity, suppressed, now, history_days, frozen_at)
-    else:
-        _insert_data(store, people, activity, suppressed)
+    env.pending = DemoData(people, activity, suppressed, now, frozen_at)
     return env
+
+
+def fill_demo(env: DemoEnvironment, progress: Callable[[str], None] | None = None) -> None:
+    """Write the pending contacts, events and suppressions, delivering the past days first
+    when the demo has history; `progress` hears what was done after each step (from this
+    thread). Blocks for seconds: the console calls it off its event loop."""
+    data = env.pending
+    if data is None:
+        return
+    if env.history_days:
+        _deliver_history(env, data, env.history_days, progress or (lambda _step: None))
+    else:
+        _insert_data(env.store, data.people, data.activity, data.suppressed)
+    env.pending = None
+    if progress is not None:
+        progress("done")
 
 
 def _stopped_at(moment: datetime) -> Callable[[], datetime]:
@@ -340,13 +403,7 @@ def _stopped_at(moment: datetime) -> Callable[[], datetime]:
 
 
 def _deliver_history(
-    env: DemoEnvironment,
-    people: list[dict[str, Any]],
-    activity: list[dict[str, Any]],
-    suppressed: list[str],
-    now: datetime,
-    days: int,
-    frozen_at: datetime | None,
+    env: DemoEnvironment, data: DemoData, days: int, progress: Callable[[str], None]
 ) -> None:
     """Insert each past day's contacts and events and deliver both destinations as of that
     day's end, through the engine, with the store's clock set to that moment; today's rows
@@ -354,6 +411,7 @@ def _deliver_history(
     from console.core.vocab import Trigger
     from console.engine.runner import EngineOptions, run_all
 
+    people, activity, suppressed, now = data.people, data.activity, data.suppressed, data.now
     options = EngineOptions(max_wait_seconds=0.0)
     inserted_c = inserted_e = 0
     # ReSci's audience import completes at once in the past; live runs see the real delay.
@@ -370,7 +428,9 @@ def _deliver_history(
             inserted_e += len(day_events)
             clock.set_clock(_stopped_at(moment))
             asyncio.run(run_all(env.store, Trigger.SCHEDULE, options))
+            progress(f"day {days - back + 1} of {days}")
     finally:
         resci.job_delay_seconds = job_delay
+        frozen_at = data.frozen_at
         clock.set_clock((lambda: frozen_at) if frozen_at else None)
     _insert_data(env.store, people[inserted_c:], activity[inserted_e:], [])

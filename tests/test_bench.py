@@ -6,6 +6,7 @@ ReSci driver, the console) may say `skipped` with the reason; the delivery figur
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -66,3 +67,21 @@ def test_preview_benchmark_prints_both_counts(tmp_path: Path) -> None:
         "6 preview resci export",
     ]
     assert "exact 2,400" in lines[0] and "exact 300" in lines[1], lines
+
+
+def test_demo_paint_probe_prints_its_figures(tmp_path: Path) -> None:
+    """`python -m bench.demo_paint` (README's demo figure) runs; its times are not asserted."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.demo_paint", "--history-days", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("launch to first paint (destinations, building demo data…): ")
+    assert lines[1].startswith("launch to demo data landed (1 day, engine started): ")
+    assert all(NUMBER.search(line) for line in lines[:2])

@@ -4,6 +4,7 @@ sandboxes, and the console open on it with the engine running."""
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import click
@@ -37,26 +38,31 @@ from console.cli.options import console_log, engine_settings
 @click.pass_context
 def demo(ctx: click.Context, db: Path | None, history_days: int, schedule_minutes: int) -> None:
     """Open the console on a demo store fed to local Segment and ReSci sandboxes."""
-    from console.demo import build_demo
+    from console.demo import create_demo, fill_demo
     from console.ui.app import make_app
 
     # Short waits so a demo run ends promptly; the rest of the settings apply as elsewhere.
     settings = engine_settings(ctx, max_wait_seconds=10.0)
+    # The log goes to the console's file before the data is built: the build logs its runs
+    # while the console is drawing.
+    log_file = console_log(ctx)
 
     path = db or Path(tempfile.mkdtemp(prefix="retention-demo-")) / "demo.db"
     try:
-        env = build_demo(path, history_days=history_days, schedule_minutes=schedule_minutes)
+        env = create_demo(path, history_days=history_days, schedule_minutes=schedule_minutes)
     except FileExistsError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"Demo store: {path}", err=True)
     click.echo(f"Segment sandbox {env.segment.url}, ReSci sandbox {env.resci.url}", err=True)
     try:
-        # The first run starts a few seconds in; the log goes to the console's file.
+        # The console is on screen at once; the contacts, events and days of history land
+        # while it shows them (seconds), then the engine starts and runs every minute.
         make_app(
             env.store,
             engine_options=settings.engine_options(headless=False),
             page_size=settings.page_size,
-            log_file=console_log(ctx),
+            log_file=log_file,
+            startup=("building demo data…", partial(fill_demo, env)),
         ).run()
     finally:
         env.close()

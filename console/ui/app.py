@@ -36,6 +36,10 @@ from console.ui.screens.suppressions import SuppressionsScreen
 from state.db import Store, privacy_warning
 
 SCREENS = ("destinations", "mapping", "summary", "failures", "history")
+StartupJob = Callable[[Callable[[str], None]], None]
+"""Blocking work the console runs in a thread once it is on screen (the demo's data), told
+how to report each step; the engine starts when it ends."""
+BUSY_STARTING = "the console is still {}; try again in a few seconds"
 HOME = "destinations"
 """The screen the console opens on; Escape goes no further back than this."""
 PAGE_SIZE = 100
@@ -95,11 +99,15 @@ class RetentionConsoleApp(App[None]):
         page_size: int = PAGE_SIZE,
         log_file: Path | None = None,
         export_dir: Path | None = None,
+        startup: tuple[str, StartupJob] | None = None,
     ) -> None:
         super().__init__()
         self.engine_elsewhere = engine_elsewhere and not start_engine
         """Opened without a scheduler on purpose (`--no-engine`, a browser tab): said so, not
         "stopped", since scheduled runs belong to the engine that runs elsewhere."""
+        self._startup = startup
+        self.preparing: str | None = startup[0] if startup else None
+        """What the startup job is doing (the header shows it), None once it is done."""
         self.log_file = log_file
         """The file the console logs to (shown under `?`); None: logging left as it is."""
         self.export_dir = export_dir or default_export_dir()
@@ -132,7 +140,10 @@ class RetentionConsoleApp(App[None]):
         if self.log_file is not None:
             self._notice_handler = NoticeHandler(self)
             logging.getLogger().addHandler(self._notice_handler)
-        if self.start_engine:
+        if self._startup is not None:
+            # On screen first, filled as the data lands; the engine starts when it has.
+            self.run_worker(self._prepare, thread=True, group="startup", exit_on_error=False)
+        elif self.start_engine:
             self.engine.start()
         self.switch_mode(HOME)
         if warning := privacy_warning(self.store):
@@ -145,6 +156,40 @@ class RetentionConsoleApp(App[None]):
         self.engine.shutdown()
         if self._notice_handler is not None:
             logging.getLogger().removeHandler(self._notice_handler)
+
+    def _prepare(self) -> None:
+        assert self._startup is not None
+        label, job = self._startup
+
+        def progress(step: str) -> None:
+            self.call_from_thread(self._prepared_step, f"{label} ({step})")
+
+        try:
+            job(progress)
+        except Exception as exc:  # the console stays usable on what landed; the log has it
+            logging.getLogger(__name__).exception("%s failed", label)
+            self.call_from_thread(self._prepared, f"{label} failed: {exc}")
+            return
+        self.call_from_thread(self._prepared, None)
+
+    def _prepared_step(self, note: str) -> None:
+        self.preparing = note
+        self.engine_tick += 1  # screens reload and show what landed
+
+    def _prepared(self, error: str | None) -> None:
+        self.preparing = None
+        if error is not None:
+            self.notify(error, title="Startup", severity="error", timeout=15)
+        if self.start_engine:
+            self.engine.start()
+        self.engine_tick += 1
+
+    def _still_preparing(self) -> bool:
+        """Engine actions wait for the startup job (its runs hold the leases and the clock)."""
+        if self.preparing is None or self._startup is None:
+            return False
+        self.notify(BUSY_STARTING.format(self._startup[0].rstrip("…")), severity="warning")
+        return True
 
     def _engine_listener(self, event: EngineEvent) -> None:
         # Called on the event loop for runs, and from worker threads for pause/enable;
@@ -251,6 +296,8 @@ class RetentionConsoleApp(App[None]):
     # -- engine actions -----------------------------------------------------------------------
     def run_now(self, name: str) -> None:
         """Run one destination now through the engine (a manual run in History)."""
+        if self._still_preparing():
+            return
         self.notify(f"Running {name} now…", timeout=3)
         self.run_worker(self._run_now(name), group=f"run-{name}", exit_on_error=False)
 
@@ -267,9 +314,14 @@ class RetentionConsoleApp(App[None]):
     async def retry(self, row_ids: Sequence[int]) -> Requeued:
         """Re-queue failed rows and deliver them through the engine; returns how many were
         re-queued and which were refused, with why."""
+        if self.preparing is not None and self._startup is not None:
+            why = BUSY_STARTING.format(self._startup[0].rstrip("…"))
+            return Requeued(0, [], dict.fromkeys(row_ids, why))
         return await self.engine.retry(list(row_ids))
 
     def test_connection(self, name: str) -> None:
+        if self._still_preparing():
+            return
         self.notify(f"Testing the connection of {name}…", timeout=3)
         self.run_worker(self._test_connection(name), group=f"test-{name}", exit_on_error=False)
 
@@ -348,6 +400,7 @@ def make_app(
     page_size: int = PAGE_SIZE,
     log_file: Path | None = None,
     export_dir: Path | None = None,
+    startup: tuple[str, StartupJob] | None = None,
 ) -> RetentionConsoleApp:
     """The console over `store`.
 
@@ -358,7 +411,9 @@ def make_app(
     `page_size` is the rows per page of Failures and History. `log_file` is where the caller
     sent the log (`console.log_file.log_to_file`): shown under `?`, and errors logged while the
     console runs become notices. `export_dir`: where Failures exports go (default:
-    `console.reports.export_files.default_export_dir()`).
+    `console.reports.export_files.default_export_dir()`). `startup` is a label and a blocking
+    job run in a thread once the console is on screen (the demo builds its data so); the
+    header shows the label and the job's steps, and the engine starts when it ends.
     """
     return RetentionConsoleApp(
         store,
@@ -371,4 +426,5 @@ def make_app(
         page_size=page_size,
         log_file=log_file,
         export_dir=export_dir,
+        startup=startup,
     )

@@ -243,6 +243,8 @@ class DestinationsScreen(ConsoleScreen):
         state = "off" if not record.enabled else "paused" if record.paused else "on"
         if next_run is not None:
             when = f"next run {clock_time(next_run)} ({relative(next_run, self.console.now())})"
+        elif state == "on" and self.console.preparing is not None:
+            when = f"scheduled once the console is done {self.console.preparing}"
         elif state == "on" and self.console.engine_elsewhere:
             when = "engine off here: scheduled where the engine runs"
         elif state == "on":

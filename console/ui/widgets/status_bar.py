@@ -51,6 +51,9 @@ class StatusBar(Widget):
         store_label = printable(app.store_label)
         title = Text(" Retention Console ", style="bold reverse")
         engine = Text.assemble(("engine ", "dim"), (state, ENGINE_STYLES.get(state, "bold")))
+        if app.preparing is not None:
+            # Said before anything else: the screens below are still filling.
+            engine = Text("⧗ " + printable(app.preparing), style="bold yellow")
         # From the most to the least said; the first that leaves the store path room wins.
         running_texts = [", ".join(running), f"{len(running)} running"] if running else [""]
         if next_run is not None:
