@@ -360,7 +360,7 @@ class RetentionConsoleApp(App[None]):
         return "off here" if state == "stopped" and self.engine_elsewhere else state
 
     def show_import_jobs(self, name: str) -> None:
-        """The import jobs of a destination, over Destinations (`j`, or the palette)."""
+        """The import jobs of a destination, over Destinations (`i`, or the palette)."""
         from console.ui.screens.import_jobs import ImportJobsScreen
 
         self.go_to("destinations", name)

@@ -71,7 +71,7 @@ def test_import_jobs_view(
 
     async def run_before(pilot: Pilot[None]) -> None:
         await on_destination(pilot, RESCI)
-        await keys(pilot, "j")
+        await keys(pilot, "i")
         assert isinstance(pilot.app.screen, ImportJobsScreen)
         pilot.app.screen.query_one(DataTable).move_cursor(row=1)
         await settle(pilot)
@@ -84,7 +84,7 @@ def test_import_jobs_view_small_and_empty(snap_compare, ui_app: AppFactory) -> N
 
     async def run_before(pilot: Pilot[None]) -> None:
         await on_destination(pilot, SEGMENT)
-        await keys(pilot, "j")
+        await keys(pilot, "i")
 
     assert snap_compare(ui_app(), terminal_size=SMALL, run_before=run_before)
 

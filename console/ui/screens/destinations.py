@@ -44,7 +44,7 @@ def kind_label(kind: str) -> str:
 
 
 STATE_MEANINGS = {
-    "on": "scheduled every few minutes as its schedule says",
+    "on": "runs as often as its Schedule column says",
     "off": "switched off by the operator (o, or Enabled in its form): never scheduled, and run "
     "now is refused until it is switched on",
     "paused": "switched on, but its schedule is suspended (p resumes it): no scheduled runs; "
@@ -113,10 +113,10 @@ class DestinationsScreen(ConsoleScreen):
         Binding("r", "run_now", "Run now", id="destination-run"),
         Binding("t", "test", "Test", id="destination-test"),
         # Not on the footer, whose line is full at 80 columns: listed under `?` and in `:`.
-        Binding("j", "import_jobs", "Import jobs", show=False, id="destination-import-jobs"),
+        Binding("i", "import_jobs", "Import jobs", show=False, id="destination-import-jobs"),
         Binding("P", "dry_run", "Dry run", key_display="P", id="destination-dry-run"),
-                # The home screen: Escape closes nothing here and goes nowhere (it says so).
-        Binding("escape", "back", "Back", show=False, id="back"),
+        # The home screen: Escape closes nothing here and goes nowhere (it says so).
+        Binding("escape", "back", "Home screen: Escape goes no further", show=False, id="back"),
     ]
 
     def __init__(self) -> None:
