@@ -91,8 +91,8 @@ def run_counts(finished: Finished, destination: str) -> dict[str, int]:
     for match in RUN_LINE.finditer(finished.stdout):
         if match.group("name").strip() == destination:
             counts = {
-                label: int(number)
-                for number, label in re.findall(r"(\d+) ([a-z]+)", match.group("rest"))
+                label: int(number.replace(",", ""))
+                for number, label in re.findall(r"(\d[\d,]*) ([a-z]+)", match.group("rest"))
             }
             counts["ok"] = int(match.group("status") == "ok")
             return counts
