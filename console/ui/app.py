@@ -265,7 +265,13 @@ class RetentionConsoleApp(App[None]):
         """`q`: quits at once, unless a run is in flight: then it asks first."""
         from console.ui.screens.confirm import ConfirmScreen
 
-        running = sorted(self.engine.running)
+        # A run now pressed just before `q` is a worker that has not reached the engine yet.
+        asked = {
+            w.group.removeprefix("run-")
+            for w in self.workers
+            if w.group.startswith("run-") and not w.is_finished
+        }
+        running = sorted(self.engine.running | asked)
         if not running or isinstance(self.screen, ConfirmScreen):
             self.exit()
             return

@@ -181,3 +181,21 @@ async def test_q_asks_while_a_run_is_in_flight(
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_q_right_after_run_now_asks_too(
+    ui_app: AppFactory, slow_segment_store: Store
+) -> None:
+    """`r q` typed at once: the run has not reached the engine when `q` lands, and still counts."""
+    app = ui_app(slow_segment_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # As when both keys arrive in one read: the run's worker has not started yet.
+        app.run_now(SEGMENT)
+        assert not app.engine.running
+        await app.action_quit()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.is_running
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
