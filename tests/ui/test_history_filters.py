@@ -13,7 +13,7 @@ from state.db import Store
 from state.queries import runs_page
 from state.runs import start_run
 from tests.ui.conftest import FROZEN, SEGMENT, AppFactory, Clock
-from tests.ui.test_pilot import SIZE, press, settle
+from tests.ui.test_pilot import SIZE, painted, press, settle
 
 
 def add_empty_runs(store: Store, ui_clock: Clock, how_many: int) -> list[int]:
@@ -50,6 +50,8 @@ async def test_empty_runs_are_hidden_until_dot(
         assert [run.id for run in screen.runs] == every
         await press(pilot, "full_stop")
         assert not empty & {run.id for run in screen.runs}
+        await press(pilot, "question_mark")
+        assert "ended ok with no request sent, nothing delivered" in painted(app)
 
 
 async def test_slash_keeps_one_outcome_and_escape_clears_it(ui_app: AppFactory) -> None:

@@ -67,6 +67,10 @@ class HistoryScreen(ConsoleScreen):
 
     MODE = "history"
     HELP_NAME = "History"
+    HELP_NOTES = (
+        ("empty run", "ended ok with no request sent, nothing delivered and nothing failed: "
+         "hidden until . shows it"),
+    )  # fmt: skip
     BINDINGS = [
         Binding("enter", "open_run", "Rows", key_display="⏎", priority=True, id="history-open"),
         Binding("c", "choose_destination", "Destination", id="history-destination"),
