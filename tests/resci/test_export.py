@@ -148,6 +148,7 @@ async def test_backfill_of_10000_contacts_is_one_job_checked_column_by_column(
     resci.to_processing()
     pending = await console.run()
     assert "processing" in pending.message
+    assert "processing: 10,000 users" in pending.message  # counts read with separators
     assert jobs(console)[0].status == "processing"
     assert resci.sandbox.user_posts == []
 
@@ -155,6 +156,7 @@ async def test_backfill_of_10000_contacts_is_one_job_checked_column_by_column(
     done = await console.run()
     assert done.status == "ok", done.message
     assert done.counts.delivered == 10_000
+    assert "completed: 10,000 imported, 0 rejected" in done.message
     [recorded] = jobs(console)
     assert (recorded.status, recorded.imported, recorded.rejected) == ("completed", 10_000, 0)
     assert member_count(console) == 10_000
