@@ -1,4 +1,4 @@
-"""Summary's full history on screen: every day a page at a time (n/p), and a date range (r)."""
+"""Summary's full history on screen: every day a page at a time ([ ]), and a date range (/)."""
 
 from __future__ import annotations
 

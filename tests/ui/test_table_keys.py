@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from console.ui.app import RetentionConsoleApp
@@ -20,6 +20,7 @@ from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.history import HistoryScreen, RunRowsScreen
 from console.ui.screens.mapping import MappingScreen
 from console.ui.screens.summary import SummaryScreen
+from console.ui.screens.suppressions import SuppressionsScreen
 from console.ui.widgets.paged_table import PagedTable
 from console.ui.widgets.row_table import RowTable
 from state.db import Store, open_store
@@ -97,7 +98,7 @@ async def test_end_on_a_whole_number_of_pages_shows_a_full_last_page(
 
 
 SCREENS = (DestinationsScreen, MappingScreen, SummaryScreen, FailuresScreen, HistoryScreen,
-           RunRowsScreen)  # fmt: skip
+           RunRowsScreen, SuppressionsScreen)  # fmt: skip
 
 
 def test_each_key_means_one_thing_on_every_screen() -> None:
@@ -199,3 +200,22 @@ async def test_q_right_after_run_now_asks_too(
         await pilot.press("y")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_escape_clears_the_summary_date_range_first(ui_app: AppFactory) -> None:
+    app = ui_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "s", "slash")
+        app.screen.query_one("#m-text", Input).value = "2026-11-10..2026-11-11"
+        await press(pilot, "ctrl+s")
+        await settle(pilot, rounds=3)
+        screen = app.screen
+        assert isinstance(screen, SummaryScreen)
+        assert {row.date for row in screen.rows} == {"2026-11-10", "2026-11-11"}
+        await press(pilot, "escape")
+        await settle(pilot, rounds=3)
+        assert app.screen is screen and (screen.since, screen.until) == (None, None)
+        assert len({row.date for row in screen.rows}) > 2
+        await press(pilot, "escape")
+        assert app.current_mode == "destinations"

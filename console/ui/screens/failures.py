@@ -1,7 +1,7 @@
 """Failures: one row per failed message, with the destination's own words.
 
 `/` filters by email, domain or feedback text (an indexed, paged query per keystroke pause),
-`S` sorts, Enter shows the payload that was sent, `space` marks rows, `R` retries the marked
+`O` sorts, Enter shows the payload that was sent, `space` marks rows, `R` retries the marked
 rows (or the highlighted one) through the engine and updates them in place, `D` retries every
 failure of a day, `E`/`J` export the filtered view as CSV or JSON into the export directory
 (the app's `export_dir`: `$RETENTION_CONSOLE_EXPORT_DIR`, else the user's documents or data
@@ -70,7 +70,7 @@ class FailuresScreen(ConsoleScreen):
             id="failures-filter",
         ),
         Binding(
-            "S", "sort", "Sort", tooltip="Sort: newest, oldest, email, attempts", id="failures-sort"
+            "O", "sort", "Sort", tooltip="Sort: newest, oldest, email, attempts", id="failures-sort"
         ),
         Binding(
             "enter",

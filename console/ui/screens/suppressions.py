@@ -39,11 +39,25 @@ class SuppressionsScreen(ConsoleScreen):
     MODE = "suppressions"
     HELP_NAME = "Suppressions"
     BINDINGS = [
-        Binding("slash", "search", "Search", key_display="/", id="suppressions-search"),
+        Binding("slash", "filter", "Search", key_display="/", id="suppressions-search"),
         Binding("a", "add", "Add", id="suppressions-add"),
         Binding("x", "remove", "Remove", id="suppressions-remove"),
-        Binding("n", "page(1)", "Next", id="suppressions-next"),
-        Binding("p", "page(-1)", "Prev", id="suppressions-previous"),
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            key_display="]",
+            show=False,
+            id="suppressions-next",
+        ),
+        Binding(
+            "left_square_bracket",
+            "page(-1)",
+            "Previous page",
+            key_display="[",
+            show=False,
+            id="suppressions-previous",
+        ),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -113,7 +127,7 @@ class SuppressionsScreen(ConsoleScreen):
         if table.items:
             parts.append(table.page_label())
             if table.page or table.has_more:
-                parts.append("n/p: page")
+                parts.append("[ ]: page")
         elif self.total == 0:
             parts.append("none" if not self.search_text else "no match")
         self.set_title(" · ".join(parts))
@@ -124,7 +138,8 @@ class SuppressionsScreen(ConsoleScreen):
         error.set_class(bool(message), "-shown")
 
     # -- search -------------------------------------------------------------------------------
-    def action_search(self) -> None:
+    def action_filter(self) -> None:
+        """`/`, the key that filters every table: search the list."""
         self.query_one(FilterBar).open()
 
     @on(FilterBar.Applied)
