@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection as Connection  # re-exported, see below
-from sqlalchemy import Engine, Table, create_engine, event, inspect, select
+from sqlalchemy import Engine, Table, create_engine, event, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import SQLModel, col
 
 from state.migrations import STEPS, MigrationError, Step, upgrade
@@ -43,6 +43,35 @@ class StoreError(Exception):
 
 class StoreMissing(StoreError):
     """No store at the path, and the caller asked not to create one."""
+
+
+class StoreFailed(StoreError):
+    """The store refused a read or write while in use: a read-only file or directory, a full
+    disk, an I/O error, a lock held past `busy_timeout`. The message is the driver's words and
+    what to do, never the SQL or its parameters (they hold write keys and customer rows); the
+    transaction it broke was rolled back, so nothing half-written stays."""
+
+
+_ADVICE = {
+    "readonly": "it is read-only: make the file and its directory writable by this user",
+    "full": "the disk is full (the change was rolled back, nothing is lost): free some space "
+    "and run again",
+}
+
+
+def _failure(label: str, exc: OperationalError | sqlite3.OperationalError) -> StoreFailed:
+    """The one line a failing store is reported with: the driver's words (never the SQL or
+    its parameters: `exc.orig` is the driver's own exception) and what to do."""
+    orig = exc.orig if isinstance(exc, OperationalError) else exc
+    reason = str(orig) if orig is not None else type(exc).__name__
+    lowered = reason.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        advice = _ADVICE["readonly"]
+    elif "full" in lowered or "no space" in lowered:
+        advice = _ADVICE["full"]
+    else:
+        advice = "it cannot be used"
+    return StoreFailed(f"store {label}: {advice} ({reason.splitlines()[0] if reason else ''})")
 
 
 def default_db_path() -> Path:
@@ -95,16 +124,41 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+        """A read connection. A store that fails (see `StoreFailed`) raises StoreFailed."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise _failure(self.label, exc) from None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction; committed when the block ends, rolled back on error."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        """A write transaction; committed when the block ends, rolled back on error. A store
+        that cannot be written (read-only, disk full) raises StoreFailed: this is the one
+        place a driver's failure turns into the plain line every command prints."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise _failure(self.label, exc) from None
+
+    def check_writable(self) -> None:
+        """Raise StoreFailed unless a write would be accepted now (the console checks before
+        it draws, so a read-only store is one line on stderr, not a console that cannot
+        record its first run). Writes nothing: the probe is rolled back."""
+
+        class _Probe(Exception):
+            pass
+
+        info = table_of(SchemaInfo)
+        try:
+            with self.write() as conn:
+                conn.execute(update(info).values(version=info.c.version))
+                raise _Probe
+        except _Probe:
+            pass
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -158,14 +212,25 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
     """
     url, path = _url_for(target if target is not None else default_db_path())
     if path is not None:
-        if not path.exists():
+        try:
+            path.stat()
+            exists = True
+        except FileNotFoundError:
+            exists = False
+        except OSError as exc:  # a directory on the way this user may not enter
+            raise StoreError(f"{path} cannot be read: {exc.strerror or exc}") from None
+        if not exists:
             if not create:
                 raise StoreMissing(f"no store at {path}")
             _create_private_file(path)
         _check_existing_file(path)
     try:
         engine = create_engine(
-            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {}
+            url,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {},
+            # An error's message never carries the statement's values: they are write keys
+            # and customer rows, and errors reach stderr, logs and History.
+            hide_parameters=True,
         )
     except ImportError as exc:
         raise StoreError(
@@ -182,6 +247,9 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
     except StoreError:
         engine.dispose()
         raise
+    except OperationalError as exc:  # read-only, disk full: the same line as in use
+        engine.dispose()
+        raise _failure(store.label, exc) from None
     except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
         engine.dispose()
         reason = getattr(exc, "orig", None) or exc  # the driver's words, without the SQL
@@ -190,11 +258,13 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
 
 
 def _create_private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         return  # another process created it a moment ago; it is 0600 from its creator
+    except OSError as exc:
+        raise StoreError(f"cannot create the store {path}: {exc.strerror or exc}") from None
     os.close(fd)
 
 
@@ -224,6 +294,8 @@ def _check_existing_file(path: Path) -> None:
         if "schema_info" not in tables:
             raise StoreError(f"{path} holds tables that are not a Retention Console store")
         row = conn.execute("SELECT version FROM schema_info WHERE id = 1").fetchone()
+    except sqlite3.OperationalError as exc:  # read-only without its WAL index, say
+        raise _failure(str(path), exc) from None
     except sqlite3.Error as exc:
         raise StoreError(f"{path} is not a usable store: {exc}") from None
     finally:

@@ -105,6 +105,13 @@ def release_lease(conn: Connection, destination_id: int, owner: str) -> None:
     )
 
 
+def abandon_lease(owner: str) -> None:
+    """This process stops working under `owner` without having released its lease (the
+    closing write failed): the lease left in the store is taken over, and its run closed as
+    interrupted, like a dead process's, by the next start in this process or another."""
+    _LIVE_OWNERS.discard(owner)
+
+
 def start_run(conn: Connection, destination_id: int, trigger: str) -> int:
     result = conn.execute(
         RUNS.insert().values(
@@ -179,3 +186,24 @@ def close_abandoned_runs(conn: Connection, destination_id: int) -> int:
         .values(status=RunStatus.INTERRUPTED, finished_at=clock.now_iso(), message="process ended")
     )
     return result.rowcount or 0
+
+
+def close_runs_of_ended_processes(conn: Connection) -> int:
+    """Runs left `running` by a process that ended (killed, or whose closing write failed on a
+    full disk) are closed as interrupted, for every destination: the console and `--run-once`
+    call it as they start, so History never shows a dead run as running. A run is its
+    process's while the destination's lease is: only runs whose destination's lease is free,
+    expired, or held by a process that is gone are closed, never a live one's."""
+    now = clock.iso(clock.now())
+    held = conn.execute(
+        select(DESTINATIONS.c.id, DESTINATIONS.c.lease_owner, DESTINATIONS.c.lease_until).where(
+            DESTINATIONS.c.id.in_(
+                select(RUNS.c.destination_id).where(RUNS.c.status == RunStatus.RUNNING)
+            )
+        )
+    ).all()
+    closed = 0
+    for destination_id, lease_owner, lease_until in held:
+        if lease_owner is None or (lease_until or "") < now or not _owner_alive(lease_owner):
+            closed += close_abandoned_runs(conn, destination_id)
+    return closed

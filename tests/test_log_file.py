@@ -74,6 +74,9 @@ def test_the_cli_hands_the_console_its_log_file(
     built: dict[str, Any] = {}
 
     class Console:
+        store_failure = signalled = None  # ended normally
+        return_code = 0
+
         def run(self) -> None:
             logging.getLogger("retention_console.engine").warning("drawn over the screen?")
 

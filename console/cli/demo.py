@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from console.cli.options import console_log, engine_settings
+from console.cli.options import console_log, end_console, engine_settings
 
 
 @click.command("demo")
@@ -57,13 +57,15 @@ def demo(ctx: click.Context, db: Path | None, history_days: int, schedule_minute
     try:
         # The console is on screen at once; the contacts, events and days of history land
         # while it shows them (seconds), then the engine starts and runs every minute.
-        make_app(
+        app = make_app(
             env.store,
             engine_options=settings.engine_options(headless=False),
             page_size=settings.page_size,
             log_file=log_file,
             startup=("building demo data…", partial(fill_demo, env)),
-        ).run()
+        )
+        app.run()
     finally:
         env.close()
     click.echo(f"The demo store stays at {path}; open it again with: retention-console --db {path}")
+    end_console(ctx, app)

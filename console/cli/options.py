@@ -7,9 +7,11 @@ It imports no Textual and nothing heavy at module level, so `--run-once` stays l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import signal
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
@@ -23,7 +25,72 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 """0 all went well; 1 some rows failed or are still queued for retry; 2 bad configuration or
-input; 3 another engine is working a destination (nothing was sent for it)."""
+input, or a store that cannot be written; 3 another engine is working a destination (nothing
+was sent for it); 128 + the signal's number (130 SIGINT, 143 SIGTERM) when a signal ended it."""
+
+T = TypeVar("T")
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM ended the command after it closed what it had started."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class ConsoleGroup(click.Group):
+    """The root command. Every command's store failure (read-only, disk full: `StoreFailed`
+    from `state.db`) and every signal that ended a command meet here, once: one line on
+    stderr, no traceback (it would carry SQL), exit 2 or 128 + the signal."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            click.echo(printable(f"error: {exc}"), err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except Interrupted as exc:
+            click.echo(f"interrupted by {exc}; runs in flight were closed as interrupted", err=True)
+            ctx.exit(128 + exc.signum)
+
+
+def end_console(ctx: click.Context, app: Any) -> None:
+    """After the console's `run()`: what ended it becomes the exit (a store failure: its line
+    and 2; a signal: 130 / 143; a crash: Textual's non-zero return code, never 0)."""
+    if app.store_failure is not None:
+        raise app.store_failure
+    if app.signalled is not None:
+        raise Interrupted(app.signalled)
+    ctx.exit(app.return_code or EXIT_OK)
+
+
+def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, ended cleanly by SIGINT or SIGTERM: the task is cancelled (a run
+    in flight closes itself as `interrupted` and gives back its lease), then Interrupted is
+    raised for `ConsoleGroup` to turn into exit 130 / 143."""
+    received: list[int] = []
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_signal(signum: int) -> None:
+            if not received:  # a second Ctrl-C does not cut the closing writes short
+                received.append(signum)
+                task.cancel()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if received:
+                raise Interrupted(received[0]) from None
+            raise
+
+    return asyncio.run(guarded())
 
 EXIT_CODES_HELP = """\b
 Exit codes (--run-once and the commands):

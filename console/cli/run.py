@@ -10,7 +10,6 @@ sent for it). Summaries go to stdout, diagnostics to stderr.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import shutil
 import sys
@@ -24,10 +23,13 @@ from console.cli.options import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
     EXIT_OK,
+    ConsoleGroup,
     configure_logging,
     console_log,
     db_option,
+    end_console,
     engine_settings,
+    run_interruptible,
     store_for,
 )
 from console.core.text import printable
@@ -43,7 +45,7 @@ class RunOutput:
     wait_jobs_minutes: float = 0
 
 
-@click.group(invoke_without_command=True, epilog=EXIT_CODES_HELP)
+@click.group(cls=ConsoleGroup, invoke_without_command=True, epilog=EXIT_CODES_HELP)
 @click.version_option(
     package_name="retention-console",
     prog_name="retention-console",
@@ -171,20 +173,24 @@ def _open_console(ctx: click.Context, db: str | None, *, start_engine: bool) -> 
     # --max-wait and --lease-wait are --run-once's; the console takes the settings as they are.
     settings = engine_settings(ctx)
     store = store_for(ctx, db, create=True)
+    # A read-only store is one line here, not a console that cannot record its first run.
+    store.check_writable()
     try:
         # Here and nowhere else at the root: `--run-once` must not pay for (or depend on) Textual.
         from console.ui.app import make_app
     except ImportError:
         click.echo(ctx.get_help())
         return
-    make_app(
+    app = make_app(
         store,
         engine_options=settings.engine_options(headless=False),
         start_engine=start_engine,
         engine_elsewhere=not start_engine,
         page_size=settings.page_size,
         log_file=console_log(ctx),
-    ).run()
+    )
+    app.run()
+    end_console(ctx, app)
 
 
 def _run_once(
@@ -212,7 +218,7 @@ def _run_once(
     if sys.stderr.isatty():
         options = dataclasses.replace(options, progress=shown.update)
     try:
-        results = asyncio.run(
+        results = run_interruptible(
             run_waiting_for_jobs(
                 store, Trigger.RUN_ONCE, options, names or None, output.wait_jobs_minutes
             )

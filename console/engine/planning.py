@@ -39,14 +39,19 @@ def plan_chunks(
 ) -> None:
     """Plan every stream the planner reads for these settings, up to the newest source row."""
     for stream in planner.streams(destination.settings):
-        while True:
+        more = True
+        while more:
+            # The run's counts take a transaction's once it committed: a write that fails
+            # (disk full) rolls its rows back, and History must not count them as added.
+            planned = RunCounts()
             with store.write() as conn:
-                for _ in range(CHUNKS_PER_TRANSACTION):
-                    if not _plan_chunk(planner, conn, destination, stream, run_id, counts):
-                        break
-                else:
-                    continue
-            break
+                chunks = 0
+                while chunks < CHUNKS_PER_TRANSACTION and _plan_chunk(
+                    planner, conn, destination, stream, run_id, planned
+                ):
+                    chunks += 1
+                more = chunks == CHUNKS_PER_TRANSACTION
+            counts.add(planned)
 
 
 def _plan_chunk(

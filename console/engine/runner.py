@@ -33,11 +33,14 @@ from console.engine.retries import RetryPolicy, record_outcomes
 from console.engine.runs import UNHEALTHY_AFTER, RunCounts, finish_run
 from console.engine.sessions import run_context
 from state import outbox
-from state.db import Store
+from state.db import Store, StoreFailed
 from state.runs import (
     LEASE_SECONDS,
+    abandon_lease,
     acquire_lease,
     close_abandoned_runs,
+    close_run,
+    close_runs_of_ended_processes,
     owner_id,
     release_lease,
     renew_lease,
@@ -172,15 +175,18 @@ async def _deliver(
         stalled = slow and bool(result.outcomes) and retrying == len(result.outcomes)
 
     def record(result: SendResult) -> int:
-        """Books the outcomes; returns how many rows are left to retry."""
+        """Books the outcomes; returns how many rows are left to retry. The run's counts
+        take them once the transaction committed: History counts only what is stored."""
+        booked = RunCounts()
         with store.write() as conn:
             totals = record_outcomes(conn, destination.id, run_id, result.outcomes, options.policy)
-            counts.delivered += totals.delivered
-            counts.rejected += totals.failed
-            counts.retrying += totals.retrying
-            counts.requests += result.requests
-            save_progress(conn, run_id, counts.as_row())
+            booked.delivered = totals.delivered
+            booked.rejected = totals.failed
+            booked.retrying = totals.retrying
+            booked.requests = result.requests
+            save_progress(conn, run_id, (counts + booked).as_row())
             renew_lease(conn, destination.id, owner)
+        counts.add(booked)
         progress.sent = counts.delivered + counts.rejected - progress.counted_before
         _tell(options, progress)
         return totals.retrying
@@ -312,7 +318,8 @@ def _claim(
     if waiting or suppressed:
         with store.write() as conn:
             outbox.defer_rows(conn, waiting)
-            counts.suppressed += outbox.suppress_rows(conn, destination_id, suppressed)
+            booked = outbox.suppress_rows(conn, destination_id, suppressed)
+        counts.suppressed += booked  # once committed
     return [row for row in left if row.id not in waiting], rows[-1].id
 
 
@@ -389,6 +396,13 @@ async def run_destination(
         progress.counted_before = counts.delivered + counts.rejected
         _tell(options, progress)
         await _deliver(store, destination, adapter, http, run_id, owner, counts, options, progress)
+    except (asyncio.CancelledError, StoreFailed) as exc:
+        # Ended from outside (SIGINT, SIGTERM, the console quitting) or by a store that
+        # cannot be written: not the receiver's doing, so no health verdict. The run is closed
+        # as interrupted with what committed and the lease given back; if that write fails
+        # too, the next start closes it (`close_runs_of_ended_processes`).
+        await _close_interrupted(store, destination, run_id, owner, counts, exc)
+        raise
     except DestinationHalted as exc:
         status, message, errored = RunStatus.FAILED, str(exc), True
     except SecretError as exc:
@@ -430,7 +444,11 @@ async def run_destination(
             release_lease(conn, destination.id, owner)
         return pending
 
-    pending = await asyncio.to_thread(end)
+    try:
+        pending = await asyncio.to_thread(end)
+    except StoreFailed:
+        abandon_lease(owner)
+        raise
     if pending is not None and (problems := await alerts.send(pending, options.timeout_seconds)):
         # A channel that failed is noted on the run; the delivery stands.
         result.message = "; ".join([*([result.message] if result.message else []), *problems])
@@ -445,6 +463,34 @@ async def run_destination(
     return result
 
 
+async def _close_interrupted(
+    store: Store,
+    destination: DestinationRecord,
+    run_id: int,
+    owner: str,
+    counts: RunCounts,
+    why: BaseException,
+) -> None:
+    reason = "the process was stopped" if isinstance(why, asyncio.CancelledError) else str(why)
+
+    def close() -> None:
+        with store.write() as conn:
+            close_run(conn, run_id, RunStatus.INTERRUPTED, clock.now_iso(), reason, counts.as_row())
+            release_lease(conn, destination.id, owner)
+
+    try:
+        # Shielded: a second cancellation (asyncio.run's shutdown) must not cut the closing
+        # write short; it is one short transaction.
+        await asyncio.shield(asyncio.to_thread(close))
+    except StoreFailed:
+        abandon_lease(owner)
+        log.warning(
+            "%s: run %d could not be closed; the next start closes it", destination.name, run_id
+        )
+    else:
+        log.info("%s: run %d interrupted (%s)", destination.name, run_id, reason)
+
+
 async def run_all(
     store: Store,
     trigger: str,
@@ -452,7 +498,8 @@ async def run_all(
     names: Sequence[str] | None = None,
 ) -> list[RunResult]:
     """Run every enabled, unpaused destination (or the named ones) concurrently."""
-    with store.read() as conn:
+    with store.write() as conn:
+        close_runs_of_ended_processes(conn)
         destinations = list_destinations(conn)
     chosen = [d for d in destinations if (d.name in names if names else d.enabled and not d.paused)]
     left = sorted(d.name for d in destinations if d not in chosen)

@@ -6,7 +6,7 @@ policy: the counters History shows, and when a destination turns unhealthy.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from console.core import clock
 from state.db import Connection
@@ -35,6 +35,17 @@ class RunCounts:
     said first in the run's line, and the run is not `ok`."""
     jobs_pending: int = 0
     """Import jobs the destination is still waiting for (`--run-once --wait-jobs` polls on)."""
+
+    def add(self, other: RunCounts) -> None:
+        """Take another's counts (a transaction's, once it committed)."""
+        for name, value in other.as_row().items():
+            setattr(self, name, getattr(self, name) + value)
+        self.notes.extend(other.notes)
+
+    def __add__(self, other: RunCounts) -> RunCounts:
+        total = replace(self, notes=list(self.notes), attention=list(self.attention))
+        total.add(other)
+        return total
 
     def as_row(self) -> dict[str, int]:
         data = asdict(self)

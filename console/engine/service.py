@@ -30,6 +30,7 @@ from console.engine.destinations import DestinationRecord, get_destination, list
 from console.engine.progress import RunProgress
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from state.db import Store
+from state.runs import close_runs_of_ended_processes
 
 log = logging.getLogger("retention_console.engine")
 PROGRESS_EVERY_SECONDS = 1.0
@@ -66,7 +67,10 @@ class EngineService:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, *, paused: bool = False) -> None:
-        """Start scheduling on the running event loop."""
+        """Start scheduling on the running event loop, after closing the runs a process that
+        ended left `running` (History shows them interrupted, not running for ever)."""
+        with self.store.write() as conn:
+            close_runs_of_ended_processes(conn)
         self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone="UTC")
         self.scheduler.start(paused=paused)
         self.paused = paused

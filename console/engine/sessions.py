@@ -129,8 +129,18 @@ def run_context(
 
     @contextmanager
     def write() -> Iterator[Session]:
-        with store.write() as conn:
-            yield Session(conn, destination.id, run_id)
+        # A poller counts as it goes, inside its transactions; one that fails (disk full) is
+        # rolled back, and so are the counts it made, so History counts only what committed.
+        # (The poller runs alone, before the plan and deliver steps count anything.)
+        before = counts + RunCounts()
+        try:
+            with store.write() as conn:
+                yield Session(conn, destination.id, run_id)
+        except BaseException:
+            for name, value in before.as_row().items():
+                setattr(counts, name, value)
+            counts.notes[:] = before.notes
+            raise
 
     return RunContext(
         destination_id=destination.id,

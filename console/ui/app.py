@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from console.ui.screens.keys import KeysScreen
 from console.ui.screens.mapping import MappingScreen
 from console.ui.screens.summary import SummaryScreen
 from console.ui.screens.suppressions import SuppressionsScreen
-from state.db import Store, privacy_warning
+from state.db import Store, StoreError, privacy_warning
 
 SCREENS = ("destinations", "mapping", "summary", "failures", "history")
 StartupJob = Callable[[Callable[[str], None]], None]
@@ -130,6 +131,11 @@ class RetentionConsoleApp(App[None]):
         """Last test-connection reply per destination (ok, reply, the settings tested), shown
         on Destinations while the destination still has those settings."""
         self.last_results: dict[str, RunResult] = {}
+        self.store_failure: StoreError | None = None
+        """The store failure (read-only, disk full) that ended the console, if one did: the
+        command line prints it as one line and exits 2."""
+        self.signalled: int | None = None
+        """The signal (SIGINT, SIGTERM) that ended the console, if one did (exit 128 + it)."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -137,6 +143,8 @@ class RetentionConsoleApp(App[None]):
         return self._clock()
 
     def on_mount(self) -> None:
+        if not self.is_headless:
+            self._catch_signals(signal.SIGINT, signal.SIGTERM)
         if self.log_file is not None:
             self._notice_handler = NoticeHandler(self)
             logging.getLogger().addHandler(self._notice_handler)
@@ -152,7 +160,36 @@ class RetentionConsoleApp(App[None]):
             self.store_warning = warning
             self.notify(warning, title="Store not private", severity="warning", timeout=12)
 
+    def _catch_signals(self, *signals: signal.Signals) -> None:
+        """SIGTERM (systemd, kill) or SIGINT (kill -INT; in raw mode Ctrl-C is a key) ends
+        the console as `q` does: the terminal is restored (alternate screen left, mouse mode
+        off) and the run in flight is closed as interrupted when the loop cancels it,
+        instead of the process dying with the terminal in the console's modes."""
+        loop = asyncio.get_running_loop()
+        for signum in signals:
+            loop.add_signal_handler(signum, self._on_signal, signum)
+
+    def _on_signal(self, signum: int) -> None:
+        if self.signalled is None:
+            self.signalled = signum
+            self.exit(return_code=128 + signum)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # A store that cannot be written (disk full, made read-only under us) ends the
+        # console with its one line (the command line prints it, exit 2), not with Textual's
+        # traceback, whose frames' locals would show SQL and the rows being written.
+        if isinstance(error, StoreError):
+            if self.store_failure is None:
+                self.store_failure = error
+                self.exit(return_code=2)
+            return
+        super()._handle_exception(error)
+
     def on_unmount(self) -> None:
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
         self.engine.shutdown()
         if self._notice_handler is not None:
             logging.getLogger().removeHandler(self._notice_handler)

@@ -108,6 +108,11 @@ def test_flags_override_the_environment(db: Path) -> None:
 class OpenedConsole:
     """Stands in for `make_app`: records what the console was opened with."""
 
+    # How the console ended, as the real app tells the command line: normally.
+    store_failure = None
+    signalled = None
+    return_code = 0
+
     def __init__(self) -> None:
         self.kwargs: dict[str, Any] = {}
 
