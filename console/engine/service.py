@@ -64,6 +64,7 @@ class EngineService:
         self.paused = False
         self.running: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._in_flight: set[asyncio.Task[object]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, *, paused: bool = False) -> None:
@@ -80,6 +81,17 @@ class EngineService:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop scheduling and end the runs in flight (the console quitting, or a signal):
+        each closes itself as interrupted, its unbooked rows kept queued, and gives back its
+        lease, within `timeout` seconds; a run that cannot is closed by the next start."""
+        self.shutdown()
+        running = [task for task in self._in_flight if not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=timeout)
 
     @property
     def state(self) -> str:
@@ -153,7 +165,12 @@ class EngineService:
                 # Keep an unhealthy destination from spinning; probe it now and then.
                 log.debug("%s: unhealthy, next probe after %s", name, probe - since)
                 return
-        await self._run(destination, Trigger.SCHEDULE)
+        try:
+            await self._run(destination, Trigger.SCHEDULE)
+        except asyncio.CancelledError:
+            # `stop()`: the run closed itself as interrupted. The job ends quietly (the
+            # scheduler would log a cancelled job's "exception" as an error).
+            log.info("%s: scheduled run stopped", name)
 
     # -- operator actions ------------------------------------------------------------------
     async def run_now(self, name: str) -> RunResult:
@@ -216,6 +233,10 @@ class EngineService:
 
     async def _run(self, destination: DestinationRecord, trigger: str) -> RunResult:
         lock = self._locks.setdefault(destination.name, asyncio.Lock())
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         async with lock:
             self.running.add(destination.name)
             self._emit(EngineEvent("run-started", destination.name))

@@ -17,6 +17,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
+from textual.worker import WorkerFailed
 
 from console.core import clock as state_clock
 from console.core.text import printable
@@ -178,19 +179,23 @@ class RetentionConsoleApp(App[None]):
         # A store that cannot be written (disk full, made read-only under us) ends the
         # console with its one line (the command line prints it, exit 2), not with Textual's
         # traceback, whose frames' locals would show SQL and the rows being written.
-        if isinstance(error, StoreError):
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if isinstance(cause, StoreError):
             if self.store_failure is None:
-                self.store_failure = error
+                self.store_failure = cause
                 self.exit(return_code=2)
             return
         super()._handle_exception(error)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if not self.is_headless:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-        self.engine.shutdown()
+        # The runs in flight close themselves as interrupted before the loop goes (Textual
+        # does not cancel what is left on it, so they would stay `running` until the next
+        # start otherwise).
+        await self.engine.stop()
         if self._notice_handler is not None:
             logging.getLogger().removeHandler(self._notice_handler)
 
