@@ -32,6 +32,31 @@ API_KEY = "ak-RELIABILITY-0d9e8c7b6a5f4e3d"
 SUBPROCESS_TIMEOUT = 90.0
 
 
+# -- the fuzz profile -------------------------------------------------------------------------
+
+FUZZ_VARIABLE = "RETENTION_CONSOLE_FUZZ"
+"""`RETENTION_CONSOLE_FUZZ=N` runs the bad-input suite with N generated inputs spread over its
+generated-input tests (the importers, `config apply`, the rule parser, the form values, the
+ReSci users CSV), and hostile text through every screen N / 100 times; unset, each test
+tries `default` inputs and the suite stays quick."""
+FUZZED_TESTS = 7
+"""The generated-input tests the profile's N is spread over (test_bad_input.py)."""
+
+
+def fuzz_examples(default: int) -> int:
+    """Examples for one generated-input test: `default`, or its share of the fuzz profile's N."""
+    wanted = os.environ.get(FUZZ_VARIABLE, "").strip()
+    if not wanted:
+        return default
+    return max(default, -(-int(wanted) // FUZZED_TESTS))
+
+
+def fuzz_screen_examples(default: int) -> int:
+    """Hostile texts pushed through every screen (a Pilot session each, so about a second)."""
+    wanted = os.environ.get(FUZZ_VARIABLE, "").strip()
+    return max(default, int(wanted) // 100) if wanted else default
+
+
 # -- figures ----------------------------------------------------------------------------------
 
 
@@ -43,6 +68,7 @@ class Figures:
     kills_during_plan: int = 0
     faults_injected: int = 0
     inputs_tried: int = 0
+    screens_fuzzed: int = 0
     outputs_scanned: int = 0
     rows_checked: int = 0
     rows_lost: int = 0

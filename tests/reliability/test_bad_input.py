@@ -38,10 +38,11 @@ from console.ingest.reader import MAX_LINE_BYTES
 from state.db import Store, open_store
 from state.models import Contact, Event, Suppression
 
-from .conftest import WRITE_KEY, Figures
+from .conftest import WRITE_KEY, Figures, fuzz_examples
 
 EXAMPLES = settings(
-    max_examples=50,
+    # 50 a test; RETENTION_CONSOLE_FUZZ=10000 (the fuzz profile) spreads 10,000 over them.
+    max_examples=fuzz_examples(50),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -491,6 +492,69 @@ def test_form_values(kind: str, values: dict[str, str], figures: Figures) -> Non
         assert WRITE_KEY not in message
         typed = [v for v in values.values() if len(v) > 6]
         assert not any(v in message for v in typed if v not in message.split(": ")[0]), message
+
+
+# -- the audience rule parser ------------------------------------------------------------------
+
+RULE_TOKENS = [
+    "email_domain",
+    "address_state",
+    "email",
+    "created_at",
+    "bogus_field",
+    "=",
+    "!=",
+    "<",
+    ">",
+    "in",
+    "contains",
+    "and",
+    "or",
+    "not",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "'gmail.com'",
+    "'CA'",
+    "'",
+    '"',
+    "'2024-04-16'",
+    "42",
+    "-1.5e9",
+    " ",
+    "\x00",
+    "\x1b[2J",
+    "[@click=app.quit]x[/]",
+    "[/x]",
+]
+rule_texts = st.one_of(
+    st.text(max_size=60),
+    st.lists(st.sampled_from(RULE_TOKENS), max_size=14).map(" ".join),
+    st.lists(st.sampled_from(RULE_TOKENS), max_size=14).map("".join),
+)
+
+
+@EXAMPLES
+@given(text=rule_texts)
+def test_rule_parser(text: str, figures: Figures) -> None:
+    """Any text is a rule or a ValueError naming the position and the reason; a rule that
+    parses reads back the same and evaluates on a contact without raising."""
+    figures.inputs_tried += 1
+    from console.audiences import parse_rule
+
+    try:
+        rule = parse_rule(text)
+    except ValueError as exc:
+        match = re.fullmatch(r"position (\d+): (.+)", str(exc), re.DOTALL)
+        assert match, str(exc)
+        assert 1 <= int(match.group(1)) <= len(text) + 1, str(exc)
+        event("refused")
+        return
+    event("parsed")
+    assert parse_rule(rule.text).text == rule.text
+    rule.matches({"email": "ann@gmail.com", "email_domain": "gmail.com", "address_state": "CA"})
 
 
 # -- ReSci's users CSV neutralises formula cells ------------------------------------------------
