@@ -59,6 +59,23 @@ _ADVICE = {
 }
 
 
+# SQLite's primary result codes that mean the store itself failed (not the statement): a
+# permission or read-only file, a lock held past busy_timeout, no memory, an I/O error, a
+# corrupt file, a full disk, a file that cannot be opened, a WAL protocol error, not a database.
+_STORE_CODES = {3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 26}
+
+
+def _is_store_failure(exc: OperationalError) -> bool:
+    """True when the database says the store failed (read-only, full, I/O...), False for a
+    statement's own error (SQLite's SQLITE_ERROR: a bug, not the disk), which stays as it is
+    (its message without parameters, see `hide_parameters`). Other databases' drivers keep
+    statement errors out of OperationalError."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is None:
+        return True
+    return code & 0xFF in _STORE_CODES
+
+
 def _failure(label: str, exc: OperationalError | sqlite3.OperationalError) -> StoreFailed:
     """The one line a failing store is reported with: the driver's words (never the SQL or
     its parameters: `exc.orig` is the driver's own exception) and what to do."""
@@ -129,6 +146,8 @@ class Store:
             with self.engine.connect() as conn:
                 yield conn
         except OperationalError as exc:
+            if not _is_store_failure(exc):
+                raise
             raise _failure(self.label, exc) from None
 
     @contextmanager
@@ -142,6 +161,8 @@ class Store:
                 with conn.begin():
                     yield conn
         except OperationalError as exc:
+            if not _is_store_failure(exc):
+                raise
             raise _failure(self.label, exc) from None
 
     def check_writable(self) -> None:
@@ -247,9 +268,11 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
     except StoreError:
         engine.dispose()
         raise
-    except OperationalError as exc:  # read-only, disk full: the same line as in use
+    except OperationalError as exc:
         engine.dispose()
-        raise _failure(store.label, exc) from None
+        if _is_store_failure(exc):  # read-only, disk full: the same line as in use
+            raise _failure(store.label, exc) from None
+        raise StoreError(f"{store.label} is not a usable store: {exc.orig}") from None
     except Exception as exc:  # a corrupt or foreign file: say so instead of a traceback
         engine.dispose()
         reason = getattr(exc, "orig", None) or exc  # the driver's words, without the SQL

@@ -333,3 +333,16 @@ def test_a_run_whose_closing_write_failed_is_closed_as_interrupted_on_the_next_s
             store.dispose()
         assert [(r.status, r.added, r.delivered) for r in runs] == [("interrupted", 200, 200)]
     assert sandbox.message_count == len(ids)  # nothing sent twice
+
+
+def test_no_sql_parameter_reaches_an_error_message(tmp_path: Path) -> None:
+    """Whatever a statement's failure says (here a bug's: an unknown column), its values are
+    not in it; and it is not mistaken for a failing store."""
+    store = open_store(tmp_path / "console.db")
+    try:
+        with pytest.raises(OperationalError) as failure, store.read() as conn:
+            conn.exec_driver_sql("SELECT ? || no_such_column", (WRITE_KEY,))
+    finally:
+        store.dispose()
+    assert WRITE_KEY not in str(failure.value)
+    assert "parameters hidden" in str(failure.value)
