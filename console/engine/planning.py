@@ -11,6 +11,7 @@ transactions gained little more and raised the peak memory of a run (SQLite's pa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,18 +37,21 @@ def plan_chunks(
     destination: DestinationRecord,
     run_id: int,
     counts: RunCounts,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Plan every stream the planner reads for these settings, up to the newest source row."""
+    """Plan every stream the planner reads for these settings, up to the newest source row,
+    or until `stop` is set (the run was cancelled: planning a million events takes half a
+    minute, and a Ctrl-C should not wait for it); each transaction is whole either way."""
     for stream in planner.streams(destination.settings):
         more = True
-        while more:
+        while more and not (stop and stop.is_set()):
             # The run's counts take a transaction's once it committed: a write that fails
             # (disk full) rolls its rows back, and History must not count them as added.
             planned = RunCounts()
             with store.write() as conn:
                 chunks = 0
                 while chunks < CHUNKS_PER_TRANSACTION and _plan_chunk(
-                    planner, conn, destination, stream, run_id, planned
+                    planner, conn, destination, stream, run_id, planned, counts
                 ):
                     chunks += 1
                 more = chunks == CHUNKS_PER_TRANSACTION
@@ -61,8 +65,10 @@ def _plan_chunk(
     stream: str,
     run_id: int,
     counts: RunCounts,
+    committed: RunCounts,
 ) -> bool:
-    """Queue the next chunk of `stream` and move the cursor; False when none were left."""
+    """Queue the next chunk of `stream` and move the cursor; False when none were left.
+    `counts` takes this transaction's numbers; `committed` holds the run's so far."""
     settings = destination.settings
     cursor = get_cursor(conn, destination.id, stream)
     rows = read_chunk(conn, stream, cursor, CHUNK)
@@ -84,7 +90,7 @@ def _plan_chunk(
     set_cursor(conn, destination.id, stream, rows[-1]["seq"])
     # History shows the counts while the plan step goes, not only once it has finished
     # (a large plan step left them behind the store for a minute and more).
-    save_progress(conn, run_id, counts.as_row())
+    save_progress(conn, run_id, (committed + counts).as_row())
     return True
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -374,6 +375,7 @@ async def run_destination(
     counts = RunCounts()
     progress = RunProgress(destination.name)
     _tell(options, progress)
+    stopping = threading.Event()
     status, message, errored, config_error = RunStatus.OK, "", False, False
     own_client = client is None
     http = client or engine_client(options.timeout_seconds, max(4, options.in_flight * 2))
@@ -390,13 +392,16 @@ async def run_destination(
             context.progress = said
             await declared.poller(context)
             progress.phase = PLANNING
-        await asyncio.to_thread(plan_chunks, declared.planner, store, destination, run_id, counts)
+        await asyncio.to_thread(
+            plan_chunks, declared.planner, store, destination, run_id, counts, stopping
+        )
         progress.due = await asyncio.to_thread(queued_count, store, destination.id)
         progress.phase, progress.started = DELIVERING, clock.now()
         progress.counted_before = counts.delivered + counts.rejected
         _tell(options, progress)
         await _deliver(store, destination, adapter, http, run_id, owner, counts, options, progress)
     except (asyncio.CancelledError, StoreFailed) as exc:
+        stopping.set()  # a plan step still in its thread ends after its transaction
         # Ended from outside (SIGINT, SIGTERM, the console quitting) or by a store that
         # cannot be written: not the receiver's doing, so no health verdict. The run is closed
         # as interrupted with what committed and the lease given back; if that write fails
