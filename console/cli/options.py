@@ -94,12 +94,14 @@ def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
 
     return asyncio.run(guarded())
 
+
 EXIT_CODES_HELP = """\b
 Exit codes (--run-once and the commands):
   0  all went well
   1  rows failed or wait for a retry (import: rows were rejected)
   2  bad configuration or input: a usage error, a refused file or store
-  3  another engine holds a destination (--run-once sent it nothing)"""
+  3  another engine holds a destination (--run-once sent it nothing)
+  130, 143  SIGINT or SIGTERM ended it (runs in flight closed as interrupted)"""
 """The codes above as the root command's `--help` lists them (`\\b`: click keeps the lines)."""
 
 
