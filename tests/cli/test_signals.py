@@ -20,6 +20,7 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,7 +200,9 @@ def test_quitting_during_a_run_prints_no_traceback_and_closes_the_run(
     console = open_console(terminal, "--db", str(slow_store))
     assert wait_until(lambda: sandbox.message_count > 0, 30), "no run started"
 
-    console.send(b"q")
+    console.send(b"q")  # a run is in flight: the console asks first (issue 14, item 10)
+    time.sleep(1.0)
+    console.send(b"y")
 
     assert console.wait() == 0
     assert_terminal_restored(console)

@@ -30,10 +30,16 @@ def test_dates_follow_the_operators_changes(
         created = destination_dates(conn, record.id)
     assert created is not None
     assert created.created_at == created.changed_at == "2024-04-16T16:54:09.697Z"
-    assert (created.changed_by, created.enabled_since) == ("ann@ops-1", created.created_at)
+    # A destination the save creates is a draft (off) until switched on (issue 12).
+    assert (created.changed_by, created.enabled_since) == ("ann@ops-1", None)
 
     frozen_clock.advance(86400)
     monkeypatch.setattr(commands_module, "operator_name", lambda: "bob@ops-2")
+    commands.set_enabled("seg", True)
+    with store.read() as conn:
+        switched_on = destination_dates(conn, record.id)
+    assert switched_on is not None
+    assert switched_on.enabled_since == switched_on.changed_at == "2024-04-17T16:54:09.697Z"
     commands.set_enabled("seg", False)
     with store.read() as conn:
         off = destination_dates(conn, record.id)
@@ -55,7 +61,9 @@ def test_dates_follow_the_operators_changes(
 
 
 def test_a_destination_saved_before_shows_unknown(store: Store) -> None:
-    Commands(store).save_destination("seg", SETTINGS, create=True)
+    commands = Commands(store)
+    commands.save_destination("seg", SETTINGS, create=True)
+    commands.set_enabled("seg", True)  # saved as a draft; an older release's row was on
     with store.write() as conn:
         conn.exec_driver_sql("DELETE FROM destination_stamps")  # as an older release left it
     with store.read() as conn:
