@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from console.core import clock
+from console.core.operator import OPERATOR_ENV
 from console.core.vocab import RowKind, Trigger
 from console.destinations.base import Outcome, RowOutcome
 from console.destinations.resci.settings import ResciExport, ResciSettings
@@ -47,6 +48,13 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.moment
+
+
+@pytest.fixture(autouse=True)
+def fixed_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changes made during a screen test are recorded as one operator on every machine (the
+    panel shows `by user@host`, which a snapshot must not take from the host)."""
+    monkeypatch.setenv(OPERATOR_ENV, "ops@console-host")
 
 
 @pytest.fixture(autouse=True)

@@ -33,13 +33,13 @@ def question_of(screen: object) -> str:
 def test_confirm_switch_on(
     snap_compare, ui_app: AppFactory, ui_store: Store, tmp_path: Path
 ) -> None:
-    """space on a destination that is off: what its next run sends, asked once."""
+    """o on a destination that is off: what its next run sends, asked once."""
     add_contacts(ui_store, tmp_path)
 
     async def run_before(pilot: Pilot[None]) -> None:
         await on_destination(pilot, SEGMENT)
-        await keys(pilot, "space")  # off: nothing to ask
-        await keys(pilot, "space")
+        await keys(pilot, "o")  # off: nothing to ask
+        await keys(pilot, "o")
 
     assert snap_compare(ui_app(), terminal_size=BIG, run_before=run_before)
 
@@ -64,19 +64,19 @@ async def test_a_new_destination_is_a_draft_and_switching_it_on_asks(
             record = get_destination(conn, "segment-new")
         assert record is not None and not record.enabled
         await on_destination(pilot, "segment-new")
-        await keys(pilot, "space")
+        await keys(pilot, "o")
         # Grow is on, no filters: every contact (6, none suppressed) goes on the first run.
         assert question_of(app.screen) == "Switch on segment-new? Its next run sends 6 rows"
         await keys(pilot, "n")
         with ui_store.read() as conn:
             record = get_destination(conn, "segment-new")
         assert record is not None and not record.enabled
-        await keys(pilot, "space", "y")
+        await keys(pilot, "o", "y")
         with ui_store.read() as conn:
             record = get_destination(conn, "segment-new")
         assert record is not None and record.enabled
         # Switching off asks nothing.
-        await keys(pilot, "space")
+        await keys(pilot, "o")
         assert not isinstance(app.screen, ConfirmScreen)
 
 

@@ -9,6 +9,7 @@ from textual.widgets import Input, OptionList, Select, Static
 from console.destinations.resci.settings import ResciSettings
 from console.engine.destinations import get_destination, save_destination
 from console.ui.screens.choose import ChooseScreen
+from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.mapping_forms import MappingDialog
 from state.db import Store
@@ -66,6 +67,9 @@ async def test_mapping_asks_for_the_first_field_when_an_audience_is_chosen(
         dialog.query_one("#m-source", Select).value = "last_name"
         dialog.query_one("#m-target", Select).value = "full_name"
         await press(pilot, "ctrl+s")
+        # The export starts a backfill: asked once, with its count (issue 12).
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "y")
         assert app.screen is not dialog
     with ui_store.read() as conn:
         saved = get_destination(conn, RESCI)

@@ -62,7 +62,7 @@ async def test_slash_keeps_one_outcome_and_escape_clears_it(ui_app: AppFactory) 
         screen = app.screen
         assert isinstance(screen, HistoryScreen)
         outcomes = {run.status for run in screen.runs}
-        assert outcomes == {"failed", "running"}
+        assert outcomes == {"partial", "running"}
         await press(pilot, "slash")
         assert isinstance(app.screen, ChooseScreen)
         await press(pilot, *["down"] * 5, "enter")  # every, ok, failed, error, interrupted, running

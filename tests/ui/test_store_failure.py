@@ -28,7 +28,7 @@ async def test_a_store_that_refuses_a_write_ends_the_console_with_exit_2(
 
         ui_store.engine.dispose()
         event.listen(ui_store.engine, "connect", read_only)
-        await pilot.press("space")  # switch the selected destination off: a write
+        await pilot.press("o")  # switch the selected destination off: a write
         await pilot.pause(0.5)
     assert app.return_code == 2
     assert isinstance(app.store_failure, StoreFailed)

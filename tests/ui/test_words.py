@@ -11,6 +11,7 @@ from console.core.vocab import RunStatus
 from console.destinations import registry
 from console.engine.runner import RunResult
 from console.engine.runs import RunCounts
+from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.destinations import DestinationsScreen
 from console.ui.screens.keys import KeysScreen
@@ -22,7 +23,8 @@ async def test_checkboxes_read_on_and_off(ui_app: AppFactory) -> None:
     app = ui_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press(pilot, "a", "enter")  # a Segment destination
+        # An existing destination's form (a new one is a draft whose box is greyed out).
+        await press(pilot, "e")
         form = app.screen
         assert isinstance(form, DestinationForm)
         enabled = form.query_one("#f-enabled", Checkbox)
@@ -57,7 +59,9 @@ async def test_off_and_paused_are_explained_where_they_show(ui_app: AppFactory) 
         await press(pilot, "o")
         shown = str(detail.render())
         assert "Off: switched off by the operator" in shown and "run now is refused" in shown
-        await press(pilot, "o", "p")
+        await press(pilot, "o")  # switching on asks once (issue 12)
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "y", "p")
         shown = str(detail.render())
         assert "Paused: switched on, but its schedule is suspended" in shown
         assert "run now still delivers" in shown
@@ -74,6 +78,6 @@ def test_a_run_line_separates_thousands() -> None:
     counts = RunCounts(delivered=20043, rejected=1204, suppressed=1000, requests=1)
     line = RunResult("seg", RunStatus.FAILED, counts, queued=40224).line()
     assert line == (
-        "seg: failed - 20,043 delivered, 1,204 failed, 40,224 queued, 1,000 suppressed, "
+        "seg: failed - 20,043 delivered, 1,204 rejected, 40,224 queued, 1,000 suppressed, "
         "0 filtered, 0 skipped, 1 request"
     )
