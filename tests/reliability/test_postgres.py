@@ -139,7 +139,7 @@ async def test_segment_delivery_under_faults_and_the_reports(
     (day,) = orjson.loads(cli_ok("summary", "--json", "--db", pg_url))
     assert (day["completions"], day["failures"], day["queued"]) == (499, 1, 0)
     runs = orjson.loads(cli_ok("history", "--json", "--db", pg_url))
-    assert [r["status"] for r in runs] == ["ok", "failed"]
+    assert [r["status"] for r in runs] == ["ok", "partial"]  # 1 rejected: partial (issue 12)
 
 
 def test_resci_backfill_then_real_time_updates(pg_url: str, tmp_path: Path) -> None:
