@@ -346,3 +346,32 @@ class Authorization(SQLModel, table=True):
     api_key: str
     created_at: str
     updated_at: str
+
+
+class Erasure(SQLModel, table=True):
+    """A `forget` done: when, by whom (`user@host`) and how many rows and files it removed.
+    The emails are not kept (their MD5s are in the suppressions, so a re-import skips them)."""
+
+    __tablename__ = "erasures"
+    id: int | None = Field(default=None, primary_key=True)
+    done_at: str
+    done_by: str
+    contacts: int = 0
+    rows: int = 0
+    files: int = 0
+
+
+class ChangeRecord(SQLModel, table=True):
+    """One operator change made through the commands: what (`subject`: destination, audience,
+    authorization or suppressions; `name`), the action, a field-level diff as JSON with
+    secrets masked, when and by whom (`user@host`)."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (Index("ix_change_log_subject", "subject", "name", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    changed_at: str = Field(index=True)
+    changed_by: str
+    subject: str
+    name: str
+    action: str
+    diff: str  # JSON: {field: [before, after]}

@@ -15,16 +15,19 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import orjson
 from pydantic import BaseModel, SecretStr
 
+from console.core import clock
 from console.core.operator import operator_name
 from console.core.secrets import check_secret, is_masked, mask_secret, reveal, secret_fields
 from console.destinations import registry
 from console.engine.alert_settings import AlertSettings
 from console.engine.alerts import load_alert_settings
 from console.engine.destinations import get_destination, list_destinations, save_destination
+from console.engine.erasure import Forgotten, forget_contacts
 from state.alerts import save_alert_config
 from state.audiences import list_audiences, save_audience
 from state.authorizations import (
@@ -38,6 +41,8 @@ from state.db import Connection, Store
 from state.destinations import remove_destination as delete_destination
 from state.destinations import set_flags
 from state.outbox import destinations_of, requeue_failures
+from state.retention import Pruned, prune_delivered
+from state.retention import vacuum as vacuum_store
 from state.runs import acquire_lease, owner_id, release_lease
 from state.suppressions import add_suppressions, remove_suppressions
 from state.versions import superseded_by_delivered
@@ -308,6 +313,25 @@ class Commands:
                     if planner.wants_suppressions(destination.settings):
                         forget_cursors(conn, destination.id, planner.streams(destination.settings))
         return removed
+
+    # -- history ------------------------------------------------------------------------------
+    def prune(self, older_than_days: int, *, vacuum: bool = False) -> Pruned:
+        """Delete delivered outbox rows older than `older_than_days` days, in short batches
+        (state/retention.py); `vacuum` then rebuilds the store's file to give the space back."""
+        before = (clock.now() - timedelta(days=older_than_days)).date().isoformat()
+        pruned = prune_delivered(self.store, before)
+        if vacuum:
+            vacuum_store(self.store)
+        return pruned
+
+    # -- erasure ------------------------------------------------------------------------------
+    def forget(self, emails: Sequence[str]) -> Forgotten:
+        """Erase these contacts from the store (console.engine.erasure); refused for a value
+        that is not an email, before anything is deleted."""
+        try:
+            return forget_contacts(self.store, emails)
+        except ValueError as exc:
+            raise CommandRefused(str(exc), field="email") from None
 
     # -- retries ------------------------------------------------------------------------------
     def requeue(self, row_ids: Sequence[int]) -> Requeued:

@@ -74,6 +74,8 @@ class EngineOptions:
     progress: Callable[[RunProgress], None] | None = field(default=None, compare=False)
     """Told after the plan step and after every recorded batch (the console's panel, the
     CLI's stderr on a terminal); it must not block."""
+    history_retention_days: int = 90
+    """Delivered rows older than this are pruned by the console's daily job."""
 
 
 @dataclass

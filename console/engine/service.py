@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import BaseModel
@@ -30,10 +30,15 @@ from console.engine.destinations import DestinationRecord, get_destination, list
 from console.engine.progress import RunProgress
 from console.engine.runner import EngineOptions, RunResult, run_destination
 from state.db import Store
+from state.retention import Pruned
 from state.runs import close_runs_of_ended_processes
 
 log = logging.getLogger("retention_console.engine")
 PROGRESS_EVERY_SECONDS = 1.0
+
+PRUNE_JOB = "prune-history"
+PRUNE_FIRST_DELAY = timedelta(minutes=10)
+"""The first prune waits past the console's start, when the operator's first runs go."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class EngineService:
         self._progress_told = 0.0
         self.listener = listener
         self.scheduler: AsyncIOScheduler | None = None
+        # Housekeeping has its own scheduler: pausing deliveries does not stop the daily
+        # prune, and the delivery scheduler's jobs stay one per destination.
+        self.maintenance: AsyncIOScheduler | None = None
+        self.last_prune: Pruned | None = None
         self.paused = False
         self.running: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -76,11 +85,40 @@ class EngineService:
         self.scheduler.start(paused=paused)
         self.paused = paused
         self.reschedule()
+        self.maintenance = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone="UTC")
+        self.maintenance.add_job(
+            self.prune_history,
+            "interval",
+            days=1,
+            id=PRUNE_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            # APScheduler keeps real time, whatever the console's clock says.
+            next_run_time=datetime.now(UTC) + PRUNE_FIRST_DELAY,
+        )
+        self.maintenance.start()
 
     def shutdown(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        for scheduler in (self.scheduler, self.maintenance):
+            if scheduler is not None and scheduler.running:
+                scheduler.shutdown(wait=False)
         self.scheduler = None
+        self.maintenance = None
+
+    async def prune_history(self) -> Pruned:
+        """The daily job: delivered rows older than `history_retention_days` go (in short
+        batches, off the event loop)."""
+        days = self.options.history_retention_days
+        pruned = await asyncio.to_thread(self.commands.prune, days)
+        self.last_prune = pruned
+        log.info(
+            "pruned %d delivered rows older than %d days in %.1fs",
+            pruned.rows,
+            days,
+            pruned.seconds,
+        )
+        return pruned
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop scheduling and end the runs in flight (the console quitting, or a signal):

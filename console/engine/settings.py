@@ -79,6 +79,9 @@ class EngineSettings(BaseSettings):
     """Consecutive runs that delivered nothing and hit errors before a destination is unhealthy."""
     unhealthy_probe_seconds: float = Field(1800.0, ge=1, le=86400)
     """An unhealthy destination's scheduled runs are skipped; it is probed at most this often."""
+    history_retention_days: int = Field(90, ge=1, le=36500)
+    """Delivered outbox rows older than this many days are pruned once a day by the console's
+    engine (and by `retention-console prune`); failures, counters and runs stay."""
     page_size: int = Field(100, ge=10, le=1000)
     """Rows per page in the console's Failures and History tables."""
 
@@ -140,6 +143,7 @@ class EngineSettings(BaseSettings):
             timeout_seconds=self.timeout_seconds,
             unhealthy_after=self.unhealthy_after,
             unhealthy_probe_seconds=self.unhealthy_probe_seconds,
+            history_retention_days=self.history_retention_days,
         )
 
 

@@ -239,3 +239,46 @@ def read_side_file(csv_path: Path) -> Iterable[tuple[int, str]]:
         for line in side:
             contact_text, _, digest = line.rstrip("\n").partition(",")
             yield int(contact_text), digest
+
+
+FORGOTTEN_CONTACT = 0
+"""The contact id a forgotten contact's line of a side file is given (no contact has it):
+the row stays, so the rows after it keep the numbers ReSci reports rejections by."""
+
+
+def forget_in_files(csv_path: str, emails: set[str], uploaded: bool) -> bool:
+    """Take the contacts with these emails out of a job's files; True when one was there.
+
+    A file not uploaded yet is removed (the next run builds it again, without them). An
+    uploaded one is rewritten with each such row reduced to its record id (the email's MD5,
+    which the suppression list holds anyway) and its side-file line to `FORGOTTEN_CONTACT`,
+    so the job can still complete and record the other rows."""
+    path = Path(csv_path)
+    if not path.exists():
+        return False
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    hits = {
+        number
+        for number, row in enumerate(rows[1:], 1)
+        if len(row) > 1 and row[1].strip().lower() in emails
+    }
+    if not hits:
+        return False
+    if not uploaded:
+        remove_files(csv_path)
+        return True
+    side_path = members_path(path)
+    side_lines = side_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    with _private_open(_part(path)) as out:
+        writer = csv.writer(out)
+        for number, row in enumerate(rows):
+            writer.writerow([row[0], *[""] * (len(row) - 1)] if number in hits else row)
+    with _private_open(_part(side_path)) as side:
+        side.writelines(
+            f"{FORGOTTEN_CONTACT},\n" if number in hits else line
+            for number, line in enumerate(side_lines, 1)
+        )
+    os.replace(_part(side_path), side_path)
+    os.replace(_part(path), path)
+    return True

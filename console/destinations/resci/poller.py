@@ -28,6 +28,7 @@ from console.destinations.resci.adapter import (
     users_file_name,
 )
 from console.destinations.resci.backfill import (
+    FORGOTTEN_CONTACT,
     Export,
     files_complete,
     members_path,
@@ -374,6 +375,8 @@ def complete(ctx: RunContext, job: ImportJob, note: BackfillNote | None, status:
         if job.file_path and job.rows:
             batch: list[tuple[int, str, bool]] = []
             for number, (contact_id, digest) in enumerate(read_side_file(Path(job.file_path)), 1):
+                if contact_id == FORGOTTEN_CONTACT:
+                    continue  # erased since the upload: neither a member nor a failure
                 batch.append((contact_id, digest, True))
                 if number in rejected:
                     error = rejected[number]

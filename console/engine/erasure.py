@@ -1,0 +1,70 @@
+"""Forgetting contacts (an erasure request), as `Commands.forget` runs it: the rows in one
+transaction with SQLite's `secure_delete` on, the contacts taken out of the ReSci import files
+still on disk, their MD5s suppressed (so a re-import does not bring them back), a note of the
+erasure without the emails; then the store's files checked for the emails' bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.core.identity import email_md5
+from console.core.operator import operator_name
+from console.core.text import printable
+from console.destinations.resci.backfill import forget_in_files
+from console.ingest.contacts import normalise_email
+from state.db import Store
+from state.forget import (
+    ForgottenRows,
+    forget_rows,
+    job_files,
+    record_erasure,
+    scrub_store_files,
+    secure_deletes,
+)
+from state.suppressions import add_suppressions
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What a forget removed; `residue` names store files that still hold an email (only
+    when another process kept SQLite from truncating its WAL)."""
+
+    emails: int
+    rows: ForgottenRows
+    files: int
+    suppressed: int
+    residue: list[Path]
+
+    def line(self) -> str:
+        r = self.rows
+        return (
+            f"forgot {self.emails} email(s): {r.contacts} contact(s), {r.events} event(s), "
+            f"{r.memberships} membership(s), {r.outbox} outbox row(s), {self.files} import "
+            f"file(s); {self.suppressed} newly suppressed"
+        )
+
+
+def _email(value: str) -> str:
+    try:
+        return normalise_email(value)
+    except ValueError as exc:
+        raise ValueError(f"{printable(value)!r} is not an email: {exc}") from None
+
+
+def forget_contacts(store: Store, emails: Sequence[str]) -> Forgotten:
+    """Erase every row and file line holding these emails (see the module's docstring);
+    raises ValueError for a value that is not an email, before anything is deleted."""
+    wanted = list(dict.fromkeys(_email(e) for e in emails))
+    by = operator_name()
+    with store.write() as conn, secure_deletes(conn):
+        rows = forget_rows(conn, wanted)
+        files = sum(
+            forget_in_files(path, set(wanted), uploaded) for _, path, uploaded in job_files(conn)
+        )
+        suppressed = add_suppressions(conn, [email_md5(e) for e in wanted], f"forgotten by {by}")
+        record_erasure(conn, by, rows.contacts, rows.total, files)
+    residue = scrub_store_files(store, [e.encode() for e in wanted])
+    return Forgotten(len(wanted), rows, files, suppressed, residue)

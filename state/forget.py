@@ -1,0 +1,197 @@
+"""Erasing a contact from the store (`retention-console forget`): every row that holds its
+email or its data, deleted so that the bytes leave the store's files.
+
+On SQLite the deletes run with `secure_delete` on (SQLite overwrites what it deletes with
+zeros), then the WAL is checkpointed and truncated; cells left behind by earlier updates and
+deletes (made without `secure_delete`) would still hold old copies, so the files are searched
+for the emails afterwards and rebuilt with `VACUUM` when one is found. On PostgreSQL dead
+tuples stay in the table files until the database is vacuumed (see README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select
+
+from console.core import clock
+from state.db import Store
+from state.models import (
+    AudienceMember,
+    Contact,
+    Erasure,
+    Event,
+    ImportJob,
+    OutboxRow,
+    table_of,
+)
+from state.retention import checkpoint, vacuum
+
+CONTACTS = table_of(Contact)
+EVENTS = table_of(Event)
+MEMBERS = table_of(AudienceMember)
+OUTBOX = table_of(OutboxRow)
+JOBS = table_of(ImportJob)
+ERASURES = table_of(Erasure)
+
+_SCAN_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ForgottenRows:
+    """Rows deleted for the emails, by table."""
+
+    contacts: int = 0
+    events: int = 0
+    memberships: int = 0
+    outbox: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.contacts + self.events + self.memberships + self.outbox
+
+
+@contextmanager
+def secure_deletes(conn: Connection) -> Iterator[None]:
+    """SQLite overwrites deleted content with zeros while the block runs (on this
+    connection only); other databases are left as they are."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    # Builds differ in their default (Debian's is on); the connection goes back to the pool
+    # with the one it had.
+    before = int(conn.exec_driver_sql("PRAGMA secure_delete").scalar_one())
+    conn.exec_driver_sql("PRAGMA secure_delete = ON")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA secure_delete = {before}")
+
+
+def _contains(
+    conn: Connection, column: ColumnElement[bytes] | ColumnElement[str], needle: object
+) -> ColumnElement[bool]:
+    """`column` holds `needle` (bytes in a blob, text in text), without LIKE's wildcards
+    (an email may hold `_` or `%`)."""
+    if conn.dialect.name == "postgresql":
+        return (
+            func.strpos(column, needle) > 0
+            if isinstance(needle, str)
+            else func.position(needle, column) > 0
+        )
+    return func.instr(column, needle) > 0
+
+
+def forget_rows(conn: Connection, emails: Sequence[str]) -> ForgottenRows:
+    """Delete the contacts with these (normalised) emails, their memberships, their events (by
+    email, user id or the contact's anonymous id) and every outbox row (queued, delivered or
+    failed) whose email is one of them or whose payload or feedback holds one."""
+    contacts = events = memberships = outbox = 0
+    for email in dict.fromkeys(emails):
+        found = conn.execute(
+            select(CONTACTS.c.id, CONTACTS.c.anonymous_id).where(CONTACTS.c.email == email)
+        ).all()
+        ids = [row.id for row in found]
+        anonymous = [row.anonymous_id for row in found if row.anonymous_id]
+        if ids:
+            memberships += conn.execute(
+                delete(MEMBERS).where(MEMBERS.c.contact_id.in_(ids))
+            ).rowcount
+            contacts += conn.execute(delete(CONTACTS).where(CONTACTS.c.id.in_(ids))).rowcount
+        event_match = [EVENTS.c.email == email, EVENTS.c.user_id == email]
+        if anonymous:
+            event_match.append(EVENTS.c.anonymous_id.in_(anonymous))
+        events += conn.execute(delete(EVENTS).where(or_(*event_match))).rowcount
+        outbox += conn.execute(
+            delete(OUTBOX).where(
+                or_(
+                    OUTBOX.c.email == email,
+                    _contains(conn, OUTBOX.c.payload, email.encode()),
+                    _contains(conn, OUTBOX.c.feedback, email),
+                )
+            )
+        ).rowcount
+    return ForgottenRows(contacts, events, memberships, outbox)
+
+
+def job_files(conn: Connection) -> list[tuple[int, str, bool]]:
+    """(job id, users file, uploaded) of every import job that still has its files."""
+    rows = conn.execute(
+        select(JOBS.c.id, JOBS.c.file_path, JOBS.c.remote_id).where(JOBS.c.file_path.is_not(None))
+    )
+    return [(row.id, str(row.file_path), row.remote_id is not None) for row in rows]
+
+
+def record_erasure(conn: Connection, by: str, contacts: int, rows: int, files: int) -> None:
+    """Note that a forget was done, without the emails."""
+    conn.execute(
+        ERASURES.insert().values(
+            done_at=clock.now_iso(), done_by=by, contacts=contacts, rows=rows, files=files
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ErasureRow:
+    done_at: str
+    done_by: str
+    contacts: int
+    rows: int
+    files: int
+
+
+def erasures(conn: Connection, limit: int = 100) -> list[ErasureRow]:
+    """The forgets done, newest first."""
+    stmt = (
+        select(
+            ERASURES.c.done_at,
+            ERASURES.c.done_by,
+            ERASURES.c.contacts,
+            ERASURES.c.rows,
+            ERASURES.c.files,
+        )
+        .order_by(ERASURES.c.id.desc())
+        .limit(limit)
+    )
+    return [ErasureRow(*row) for row in conn.execute(stmt)]
+
+
+def store_files(store: Store) -> list[Path]:
+    """The SQLite files that hold the store's bytes (none for a database URL)."""
+    if store.path is None:
+        return []
+    base = store.path
+    return [p for p in (base, base.with_name(base.name + "-wal")) if p.exists()]
+
+
+def files_holding(store: Store, needles: Sequence[bytes]) -> list[Path]:
+    """The store's files in which one of `needles` still occurs (read in chunks that overlap,
+    so a needle across a chunk boundary is found)."""
+    longest = max((len(n) for n in needles), default=0)
+    holding = []
+    for path in store_files(store):
+        tail = b""
+        with path.open("rb") as handle:
+            while chunk := handle.read(_SCAN_CHUNK):
+                window = tail + chunk
+                if any(n in window for n in needles):
+                    holding.append(path)
+                    break
+                tail = window[-longest:] if longest > 1 else b""
+    return holding
+
+
+def scrub_store_files(store: Store, needles: Sequence[bytes]) -> list[Path]:
+    """After the deletes: checkpoint, look for the needles in the files, `VACUUM` when one is
+    still there. Returns the files that hold one even so (none, unless another process keeps
+    the WAL from being truncated)."""
+    if store.engine.dialect.name != "sqlite":
+        return []
+    checkpoint(store)
+    if not files_holding(store, needles):
+        return []
+    vacuum(store)
+    return files_holding(store, needles)
