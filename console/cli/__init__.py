@@ -13,6 +13,7 @@ from console.cli.demo import demo
 from console.cli.imports import import_group
 from console.cli.reports import failures, history, summary
 from console.cli.resci import resci
+from console.cli.retention import forget, prune
 from console.cli.retry import retry
 from console.cli.run import main
 from console.cli.sandbox import sandbox
@@ -29,6 +30,8 @@ for _command in (
     sandbox,
     resci,
     suppressions_group,
+    forget,
+    prune,
     demo,
     serve,
 ):
