@@ -8,6 +8,7 @@ module, so there is no cycle to patch around. Exit codes: see `console.cli.optio
 
 from __future__ import annotations
 
+from console.cli.changes import changes
 from console.cli.config import config_group
 from console.cli.demo import demo
 from console.cli.imports import import_group
@@ -32,6 +33,7 @@ for _command in (
     suppressions_group,
     forget,
     prune,
+    changes,
     demo,
     serve,
 ):

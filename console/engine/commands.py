@@ -26,7 +26,21 @@ from console.core.secrets import check_secret, is_masked, mask_secret, reveal, s
 from console.destinations import registry
 from console.engine.alert_settings import AlertSettings
 from console.engine.alerts import load_alert_settings
-from console.engine.destinations import get_destination, list_destinations, save_destination
+from console.engine.change_log import (
+    AUDIENCE,
+    AUTHORIZATION,
+    DESTINATION,
+    FLAG_ACTIONS,
+    SUPPRESSIONS,
+    diff,
+    log_change,
+    log_destination_save,
+)
+from console.engine.destinations import (
+    get_destination,
+    list_destinations,
+    save_destination,
+)
 from console.engine.erasure import Forgotten, forget_contacts
 from state.alerts import save_alert_config
 from state.audiences import list_audiences, save_audience
@@ -147,7 +161,8 @@ class Commands:
         which sends nothing until the operator switches it on (after a look at what it would
         send). `config apply` is the exception: a file says `enabled` itself."""
         with self.store.write() as conn:
-            exists = get_destination(conn, name) is not None
+            existing = get_destination(conn, name)
+            exists = existing is not None
             if create and exists:
                 raise CommandRefused(
                     f"a destination named {name!r} exists already", destination=name, field="name"
@@ -158,6 +173,7 @@ class Commands:
                 )
             except ValueError as exc:
                 raise CommandRefused(str(exc), destination=name, field="kind") from None
+            log_destination_save(conn, name, existing, settings, enabled and exists)
         return Saved(destination_id, created, draft=created)
 
     def set_enabled(self, name: str, enabled: bool) -> bool:
@@ -174,6 +190,10 @@ class Commands:
             if destination is None:
                 return False
             set_flags(conn, destination.id, **flags, by=operator_name())
+            for flag, value in flags.items():
+                if getattr(destination, flag) != value:
+                    action = FLAG_ACTIONS[flag][value]
+                    log_change(conn, DESTINATION, name, action, {flag: [not value, value]})
         return True
 
     def remove_destination(self, name: str, *, wait_seconds: float | None = None) -> None:
@@ -208,6 +228,7 @@ class Commands:
             if holder is not None:
                 return holder
             delete_destination(conn, destination.id)
+            log_change(conn, DESTINATION, name, "remove", diff(destination.settings, None))
             # The row holding the lease is gone; this only forgets the owner in this process.
             release_lease(conn, destination.id, owner)
         return None
@@ -236,8 +257,12 @@ class Commands:
                 applied.authorizations.append(authorization.label)
             labels = {a.label for a in list_authorizations(conn)}
             known = {audience.name for audience in list_audiences(conn)}
+            rules = {audience.name: audience.rule for audience in list_audiences(conn)}
             for name, rule in audiences.items():
                 save_audience(conn, name, rule)
+                log_change(
+                    conn, AUDIENCE, name, "save", diff({"rule": rules.get(name)}, {"rule": rule})
+                )
                 applied.audiences.append(name)
             known |= set(audiences)
             for change in destinations:
@@ -256,12 +281,14 @@ class Commands:
                         field="authorization",
                     )
                 settings = _unmask_secrets(conn, change.name, change.settings)
+                existing = get_destination(conn, change.name)
                 try:
                     _, created = save_destination(
                         conn, change.name, settings, enabled=change.enabled, by=operator_name()
                     )
                 except ValueError as exc:
                     raise CommandRefused(str(exc), destination=change.name, field="kind") from None
+                log_destination_save(conn, change.name, existing, settings, change.enabled)
                 (applied.created if created else applied.updated).append(change.name)
             if alerts is not None:
                 kept = _unmasked_alerts(conn, alerts)
@@ -292,13 +319,17 @@ class Commands:
                 )
             if not delete_authorization(conn, label):
                 raise CommandRefused(f"no authorization named {label!r}", field="authorization")
+            log_change(conn, AUTHORIZATION, label, "remove", {})
 
     # -- suppressions -------------------------------------------------------------------------
     def add_suppressions(self, md5s: Sequence[str], source: str) -> int:
         """Suppress these email MD5s (noted with `source`); returns how many were new. Rows
         already queued for them are stopped as they leave (the runner checks again)."""
         with self.store.write() as conn:
-            return add_suppressions(conn, md5s, source)
+            added = add_suppressions(conn, md5s, source)
+            if added:
+                log_change(conn, SUPPRESSIONS, source, "add", {"suppressions": [None, added]})
+            return added
 
     def remove_suppressions(self, md5s: Sequence[str]) -> list[str]:
         """Lift these suppressions; returns the MD5s that were suppressed. Every destination
@@ -308,6 +339,7 @@ class Commands:
         with self.store.write() as conn:
             removed = remove_suppressions(conn, md5s)
             if removed:
+                log_change(conn, SUPPRESSIONS, "", "remove", {"suppressions": [len(removed), None]})
                 for destination in list_destinations(conn):
                     planner = registry.kind(destination.kind).planner
                     if planner.wants_suppressions(destination.settings):
@@ -402,7 +434,22 @@ def _save_authorization(
         key = check_secret(SecretStr(key)).get_secret_value()
     except ValueError as exc:
         raise CommandRefused(f"authorization {label!r}: API key {exc}", field="api_key") from None
-    return save_authorization(conn, label, key, (description or "").strip() or None)
+    description = (description or "").strip() or None
+    before = get_authorization(conn, label)
+    saved = save_authorization(conn, label, key, description)
+    log_change(
+        conn,
+        AUTHORIZATION,
+        label,
+        "save",
+        diff(
+            {"api_key": SecretStr(before.api_key), "description": before.description}
+            if before
+            else None,
+            {"api_key": SecretStr(key), "description": description},
+        ),
+    )
+    return saved
 
 
 ALERTS_SECTION = "[alerts]"
