@@ -16,19 +16,6 @@ from console.cli.options import (
 )
 
 
-def diff_text(diff: dict[str, object]) -> str:
-    """`field: before → after; ...` (a value that was or became absent shows as `-`)."""
-
-    def shown(value: object) -> str:
-        return "-" if value is None else str(value)
-
-    parts = []
-    for field, change in diff.items():
-        before, after = change if isinstance(change, list) and len(change) == 2 else (None, change)
-        parts.append(f"{field}: {shown(before)} → {shown(after)}")
-    return "; ".join(parts)
-
-
 @click.command()
 @click.option("--destination", default=None, help="Only this destination's changes.")
 @click.option("--since", type=DAY, default=None, callback=day_text, help="From this day on.")
@@ -45,6 +32,7 @@ def changes(
     db: str | None,
 ) -> None:
     """Changes to destinations, mappings, audiences, authorizations and suppressions."""
+    from console.reports.changes import diff_text
     from state.changes import changes_page
 
     with store_for(ctx, db).read() as conn:

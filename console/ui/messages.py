@@ -9,6 +9,7 @@ from textual.message import Message
 
 from console.engine.destinations import DestinationRecord
 from console.engine.service import EngineEvent
+from state.changes import ChangeRow
 from state.destination_dates import DestinationDates
 from state.queries import OutboxState
 
@@ -26,6 +27,8 @@ class DestinationsLoaded(Message):
     token: int = 0
     dates: dict[int, DestinationDates] = field(default_factory=dict)
     """Each destination's integration dates, by id (the settings panel)."""
+    changes: dict[int, list[ChangeRow]] = field(default_factory=dict)
+    """Each destination's last few changes, newest first, by id (the settings panel)."""
 
 
 @dataclass

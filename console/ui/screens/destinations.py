@@ -18,8 +18,18 @@ from console.destinations import registry
 from console.engine.commands import CommandRefused
 from console.engine.destinations import DestinationRecord, list_destinations
 from console.engine.dry_run import change_impact
+from console.reports.changes import diff_text
+from console.reports.export_files import ExportRefused
 from console.ui.change_confirm import ask
-from console.ui.formatting import clock_time, ellipsize, full_time, relative, schedule, short_time
+from console.ui.formatting import (
+    clock_time,
+    count,
+    ellipsize,
+    full_time,
+    relative,
+    schedule,
+    short_time,
+)
 from console.ui.literal import literal
 from console.ui.messages import (
     ConnectionTested,
@@ -29,11 +39,17 @@ from console.ui.messages import (
 )
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import ChooseScreen
-from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.dry_run import DryRunScreen
+from console.ui.screens.remove_destination import (
+    EXPORT_THEN_REMOVE,
+    REMOVE,
+    RemoveDestinationScreen,
+    export_failures,
+)
 from console.ui.widgets.paged_table import row_under_cursor
 from console.ui.widgets.row_table import RowTable
+from state.changes import ChangeRow, changes_page
 from state.destination_dates import DestinationDates, destination_dates
 
 
@@ -69,6 +85,19 @@ def state_text(record: DestinationRecord) -> Text:
 def settings_lines(record: DestinationRecord) -> list[str]:
     """What the destination is set to, secrets masked (the kind's `describe`)."""
     return [f"{label} {value}" for label, value in record.declaration.describe(record.settings)]
+
+
+PANEL_CHANGES = 3
+"""Changes shown on the settings panel (all of them: `retention-console changes`)."""
+
+
+def change_lines(changes: list[ChangeRow]) -> list[str]:
+    """The last changes, newest first: when, who, what (secrets were masked when recorded)."""
+    return [
+        f"Changed {full_time(c.changed_at)} by {c.changed_by}: {c.action}"
+        + (f" {ellipsize(diff_text(c.diff), 100)}" if c.diff and c.action != "remove" else "")
+        for c in changes
+    ]
 
 
 def dates_line(record: DestinationRecord, dates: DestinationDates) -> str:
@@ -123,6 +152,7 @@ class DestinationsScreen(ConsoleScreen):
         super().__init__()
         self.destinations: list[DestinationRecord] = []
         self.dates: dict[int, DestinationDates] = {}
+        self.changes: dict[int, list[ChangeRow]] = {}
         self.result_width = 40
         self._token = 0
 
@@ -175,13 +205,18 @@ class DestinationsScreen(ConsoleScreen):
         with self.console.store.read() as conn:
             rows = list_destinations(conn)
             dates = {d.id: found for d in rows if (found := destination_dates(conn, d.id))}
-        self.post_message(DestinationsLoaded(rows, token, dates))
+            changes = {
+                d.id: changes_page(conn, subject="destination", name=d.name, limit=PANEL_CHANGES)
+                for d in rows
+            }
+        self.post_message(DestinationsLoaded(rows, token, dates, changes))
 
     def on_destinations_loaded(self, message: DestinationsLoaded) -> None:
         if message.token != self._token:
             return
         self.destinations = message.destinations
         self.dates = message.dates
+        self.changes = message.changes
         # Edit, remove and the other row actions depend on having rows: redraw the footer now,
         # not at the next focus change.
         self.refresh_bindings()
@@ -258,6 +293,7 @@ class DestinationsScreen(ConsoleScreen):
             *([f"{state.capitalize()}: {STATE_MEANINGS[state]}"] if state != "on" else []),
             *settings_lines(record),
             f"Last run {full_time(record.last_run_at)}: {self._result_of(record)}",
+            *change_lines(self.changes.get(record.id, [])),
         ]
         progress = engine.progress.get(record.name)
         if record.name in engine.running and progress is not None:
@@ -313,22 +349,37 @@ class DestinationsScreen(ConsoleScreen):
         if record is None:
             return
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._remove(record)
+        def answered(choice: str | None) -> None:
+            if choice in (REMOVE, EXPORT_THEN_REMOVE):
+                self._remove(record, export=choice == EXPORT_THEN_REMOVE)
 
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Remove {record.name}?",
-                "Its queue, failures, history and cursors are deleted too. Contacts, events "
-                "and audiences stay.",
-                yes="Remove",
-            ),
-            confirmed,
-        )
+        self.app.push_screen(RemoveDestinationScreen(record.name), answered)
 
     @work(thread=True, group="destination-write")
-    def _remove(self, record: DestinationRecord) -> None:
+    def _remove(self, record: DestinationRecord, *, export: bool = False) -> None:
+        if export:
+            stamp = self.console.now().strftime("%Y%m%d-%H%M%S")
+            name = f"failures-{stamp}.csv"
+            directory = self.console.export_dir
+            try:
+                written = export_failures(self.console.store, record.name, directory, name)
+            except (ExportRefused, OSError) as exc:
+                self.app.call_from_thread(
+                    self.notify,
+                    printable(f"Export refused, nothing removed: {exc}"),
+                    title="Not removed",
+                    severity="error",
+                    markup=False,
+                    timeout=10,
+                )
+                return
+            self.app.call_from_thread(
+                self.notify,
+                printable(f"Wrote {count(written)} failures to {name} (in {directory})"),
+                title="Export",
+                markup=False,
+                timeout=8,
+            )
         # The engine takes the destination's lease first: a run in flight makes it wait a few
         # seconds, then refuse with words the operator can act on.
         try:
