@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, Connection, delete, func, or_, select
 
 from console.core import clock
-from state.db import Store
+from state.db import IN_CHUNK, Store
 from state.models import (
     AudienceMember,
     Contact,
@@ -26,6 +26,7 @@ from state.models import (
     Event,
     ImportJob,
     OutboxRow,
+    SuppressionNote,
     table_of,
 )
 from state.retention import checkpoint, vacuum
@@ -36,6 +37,11 @@ MEMBERS = table_of(AudienceMember)
 OUTBOX = table_of(OutboxRow)
 JOBS = table_of(ImportJob)
 ERASURES = table_of(Erasure)
+NOTES = table_of(SuppressionNote)
+
+FORGOTTEN_SOURCE = "forgotten by "
+"""How a forgotten email's suppression note starts (`forgotten by user@host`): imports skip
+the emails so noted, until the suppression is lifted."""
 
 _SCAN_CHUNK = 1 << 20
 
@@ -115,6 +121,28 @@ def forget_rows(conn: Connection, emails: Sequence[str]) -> ForgottenRows:
             )
         ).rowcount
     return ForgottenRows(contacts, events, memberships, outbox)
+
+
+def any_forgotten(conn: Connection) -> bool:
+    """Whether any email was forgotten (imports then check their chunks; most stores never).
+    Asked of the small erasures table, not of the notes, which may hold millions."""
+    return conn.execute(select(ERASURES.c.id).limit(1)).first() is not None
+
+
+def forgotten_among(conn: Connection, md5s: Sequence[str]) -> set[str]:
+    """The MD5s among `md5s` of emails forgotten (and still suppressed)."""
+    found: set[str] = set()
+    wanted = list(dict.fromkeys(md5s))
+    for start in range(0, len(wanted), IN_CHUNK):
+        found.update(
+            conn.scalars(
+                select(NOTES.c.email_md5).where(
+                    NOTES.c.email_md5.in_(wanted[start : start + IN_CHUNK]),
+                    NOTES.c.source.startswith(FORGOTTEN_SOURCE),
+                )
+            )
+        )
+    return found
 
 
 def job_files(conn: Connection) -> list[tuple[int, str, bool]]:

@@ -17,6 +17,7 @@ from console.destinations.resci.backfill import forget_in_files
 from console.ingest.contacts import normalise_email
 from state.db import Store
 from state.forget import (
+    FORGOTTEN_SOURCE,
     ForgottenRows,
     forget_rows,
     job_files,
@@ -64,7 +65,9 @@ def forget_contacts(store: Store, emails: Sequence[str]) -> Forgotten:
         files = sum(
             forget_in_files(path, set(wanted), uploaded) for _, path, uploaded in job_files(conn)
         )
-        suppressed = add_suppressions(conn, [email_md5(e) for e in wanted], f"forgotten by {by}")
+        suppressed = add_suppressions(
+            conn, [email_md5(e) for e in wanted], f"{FORGOTTEN_SOURCE}{by}"
+        )
         record_erasure(conn, by, rows.contacts, rows.total, files)
     residue = scrub_store_files(store, [e.encode() for e in wanted])
     return Forgotten(len(wanted), rows, files, suppressed, residue)

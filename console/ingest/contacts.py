@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from console.core import clock
 from console.core.fields import CONTACT_FIELDS
+from console.core.identity import email_md5
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
     NUL_REASON,
@@ -36,6 +37,7 @@ from console.ingest.reader import (
 from console.ingest.report import FileRejected, ImportReport, RowError
 from state.contacts import STORED_FIELDS, ContactWrites, known_contacts, max_seq
 from state.db import Connection, Store
+from state.forget import any_forgotten, forgotten_among
 
 # Keys a file may carry: the contact fields, plus `id`, which exports of the seed carry and which
 # is ignored because ids are the store's own.
@@ -318,6 +320,31 @@ def _json_type(value: object) -> str:
 
 # --- writing ----------------------------------------------------------------------------------
 
+FORGOTTEN_REASON = (
+    "this email was forgotten (an erasure request); lift its suppression to import it again"
+)
+
+
+def skip_forgotten(
+    conn: Connection,
+    chunk: list[tuple[int, Any]],
+    email_of: Callable[[Any], str | None],
+    report: ImportReport,
+) -> list[tuple[int, Any]]:
+    """The chunk without rows of forgotten emails, each rejected with the reason: an erased
+    contact is not brought back by a re-import of an old file."""
+    md5s = {line: email_md5(email) for line, row in chunk if (email := email_of(row))}
+    forgotten = forgotten_among(conn, list(md5s.values()))
+    if not forgotten:
+        return chunk
+    kept = []
+    for line, row in chunk:
+        if md5s.get(line) in forgotten:
+            report.reject(line, FORGOTTEN_REASON)
+        else:
+            kept.append((line, row))
+    return kept
+
 
 class _ContactWriter:
     """Upserts chunks of cleaned contacts; `seq` counts up from the store's max at the start."""
@@ -328,8 +355,11 @@ class _ContactWriter:
         # One max() per import: the write transaction (BEGIN IMMEDIATE) keeps other writers out.
         self.next_seq = max_seq(conn) + 1
         self.writes = ContactWrites(conn)
+        self.forgetting = any_forgotten(conn)
 
     def write(self, conn: Connection, chunk: list[Row]) -> None:
+        if self.forgetting:
+            chunk = skip_forgotten(conn, chunk, lambda values: values["email"], self.report)
         emails = list({values["email"] for _, values in chunk})
         # email -> [id, or None when inserted by this chunk; content_hash; created_at]
         known: dict[str, list[Any]] = {

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
-from console.ingest.contacts import normalise_email
+from console.ingest.contacts import normalise_email, skip_forgotten
 from console.ingest.reader import (
     MAX_TEXT_CHARS,
     NUL_REASON,
@@ -28,7 +29,8 @@ from console.ingest.reader import (
 )
 from console.ingest.report import ImportReport, RowError
 from state.db import Connection, Store
-from state.events import event_inserts, stored_events
+from state.events import COLUMNS, event_inserts, stored_events
+from state.forget import any_forgotten
 
 # Segment's own limits: messageId under 100 characters, 32 KB a message. An event whose
 # properties alone pass 32 KB could never be delivered, so it is refused here, with its line.
@@ -165,14 +167,20 @@ def _rows(handle: BinaryIO) -> Iterator[tuple[int, EventRow] | RowError]:
             yield RowError(line, str(exc))
 
 
+EMAIL_AT = COLUMNS.index("email")
+
+
 class _EventWriter:
     """Inserts events whose messageId is new (to the store and to the file so far)."""
 
     def __init__(self, conn: Connection, report: ImportReport) -> None:
         self.report = report
         self.insert = event_inserts(conn)
+        self.forgetting = any_forgotten(conn)
 
     def write(self, conn: Connection, chunk: list[tuple[int, EventRow]]) -> None:
+        if self.forgetting:
+            chunk = skip_forgotten(conn, chunk, itemgetter(EMAIL_AT), self.report)
         ids = list({row[0] for _, row in chunk})
         known = stored_events(conn, ids)
         fresh: list[EventRow] = []

@@ -101,3 +101,39 @@ def test_a_value_that_is_not_an_email_deletes_nothing(store: Store, tmp_path: Pa
     with store.read() as conn:
         assert conn.scalar(select(func.count()).select_from(Contact)) == 1
         assert erasures(conn) == []
+
+
+def test_a_reimport_does_not_bring_a_forgotten_contact_back_until_lifted(
+    store: Store, tmp_path: Path
+) -> None:
+    contacts = write_lines(tmp_path / "c.jsonl", [{"email": FORGOTTEN}, {"email": KEPT}])
+    events = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {
+                "event": "Viewed",
+                "email": FORGOTTEN,
+                "messageId": "m1",
+                "timestamp": "2024-04-16T10:00:00Z",
+            },
+            {
+                "event": "Viewed",
+                "email": KEPT,
+                "messageId": "m2",
+                "timestamp": "2024-04-16T10:00:00Z",
+            },
+        ],
+    )
+    ingest.import_contacts(store, contacts)
+    Commands(store).forget([FORGOTTEN])
+
+    again = ingest.import_contacts(store, contacts)
+    replayed = ingest.import_events(store, events)
+
+    assert (again.rejected, again.unchanged) == (1, 1)
+    assert "forgotten" in again.errors[0].reason and FORGOTTEN not in again.errors[0].reason
+    assert (replayed.rejected, replayed.inserted) == (1, 1)
+    with store.read() as conn:
+        assert list(conn.scalars(select(col(Contact.email)))) == [KEPT]
+    Commands(store).remove_suppressions([email_md5(FORGOTTEN)])
+    assert ingest.import_contacts(store, contacts).inserted == 1
