@@ -10,12 +10,14 @@ tuples stay in the table files until the database is vacuumed (see README).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Connection, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, LargeBinary, delete, func, literal, or_, select
+from sqlalchemy.exc import OperationalError
 
 from console.core import clock
 from state.db import IN_CHUNK, Store
@@ -77,18 +79,19 @@ def secure_deletes(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA secure_delete = {before}")
 
 
-def _contains(
-    conn: Connection, column: ColumnElement[bytes] | ColumnElement[str], needle: object
-) -> ColumnElement[bool]:
-    """`column` holds `needle` (bytes in a blob, text in text), without LIKE's wildcards
-    (an email may hold `_` or `%`)."""
+def _payload_holds(conn: Connection, needle: bytes) -> ColumnElement[bool]:
+    """The row's payload (bytes) holds `needle`, without LIKE's wildcards (an email may hold
+    `_` or `%`)."""
     if conn.dialect.name == "postgresql":
-        return (
-            func.strpos(column, needle) > 0
-            if isinstance(needle, str)
-            else func.position(needle, column) > 0
-        )
-    return func.instr(column, needle) > 0
+        # position(needle IN payload): PostgreSQL's search in bytea (no strpos for it).
+        return func.position(literal(needle, LargeBinary).op("IN")(OUTBOX.c.payload)) > 0
+    return func.instr(OUTBOX.c.payload, needle) > 0
+
+
+def _feedback_holds(conn: Connection, needle: str) -> ColumnElement[bool]:
+    if conn.dialect.name == "postgresql":
+        return func.strpos(OUTBOX.c.feedback, needle) > 0
+    return func.instr(OUTBOX.c.feedback, needle) > 0
 
 
 def forget_rows(conn: Connection, emails: Sequence[str]) -> ForgottenRows:
@@ -115,8 +118,8 @@ def forget_rows(conn: Connection, emails: Sequence[str]) -> ForgottenRows:
             delete(OUTBOX).where(
                 or_(
                     OUTBOX.c.email == email,
-                    _contains(conn, OUTBOX.c.payload, email.encode()),
-                    _contains(conn, OUTBOX.c.feedback, email),
+                    _payload_holds(conn, email.encode()),
+                    _feedback_holds(conn, email),
                 )
             )
         ).rowcount
@@ -221,5 +224,7 @@ def scrub_store_files(store: Store, needles: Sequence[bytes]) -> list[Path]:
     checkpoint(store)
     if not files_holding(store, needles):
         return []
-    vacuum(store)
+    # Another process in a transaction keeps VACUUM out: the caller says what remains.
+    with suppress(OperationalError, sqlite3.OperationalError):
+        vacuum(store)
     return files_holding(store, needles)
