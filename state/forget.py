@@ -16,7 +16,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Connection, LargeBinary, delete, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 
 from console.core import clock
@@ -24,11 +34,13 @@ from state.db import IN_CHUNK, Store
 from state.models import (
     AudienceMember,
     Contact,
+    Destination,
     Erasure,
     Event,
     ImportJob,
     OutboxRow,
     SuppressionNote,
+    SyncRun,
     table_of,
 )
 from state.retention import checkpoint, vacuum
@@ -39,6 +51,9 @@ MEMBERS = table_of(AudienceMember)
 OUTBOX = table_of(OutboxRow)
 JOBS = table_of(ImportJob)
 ERASURES = table_of(Erasure)
+RUNS = table_of(SyncRun)
+DESTINATIONS = table_of(Destination)
+FORGOTTEN_MARK = "[forgotten email]"
 NOTES = table_of(SuppressionNote)
 
 FORGOTTEN_SOURCE = "forgotten by "
@@ -56,10 +71,12 @@ class ForgottenRows:
     events: int = 0
     memberships: int = 0
     outbox: int = 0
+    notes: int = 0
+    """Run messages, job messages and destination notes the email was blanked out of."""
 
     @property
     def total(self) -> int:
-        return self.contacts + self.events + self.memberships + self.outbox
+        return self.contacts + self.events + self.memberships + self.outbox + self.notes
 
 
 @contextmanager
@@ -88,17 +105,12 @@ def _payload_holds(conn: Connection, needle: bytes) -> ColumnElement[bool]:
     return func.instr(OUTBOX.c.payload, needle) > 0
 
 
-def _feedback_holds(conn: Connection, needle: str) -> ColumnElement[bool]:
-    if conn.dialect.name == "postgresql":
-        return func.strpos(OUTBOX.c.feedback, needle) > 0
-    return func.instr(OUTBOX.c.feedback, needle) > 0
-
-
 def forget_rows(conn: Connection, emails: Sequence[str]) -> ForgottenRows:
     """Delete the contacts with these (normalised) emails, their memberships, their events (by
     email, user id or the contact's anonymous id) and every outbox row (queued, delivered or
-    failed) whose email is one of them or whose payload or feedback holds one."""
-    contacts = events = memberships = outbox = 0
+    failed) whose email is one of them or whose payload or feedback holds one; blank the
+    email out of the free-text notes that may quote it."""
+    contacts = events = memberships = outbox = notes = 0
     for email in dict.fromkeys(emails):
         found = conn.execute(
             select(CONTACTS.c.id, CONTACTS.c.anonymous_id).where(CONTACTS.c.email == email)
@@ -119,11 +131,36 @@ def forget_rows(conn: Connection, emails: Sequence[str]) -> ForgottenRows:
                 or_(
                     OUTBOX.c.email == email,
                     _payload_holds(conn, email.encode()),
-                    _feedback_holds(conn, email),
+                    _holds(conn, OUTBOX.c.feedback, email),
                 )
             )
         ).rowcount
-    return ForgottenRows(contacts, events, memberships, outbox)
+        notes += _scrub_notes(conn, email)
+    return ForgottenRows(contacts, events, memberships, outbox, notes)
+
+
+def _holds(conn: Connection, column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+    if conn.dialect.name == "postgresql":
+        return func.strpos(column, needle) > 0
+    return func.instr(column, needle) > 0
+
+
+def _scrub_notes(conn: Connection, email: str) -> int:
+    """Replace the email in free-text notes that may quote it (a run's message, a job's, a
+    destination's last result or health note) by `FORGOTTEN_MARK`; returns rows changed."""
+    changed = 0
+    for table, column in (
+        (RUNS, RUNS.c.message),
+        (JOBS, JOBS.c.message),
+        (DESTINATIONS, DESTINATIONS.c.last_result),
+        (DESTINATIONS, DESTINATIONS.c.health_note),
+    ):
+        changed += conn.execute(
+            update(table)
+            .where(_holds(conn, column, email))
+            .values({column.name: func.replace(column, email, FORGOTTEN_MARK)})
+        ).rowcount
+    return changed
 
 
 def any_forgotten(conn: Connection) -> bool:

@@ -43,8 +43,8 @@ class Forgotten:
         r = self.rows
         return (
             f"forgot {self.emails} email(s): {r.contacts} contact(s), {r.events} event(s), "
-            f"{r.memberships} membership(s), {r.outbox} outbox row(s), {self.files} import "
-            f"file(s); {self.suppressed} newly suppressed"
+            f"{r.memberships} membership(s), {r.outbox} outbox row(s), {r.notes} note(s), "
+            f"{self.files} import file(s); {self.suppressed} newly suppressed"
         )
 
 

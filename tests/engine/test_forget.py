@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlmodel import col
 
 from console import ingest
@@ -18,7 +18,7 @@ from console.engine.commands import CommandRefused, Commands
 from console.engine.service import EngineService
 from state.db import Store
 from state.forget import erasures, store_files
-from state.models import Contact, DailyStat, Event, OutboxRow, Suppression
+from state.models import Contact, DailyStat, Event, OutboxRow, Suppression, SyncRun
 from tests.engine.test_service import Sandbox, add, add_local_failures
 
 FORGOTTEN = "forget.me@example.com"
@@ -70,7 +70,8 @@ async def test_forget_removes_every_row_and_the_bytes_from_the_store_files(
     assert ingest.import_events(store, write_lines(tmp_path / "e.jsonl", events)).rejected == 0
     assert (await EngineService(store).run_now("seg")).status == "ok"
     add_local_failures(store, "seg", 1)  # a failure of another contact, which stays
-    with store.read() as conn:
+    with store.write() as conn:  # a run's message that quotes the email
+        conn.execute(update(SyncRun).values(message=f"halted on {FORGOTTEN}: bad"))
         stats_before = conn.execute(select(DailyStat)).all()
     assert stored_anywhere(store, FORGOTTEN)
 
@@ -88,7 +89,9 @@ async def test_forget_removes_every_row_and_the_bytes_from_the_store_files(
         assert conn.scalar(select(func.count()).where(col(OutboxRow.email) == FORGOTTEN)) == 0
         assert conn.scalar(select(func.count()).where(col(OutboxRow.status) == "failed")) == 1
         assert email_md5(FORGOTTEN) in set(conn.scalars(select(col(Suppression.email_md5))))
+        messages = set(conn.scalars(select(col(SyncRun.message))))
         (erasure,) = erasures(conn)
+    assert messages == {"halted on [forgotten email]: bad"}
     assert erasure.contacts == 1 and erasure.rows == forgotten.rows.total
     assert "@" in erasure.done_by and FORGOTTEN not in str(erasure)
 
