@@ -228,7 +228,9 @@ class Commands:
             if holder is not None:
                 return holder
             delete_destination(conn, destination.id)
-            log_change(conn, DESTINATION, name, "remove", diff(destination.settings, None))
+            log_change(
+                conn, DESTINATION, name, "remove", diff(detached(destination.settings), None)
+            )
             # The row holding the lease is gone; this only forgets the owner in this process.
             release_lease(conn, destination.id, owner)
         return None
@@ -256,8 +258,8 @@ class Commands:
                 )
                 applied.authorizations.append(authorization.label)
             labels = {a.label for a in list_authorizations(conn)}
-            known = {audience.name for audience in list_audiences(conn)}
             rules = {audience.name: audience.rule for audience in list_audiences(conn)}
+            known = set(rules)
             for name, rule in audiences.items():
                 save_audience(conn, name, rule)
                 log_change(
@@ -349,7 +351,9 @@ class Commands:
     # -- history ------------------------------------------------------------------------------
     def prune(self, older_than_days: int, *, vacuum: bool = False) -> Pruned:
         """Delete delivered outbox rows older than `older_than_days` days, in short batches
-        (state/retention.py); `vacuum` then rebuilds the store's file to give the space back."""
+        (state/retention.py): unlike the other commands, many transactions, so the engine
+        keeps writing meanwhile; `vacuum` then rebuilds the store's file to give the space
+        back."""
         before = (clock.now() - timedelta(days=older_than_days)).date().isoformat()
         pruned = prune_delivered(self.store, before)
         if vacuum:
