@@ -17,9 +17,24 @@ from console.cli.options import (
 
 
 @click.command()
-@click.option("--destination", default=None, help="Only this destination's changes.")
-@click.option("--since", type=DAY, default=None, callback=day_text, help="From this day on.")
-@click.option("--limit", type=click.IntRange(1, 1_000_000), default=200, show_default=True)
+@click.option(
+    "--destination", metavar="NAME", default=None, help="Only this destination's changes."
+)
+@click.option(
+    "--since",
+    type=DAY,
+    metavar="YYYY-MM-DD",
+    default=None,
+    callback=day_text,
+    help="Only changes made on this day or later (UTC).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1_000_000),
+    default=200,
+    show_default=True,
+    help="At most this many changes, newest first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 @db_option
 @click.pass_context

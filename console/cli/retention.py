@@ -43,6 +43,7 @@ def forget(ctx: click.Context, emails: tuple[str, ...], db: str | None) -> None:
     "--older-than",
     "older_than",
     type=click.IntRange(1, 36500),
+    metavar="DAYS",
     default=None,
     help="Days of delivered history to keep (default: history_retention_days, 90).",
 )
