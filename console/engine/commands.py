@@ -37,6 +37,7 @@ from console.engine.change_log import (
     log_destination_save,
 )
 from console.engine.destinations import (
+    detached,
     get_destination,
     list_destinations,
     save_destination,

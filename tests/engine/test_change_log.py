@@ -32,8 +32,9 @@ def everything_stored(store: Store) -> str:
 def test_a_save_with_a_new_key_is_recorded_masked(store: Store) -> None:
     commands = Commands(store)
     commands.save_destination("seg", segment(OLD_KEY))
-    commands.save_destination("seg", segment(NEW_KEY, "http://127.0.0.1:10"))
-    commands.save_destination("seg", segment(NEW_KEY, "http://127.0.0.1:10"))  # no change
+    # Created as a draft (off); saved off again, so only the settings change.
+    commands.save_destination("seg", segment(NEW_KEY, "http://127.0.0.1:10"), enabled=False)
+    commands.save_destination("seg", segment(NEW_KEY, "http://127.0.0.1:10"), enabled=False)
 
     with store.read() as conn:
         saved, created = changes_page(conn, name="seg")
@@ -50,7 +51,7 @@ def test_a_save_with_a_new_key_is_recorded_masked(store: Store) -> None:
 def test_a_rotated_key_with_the_same_last_characters_still_shows(store: Store) -> None:
     commands = Commands(store)
     commands.save_destination("seg", segment("first-key-abcd"))
-    commands.save_destination("seg", segment("other-key-abcd"))
+    commands.save_destination("seg", segment("other-key-abcd"), enabled=False)
     with store.read() as conn:
         latest = changes_page(conn, name="seg")[0]
     assert latest.diff == {"write_key": ["••••abcd", "••••abcd (changed)"]}
@@ -60,9 +61,10 @@ def test_flags_removal_audiences_authorizations_and_suppressions_are_recorded(
     store: Store,
 ) -> None:
     commands = Commands(store)
-    commands.save_destination("seg", segment(OLD_KEY))
-    commands.set_enabled("seg", False)
+    commands.save_destination("seg", segment(OLD_KEY))  # a draft: off
+    commands.set_enabled("seg", True)
     commands.set_paused("seg", True)
+    commands.set_enabled("seg", False)
     commands.apply_configuration(
         {"vip": "email_domain = 'example.com'"}, [DestinationChange("seg", segment(OLD_KEY))]
     )
@@ -74,10 +76,11 @@ def test_flags_removal_audiences_authorizations_and_suppressions_are_recorded(
         log = [(c.subject, c.name, c.action) for c in reversed(changes_page(conn))]
     assert log == [
         ("destination", "seg", "create"),
-        ("destination", "seg", "disable"),
+        ("destination", "seg", "enable"),
         ("destination", "seg", "pause"),
+        ("destination", "seg", "disable"),
         ("audience", "vip", "save"),
-        ("destination", "seg", "save"),  # enabled again by the file
+        ("destination", "seg", "save"),  # switched on again by the file
         ("authorization", "prod", "save"),
         ("suppressions", "added by test", "add"),
         ("destination", "seg", "remove"),
@@ -91,7 +94,7 @@ def test_the_changes_command_lists_a_destinations_changes_masked(
 ) -> None:
     commands = Commands(store)
     commands.save_destination("seg", segment(OLD_KEY))
-    commands.save_destination("seg", segment(NEW_KEY))
+    commands.save_destination("seg", segment(NEW_KEY), enabled=False)
     commands.save_destination("other", segment(OLD_KEY))
     assert store.path is not None
 
