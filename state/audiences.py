@@ -60,3 +60,10 @@ def save_audience(
             .values(rule=rule, updated_at=now)
         )
     return existing.id, False
+
+
+def delete_audience(conn: Connection, name: str) -> bool:
+    """Delete an audience by name; False when there was none. Whether an export still uses
+    it is the caller's check (exports name audiences inside their settings)."""
+    result = conn.execute(AUDIENCES.delete().where(AUDIENCES.c.name == name))
+    return bool(result.rowcount)

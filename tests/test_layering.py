@@ -202,7 +202,7 @@ def test_ui_never_imports_state_writers() -> None:
 OPERATOR_WRITERS = {
     "console.engine.destinations": {"save_destination"},
     "state.destinations": {"store_destination", "set_flags", "remove_destination"},
-    "state.audiences": {"save_audience"},
+    "state.audiences": {"save_audience", "delete_audience"},
     "state.outbox": {"requeue_failures"},
     "state.suppressions": {"add_suppressions", "remove_suppressions"},
 }

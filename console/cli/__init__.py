@@ -8,6 +8,7 @@ module, so there is no cycle to patch around. Exit codes: see `console.cli.optio
 
 from __future__ import annotations
 
+from console.cli.audiences import audiences_group
 from console.cli.changes import changes
 from console.cli.config import config_group
 from console.cli.demo import demo
@@ -34,6 +35,7 @@ for _command in (
     forget,
     prune,
     changes,
+    audiences_group,
     demo,
     serve,
 ):

@@ -20,6 +20,7 @@ from datetime import timedelta
 import orjson
 from pydantic import BaseModel, SecretStr
 
+from console.audiences.rules import parse_rule
 from console.core import clock
 from console.core.operator import operator_name
 from console.core.secrets import check_secret, is_masked, mask_secret, reveal, secret_fields
@@ -44,7 +45,7 @@ from console.engine.destinations import (
 )
 from console.engine.erasure import Forgotten, forget_contacts
 from state.alerts import save_alert_config
-from state.audiences import list_audiences, save_audience
+from state.audiences import delete_audience, get_audience, list_audiences, save_audience
 from state.authorizations import (
     delete_authorization,
     get_authorization,
@@ -324,6 +325,36 @@ class Commands:
                 raise CommandRefused(f"no authorization named {label!r}", field="authorization")
             log_change(conn, AUTHORIZATION, label, "remove", {})
 
+    # -- audiences ----------------------------------------------------------------------------
+    def save_audience(self, name: str, rule: str, *, create: bool = False) -> Saved:
+        """Create or change an audience's rule (checked here: a rule that does not parse is
+        refused with its position); `create` refuses a name already taken. Exports using it
+        read the new rule on their next run."""
+        name = name.strip()
+        if not name:
+            raise CommandRefused("an audience needs a name", field="name")
+        try:
+            parse_rule(rule)
+        except ValueError as exc:
+            raise CommandRefused(f"rule: {exc}", field="rule") from None
+        with self.store.write() as conn:
+            if create and get_audience(conn, name) is not None:
+                raise CommandRefused(f"an audience named {name!r} exists already", field="name")
+            return Saved(*save_audience(conn, name, rule))
+
+    def remove_audience(self, name: str) -> None:
+        """Remove an audience no export uses; refused naming the destinations otherwise."""
+        with self.store.write() as conn:
+            users = audience_users(conn, name)
+            if users:
+                raise CommandRefused(
+                    f"audience {name!r} is exported by {', '.join(users)}; choose another "
+                    "audience for them first",
+                    field="audience",
+                )
+            if not delete_audience(conn, name):
+                raise CommandRefused(f"no audience named {name!r}", field="audience")
+
     # -- suppressions -------------------------------------------------------------------------
     def add_suppressions(self, md5s: Sequence[str], source: str) -> int:
         """Suppress these email MD5s (noted with `source`); returns how many were new. Rows
@@ -408,6 +439,15 @@ def _unmask_secrets(conn: Connection, name: str, settings: BaseModel) -> BaseMod
             )
         settings = settings.model_copy(update={field_name: stored})
     return settings
+
+
+def audience_users(conn: Connection, name: str) -> list[str]:
+    """Names of the destinations whose export sends this audience."""
+    return [
+        d.name
+        for d in list_destinations(conn)
+        if getattr(getattr(d.settings, "export", None), "audience", None) == name
+    ]
 
 
 def authorization_users(conn: Connection, label: str) -> list[str]:

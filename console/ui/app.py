@@ -28,6 +28,7 @@ from console.reports.export_files import default_export_dir
 from console.ui.commands import JumpProvider
 from console.ui.log_notices import NoticeHandler
 from console.ui.messages import EngineChanged
+from console.ui.screens.audiences import AudiencesScreen
 from console.ui.screens.destinations import DestinationsScreen
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.history import HistoryScreen
@@ -63,6 +64,7 @@ class RetentionConsoleApp(App[None]):
         "failures": FailuresScreen,
         "history": HistoryScreen,
         "suppressions": SuppressionsScreen,
+        "audiences": AudiencesScreen,
     }
     BINDINGS = [
         Binding("d", "go('destinations')", "Destinations", show=False, id="go-destinations"),
@@ -71,8 +73,9 @@ class RetentionConsoleApp(App[None]):
         Binding("f", "go('failures')", "Failures", show=False, id="go-failures"),
         Binding("h", "go('history')", "History", show=False, id="go-history"),
         # Not on the nav bar (it keeps the five screens of the seed's settings page); on the
-        # palette and on `S`.
+        # palette and on `S` / `A`.
         Binding("S", "go('suppressions')", "Suppressions", show=False, id="go-suppressions"),
+        Binding("A", "go('audiences')", "Audiences", show=False, id="go-audiences"),
         Binding("question_mark", "help", "Keys", key_display="?", show=False, id="keys"),
         Binding("colon", "command_palette", "Jump", key_display=":", show=False, id="jump"),
         # Textual adds its own ctrl+p only when no binding runs `command_palette`; `:` does, so

@@ -23,6 +23,7 @@ SCREEN_TITLES = {
     "failures": "Failures",
     "history": "History",
     "suppressions": "Suppressions",
+    "audiences": "Audiences",
 }
 
 
