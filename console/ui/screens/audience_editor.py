@@ -123,10 +123,10 @@ class AudienceEditor(ConsoleModal[Edited | None]):
         try:
             self.checked = parse_rule(text)
         except ValueError as exc:
-            status.update(f"✗ {exc}")
+            status.update(printable(f"✗ {exc}"))
             status.set_classes("-invalid")
             return
-        status.update(f"✓ reads as: {self.checked.describe()} · counting…")
+        status.update(printable(f"✓ reads as: {self.checked.describe()} · counting…"))
         status.set_classes("-valid")
         rule = self.checked
         self._timer = self.set_timer(COUNT_DELAY, lambda: self._count(text, rule))
@@ -147,8 +147,10 @@ class AudienceEditor(ConsoleModal[Edited | None]):
         if message.rule != self.rule_text or self.checked is None:
             return  # typed on since: a newer count is coming
         self.query_one("#audience-check", Static).update(
-            f"✓ reads as: {self.checked.describe()} · "
-            f"{counted(message.matching, 'contact matches', 'contacts match')} now"
+            printable(
+                f"✓ reads as: {self.checked.describe()} · "
+                f"{counted(message.matching, 'contact matches', 'contacts match')} now"
+            )
         )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
