@@ -147,3 +147,7 @@ class DestinationKind:
     rescan_streams: Callable[[Any, Any], Sequence[str]] = lambda old, new: ()
     """(old settings, new settings) -> source streams to read again from the start, because
     the new settings let through rows the old ones held back."""
+    site_tag: Callable[[Any, str], str] | None = None
+    """(settings, destination name) -> the snippet the operator pastes into their website
+    (ReSci's on-site tag), shown and copied from the Destinations screen; raises ValueError
+    naming what the settings lack. None: the kind has none."""

@@ -89,6 +89,7 @@ from console.destinations.resci.settings import (
     RESCI_USER_FIELDS,
     ResciSettings,
 )
+from console.destinations.resci.tag import onsite_tag
 
 
 def _adapter(settings: ResciSettings) -> DestinationAdapter:
@@ -163,4 +164,5 @@ KIND = DestinationKind(
     poller=poll,
     preview=preview,
     confirm=_confirm,
+    site_tag=onsite_tag,
 )

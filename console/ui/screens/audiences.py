@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from console.audiences.counting import CountCancelled
+from console.core.text import printable
 from console.engine.commands import CommandRefused
 from console.reports.audiences import AUDIENCES, AudienceRow, audience_rows
 from console.ui.formatting import counted
@@ -126,10 +127,14 @@ class AudiencesScreen(ConsoleScreen):
         try:
             saved = self.console.engine.commands.save_audience(name, rule, create=create)
         except CommandRefused as exc:
-            self.app.call_from_thread(self.notify, exc.reason, severity="error", timeout=8)
+            self.app.call_from_thread(
+                self.notify, printable(exc.reason), severity="error", timeout=8, markup=False
+            )
             return
         verb = "Created" if saved.created else "Saved"
-        self.app.call_from_thread(self.notify, f"{verb} audience {name}", timeout=4)
+        self.app.call_from_thread(
+            self.notify, printable(f"{verb} audience {name}"), timeout=4, markup=False
+        )
         self.app.call_from_thread(self.reload)
 
     def action_remove(self) -> None:
@@ -139,10 +144,13 @@ class AudiencesScreen(ConsoleScreen):
         if row.used_by:
             # Said at once: the command refuses it too, but there is nothing to confirm.
             self.notify(
-                f"Audience {row.name} is exported by {', '.join(row.used_by)}; choose another "
-                "audience for them first.",
+                printable(
+                    f"Audience {row.name} is exported by {', '.join(row.used_by)}; choose "
+                    "another audience for them first."
+                ),
                 severity="error",
                 timeout=8,
+                markup=False,
             )
             return
 
@@ -164,7 +172,11 @@ class AudiencesScreen(ConsoleScreen):
         try:
             self.console.engine.commands.remove_audience(name)
         except CommandRefused as exc:
-            self.app.call_from_thread(self.notify, exc.reason, severity="error", timeout=8)
+            self.app.call_from_thread(
+                self.notify, printable(exc.reason), severity="error", timeout=8, markup=False
+            )
             return
-        self.app.call_from_thread(self.notify, f"Removed audience {name}", timeout=4)
+        self.app.call_from_thread(
+            self.notify, printable(f"Removed audience {name}"), timeout=4, markup=False
+        )
         self.app.call_from_thread(self.reload)

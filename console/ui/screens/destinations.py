@@ -47,6 +47,7 @@ from console.ui.screens.remove_destination import (
     RemoveDestinationScreen,
     export_failures,
 )
+from console.ui.screens.site_tag import SiteTagScreen
 from console.ui.widgets.paged_table import row_under_cursor
 from console.ui.widgets.row_table import RowTable
 from state.changes import ChangeRow, changes_page
@@ -144,6 +145,8 @@ class DestinationsScreen(ConsoleScreen):
         # Not on the footer, whose line is full at 80 columns: listed under `?` and in `:`.
         Binding("i", "import_jobs", "Import jobs", show=False, id="destination-import-jobs"),
         Binding("P", "dry_run", "Dry run", key_display="P", id="destination-dry-run"),
+        # A ReSci destination's on-site tag (the kind declares it): under `?`, `:` and the panel.
+        Binding("w", "site_tag", "On-site tag", show=False, id="destination-site-tag"),
         # The home screen: Escape closes nothing here and goes nowhere (it says so).
         Binding("escape", "back", "Home screen: Escape goes no further", show=False, id="back"),
     ]
@@ -261,6 +264,7 @@ class DestinationsScreen(ConsoleScreen):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None:
             self.console.current_destination = str(event.row_key.value)
+        self.refresh_bindings()  # `o` is there for kinds with an on-site tag only
         self._refresh_detail()
 
     @on(DataTable.RowSelected)
@@ -305,6 +309,8 @@ class DestinationsScreen(ConsoleScreen):
             lines.append(f"Test connection {'OK' if reply[0] else 'FAILED'}: {reply[1]}")
         else:
             lines.append("Test connection: press t")
+        if record.declaration.site_tag is not None:
+            lines.append("On-site tag: press w to see it and copy it")
         detail.update(printable("\n".join(lines), keep="\n"))  # names, replies: escaped
 
     # -- actions ------------------------------------------------------------------------------
@@ -320,7 +326,23 @@ class DestinationsScreen(ConsoleScreen):
             "dry_run",
         }:
             return True if self.destinations else None
+        if action == "site_tag":
+            record = self.selected()
+            return record is not None and record.declaration.site_tag is not None
         return True
+
+    def action_site_tag(self) -> None:
+        record = self.selected()
+        if record is None or record.declaration.site_tag is None:
+            return
+        try:
+            tag = record.declaration.site_tag(record.settings, record.name)
+        except ValueError as exc:
+            self.notify(
+                printable(f"No on-site tag yet: {exc}"), severity="warning", timeout=6, markup=False
+            )
+            return
+        self.app.push_screen(SiteTagScreen(record.name, tag))
 
     def action_add(self) -> None:
         def chosen(kind: object) -> None:
