@@ -155,6 +155,8 @@ class FailureRow:
     attempts: int
     at: str
     message_id: str
+    day: str | None = None
+    """The day the failure was counted on (the operator's day at the time, UTC by default)."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -221,6 +223,7 @@ _FAILURE_COLUMNS = (
     OUTBOX.c.attempts,
     OUTBOX.c.updated_at,
     OUTBOX.c.message_id,
+    OUTBOX.c.day,
 )
 
 
@@ -247,6 +250,7 @@ def _failure_row(r: Any, names: dict[int, str], kind: str | None = None) -> Fail
         r.attempts,
         r.updated_at,
         r.message_id,
+        r.day,
     )
 
 

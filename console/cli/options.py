@@ -8,8 +8,10 @@ It imports no Textual and nothing heavy at module level, so `--run-once` stays l
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
+import tomllib
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -155,6 +157,37 @@ def engine_settings(ctx: click.Context, **flags: float | None) -> EngineSettings
         )
     except SettingsError as exc:
         fail(ctx, str(exc))
+
+
+ENV_TIMEZONE = "RETENTION_CONSOLE_TIMEZONE"
+"""The `timezone` engine setting's variable (`console.engine.settings.env_name`)."""
+
+
+def apply_time_zone(ctx: click.Context, tz: str | None) -> None:
+    """Where a day starts for this command (`--tz`, else the `timezone` setting from
+    $RETENTION_CONSOLE_TIMEZONE or the settings file, else UTC). Only that one setting is read
+    here, so a report does not fail on a bad value of a knob it does not use; the console and
+    `--run-once` validate them all when they load the settings. A bad name exits 2."""
+    from console.core import clock
+
+    where = "--tz"
+    name = tz
+    if name is None and (found := os.environ.get(ENV_TIMEZONE)) is not None:
+        where, name = ENV_TIMEZONE, found
+    if name is None:
+        path = ctx.find_root().params.get("settings_file")
+        if path:
+            try:
+                with Path(path).open("rb") as handle:
+                    found = tomllib.load(handle).get("timezone")
+            except (OSError, tomllib.TOMLDecodeError):
+                found = None  # the full load, where there is one, says what is wrong
+            if isinstance(found, str):
+                where, name = f"timezone in {path}", found
+    try:
+        clock.set_zone(clock.zone_named(name) if name else None)
+    except ValueError as exc:
+        fail(ctx, f"{where}: {exc}")
 
 
 def fail(ctx: click.Context, message: str) -> NoReturn:

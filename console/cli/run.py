@@ -24,6 +24,7 @@ from console.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
     ConsoleGroup,
+    apply_time_zone,
     configure_logging,
     console_log,
     db_option,
@@ -116,6 +117,14 @@ class RunOutput:
     "$RETENTION_CONSOLE_<NAME> variables override it, flags override both.",
 )
 @click.option(
+    "--tz",
+    default=None,
+    metavar="ZONE",
+    help="The operator's time zone (IANA name, e.g. Europe/Paris): where a day starts for "
+    "Summary, Failures and --day/--since/--until (default: the timezone setting, UTC). "
+    "Stored times stay UTC; days already counted keep their UTC day.",
+)
+@click.option(
     "-v",
     "--verbose",
     is_flag=True,
@@ -143,6 +152,7 @@ def main(
     as_json: bool,
     wait_jobs: float,
     settings_file: str | None,
+    tz: str | None,
     verbose: bool,
     no_engine: bool,
     db: str | None,
@@ -153,6 +163,7 @@ def main(
     for cron and systemd timers.
     """
     configure_logging(verbose)
+    apply_time_zone(ctx, tz)
     if ctx.invoked_subcommand is not None:
         return
     if dry_run and not run_once:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+_zone: tzinfo = UTC
+"""The operator's time zone: where a day starts for daily counters, failure days and
+"today" (`--tz` / the `timezone` setting). Stored timestamps stay UTC whatever it is."""
 
 
 def now() -> datetime:
@@ -34,8 +38,37 @@ def now_iso() -> str:
     return iso(now())
 
 
+def zone_named(name: str) -> tzinfo:
+    """`UTC`, `Europe/Paris` ... as a time zone; raises ValueError naming the bad name."""
+    text = name.strip()
+    if text.upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as Europe/Paris or UTC"
+        ) from None
+
+
+def set_zone(zone: tzinfo | None) -> None:
+    """Where a day starts from now on (None: UTC, the default)."""
+    global _zone
+    _zone = zone or UTC
+
+
+def zone() -> tzinfo:
+    return _zone
+
+
+def zone_name() -> str:
+    return "UTC" if _zone is UTC else str(_zone)
+
+
 def today() -> str:
-    return now().strftime("%Y-%m-%d")
+    """The operator's day (`YYYY-MM-DD` in the operator's time zone, UTC by default): the day
+    daily counters and failures are booked on as they happen."""
+    return now().astimezone(_zone).strftime("%Y-%m-%d")
 
 
 def parse_iso(text: str) -> datetime:

@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from console.core import clock
 from console.engine.retries import RetryPolicy
 from console.engine.runner import EngineOptions
 
@@ -84,6 +85,16 @@ class EngineSettings(BaseSettings):
     engine (and by `retention-console prune`); failures, counters and runs stay."""
     page_size: int = Field(100, ge=10, le=1000)
     """Rows per page in the console's Failures and History tables."""
+    timezone: str = "UTC"
+    """The operator's time zone (an IANA name, e.g. Europe/Paris): where a day starts for the
+    daily counters of Summary, the days of Failures and the CLI's --day/--since/--until from
+    now on. Stored timestamps stay UTC; days already counted keep their UTC day."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        clock.zone_named(value)  # raises ValueError naming the bad name
+        return value.strip()
 
     @model_validator(mode="after")
     def _cap_not_below_base(self) -> Self:

@@ -421,6 +421,7 @@ class FailuresScreen(ConsoleScreen):
                     state.attempts,
                     state.updated_at,
                     row.message_id,
+                    row.day,
                 )
                 self.marked.discard(row.id)
             table.update_row(row, index)
@@ -430,7 +431,8 @@ class FailuresScreen(ConsoleScreen):
         row = self.current()
         if row is None:
             return
-        day = self.flt.day or row.at[:10]
+        # The day it was counted on (the operator's time zone), not the UTC date of `at`.
+        day = self.flt.day or row.day or row.at[:10]
         # Everything the view is narrowed to: the operator retries what they are looking at
         # (a `/` search included), not every failure of the day.
         flt = FailureFilter(destination=self.flt.destination, day=day, text=self.flt.text)
@@ -446,7 +448,9 @@ class FailuresScreen(ConsoleScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._show_states({r.id: "retrying…" for r in self.rows if r.at[:10] == flt.day})
+                self._show_states(
+                    {r.id: "retrying…" for r in self.rows if (r.day or r.at[:10]) == flt.day}
+                )
                 self.run_worker(self._retry_day(flt), group="failures-retry", exit_on_error=False)
 
         self.app.call_from_thread(

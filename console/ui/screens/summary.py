@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from console.core import clock
 from console.reports.views import SUMMARY
 from console.ui.screens.base import ConsoleScreen
 from console.ui.screens.choose import choose_destination
@@ -166,6 +167,8 @@ class SummaryScreen(ConsoleScreen):
             else "every day"
         )
         parts = ["Sync summary", which, days]
+        if (zone := clock.zone_name()) != "UTC":
+            parts.append(f"days in {zone}")  # the --tz / timezone setting
         if self.rows:
             parts.append(self.table.page_label())
             if self.table.page or self.table.has_more:
