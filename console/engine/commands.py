@@ -338,9 +338,13 @@ class Commands:
         except ValueError as exc:
             raise CommandRefused(f"rule: {exc}", field="rule") from None
         with self.store.write() as conn:
-            if create and get_audience(conn, name) is not None:
+            before = get_audience(conn, name)
+            if create and before is not None:
                 raise CommandRefused(f"an audience named {name!r} exists already", field="name")
-            return Saved(*save_audience(conn, name, rule))
+            saved = Saved(*save_audience(conn, name, rule))
+            old_rule = {"rule": before.rule} if before is not None else None
+            log_change(conn, AUDIENCE, name, "save", diff(old_rule, {"rule": rule}))
+            return saved
 
     def remove_audience(self, name: str) -> None:
         """Remove an audience no export uses; refused naming the destinations otherwise."""
@@ -354,6 +358,7 @@ class Commands:
                 )
             if not delete_audience(conn, name):
                 raise CommandRefused(f"no audience named {name!r}", field="audience")
+            log_change(conn, AUDIENCE, name, "remove", {})
 
     # -- suppressions -------------------------------------------------------------------------
     def add_suppressions(self, md5s: Sequence[str], source: str) -> int:

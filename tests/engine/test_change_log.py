@@ -108,3 +108,20 @@ def test_the_changes_command_lists_a_destinations_changes_masked(
     assert cli("changes", "--destination", "nope", "--db", store.path).exit_code == 2
     with store.read() as conn:
         assert len(list(conn.scalars(select(col(ChangeRecord.id))))) == 3
+
+
+def test_audiences_changed_on_screen_are_logged(store: Store) -> None:
+    commands = Commands(store)
+    commands.save_audience("vip", "email_domain = 'gmail.com'", create=True)
+    commands.save_audience("vip", "email_domain = 'yahoo.com'")
+    commands.save_audience("vip", "email_domain = 'yahoo.com'")  # unchanged: not a change
+    commands.remove_audience("vip")
+    with store.read() as conn:
+        rows = changes_page(conn, subject="audience", name="vip")
+    assert sorted((row.action, str(row.diff)) for row in rows) == sorted(
+        [
+            ("save", str({"rule": [None, "email_domain = 'gmail.com'"]})),
+            ("save", str({"rule": ["email_domain = 'gmail.com'", "email_domain = 'yahoo.com'"]})),
+            ("remove", str({})),
+        ]
+    )
