@@ -19,13 +19,13 @@ from console.destinations import registry
 from console.engine.alert_settings import AlertSettings
 from console.engine.alerts import load_alert_settings
 from console.engine.commands import (
-    ALERTS_SECTION,
     AuthorizationChange,
     CommandRefused,
     Commands,
     DestinationChange,
 )
 from console.engine.destinations import detached, list_destinations
+from console.engine.masked_secrets import ALERTS_SECTION
 from state.audiences import list_audiences
 from state.authorizations import list_authorizations
 from state.db import Store

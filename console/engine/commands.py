@@ -23,10 +23,9 @@ from pydantic import BaseModel, SecretStr
 from console.audiences.rules import parse_rule
 from console.core import clock
 from console.core.operator import operator_name
-from console.core.secrets import check_secret, is_masked, mask_secret, reveal, secret_fields
+from console.core.secrets import check_secret, is_masked, mask_secret, reveal
 from console.destinations import registry
 from console.engine.alert_settings import AlertSettings
-from console.engine.alerts import load_alert_settings
 from console.engine.change_log import (
     AUDIENCE,
     AUTHORIZATION,
@@ -38,12 +37,16 @@ from console.engine.change_log import (
     log_destination_save,
 )
 from console.engine.destinations import (
+    audience_users,
+    authorization_users,
     detached,
     get_destination,
     list_destinations,
     save_destination,
 )
 from console.engine.erasure import Forgotten, forget_contacts
+from console.engine.masked_secrets import unmask_alert_secrets, unmask_destination_secrets
+from console.engine.refusals import CommandRefused, DestinationBusy, NoSuchDestination
 from state.alerts import save_alert_config
 from state.audiences import delete_audience, get_audience, list_audiences, save_audience
 from state.authorizations import (
@@ -67,23 +70,17 @@ REMOVE_WAIT_SECONDS = 5.0
 """How long a removal waits for a run in flight to end before it refuses."""
 _LEASE_POLL_SECONDS = 0.2
 
-
-class CommandRefused(Exception):
-    """A change the store's state refuses; `field` names what to fix, when it is one field."""
-
-    def __init__(self, reason: str, *, destination: str | None = None, field: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.destination = destination
-        self.field = field
-
-
-class NoSuchDestination(CommandRefused):
-    """The named destination does not exist (any more)."""
-
-
-class DestinationBusy(CommandRefused):
-    """A run holds the destination's lease past the removal's patience."""
+__all__ = [
+    "Applied",
+    "AuthorizationChange",
+    "CommandRefused",
+    "Commands",
+    "DestinationBusy",
+    "DestinationChange",
+    "NoSuchDestination",
+    "Requeued",
+    "Saved",
+]
 
 
 @dataclass(frozen=True)
@@ -284,7 +281,7 @@ class Commands:
                         destination=change.name,
                         field="authorization",
                     )
-                settings = _unmask_secrets(conn, change.name, change.settings)
+                settings = unmask_destination_secrets(conn, change.name, change.settings)
                 existing = get_destination(conn, change.name)
                 try:
                     _, created = save_destination(
@@ -295,7 +292,7 @@ class Commands:
                 log_destination_save(conn, change.name, existing, settings, change.enabled)
                 (applied.created if created else applied.updated).append(change.name)
             if alerts is not None:
-                kept = _unmasked_alerts(conn, alerts)
+                kept = unmask_alert_secrets(conn, alerts)
                 # The store keeps secrets as written (env:NAME or the value), like a
                 # destination's settings (the file is 0600).
                 save_alert_config(
@@ -425,45 +422,6 @@ class Commands:
             return Requeued(requeue_failures(conn, wanted), destinations_of(conn, wanted), refused)
 
 
-def _unmask_secrets(conn: Connection, name: str, settings: BaseModel) -> BaseModel:
-    """A masked secret keeps the stored key it stands for, instead of being saved as the key.
-    A mask that stands for no stored key is refused, since there is no key to keep."""
-    # Secrets are found by their type (`SecretStr`), whatever the kind names them.
-    for field_name in secret_fields(type(settings)):
-        secret = getattr(settings, field_name, None)
-        if not isinstance(secret, SecretStr) or not is_masked(secret.get_secret_value()):
-            continue
-        existing = get_destination(conn, name)
-        stored = getattr(existing.settings, field_name, None) if existing else None
-        if stored is None or mask_secret(stored) != secret.get_secret_value():
-            raise CommandRefused(
-                "is masked (exported without --include-secrets) and matches no stored key; "
-                "put the key back or use env:NAME",
-                destination=name,
-                field=field_name,
-            )
-        settings = settings.model_copy(update={field_name: stored})
-    return settings
-
-
-def audience_users(conn: Connection, name: str) -> list[str]:
-    """Names of the destinations whose export sends this audience."""
-    return [
-        d.name
-        for d in list_destinations(conn)
-        if getattr(getattr(d.settings, "export", None), "audience", None) == name
-    ]
-
-
-def authorization_users(conn: Connection, label: str) -> list[str]:
-    """Names of the destinations whose settings name this authorization."""
-    return [
-        d.name
-        for d in list_destinations(conn)
-        if getattr(d.settings, "authorization", None) == label
-    ]
-
-
 def _save_authorization(
     conn: Connection, label: str, api_key: str, description: str | None
 ) -> tuple[int, bool]:
@@ -500,32 +458,3 @@ def _save_authorization(
         ),
     )
     return saved
-
-
-ALERTS_SECTION = "[alerts]"
-
-
-def _unmasked_alerts(conn: Connection, alerts: AlertSettings) -> AlertSettings:
-    """The alert channels' masked secrets (a file exported without --include-secrets) keep
-    the stored secret they stand for; a mask that stands for none is refused."""
-    stored = load_alert_settings(conn)
-    for channel_name in ("http", "email"):
-        channel = getattr(alerts, channel_name)
-        if channel is None:
-            continue
-        for field_name in secret_fields(type(channel)):
-            secret = getattr(channel, field_name)
-            if not isinstance(secret, SecretStr) or not is_masked(secret.get_secret_value()):
-                continue
-            old_channel = getattr(stored, channel_name, None) if stored else None
-            kept = getattr(old_channel, field_name, None) if old_channel else None
-            if kept is None or mask_secret(kept) != secret.get_secret_value():
-                raise CommandRefused(
-                    "is masked (exported without --include-secrets) and matches no stored "
-                    "secret; put it back or use env:NAME",
-                    destination=ALERTS_SECTION,
-                    field=f"{channel_name}.{field_name}",
-                )
-            channel = channel.model_copy(update={field_name: kept})
-        alerts = alerts.model_copy(update={channel_name: channel})
-    return alerts

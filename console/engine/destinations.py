@@ -118,3 +118,21 @@ def save_destination(
 def load_destinations(store: Store) -> list[DestinationRecord]:
     with store.read() as conn:
         return list_destinations(conn)
+
+
+def audience_users(conn: Connection, name: str) -> list[str]:
+    """Names of the destinations whose export sends this audience."""
+    return [
+        d.name
+        for d in list_destinations(conn)
+        if getattr(getattr(d.settings, "export", None), "audience", None) == name
+    ]
+
+
+def authorization_users(conn: Connection, label: str) -> list[str]:
+    """Names of the destinations whose settings name this authorization."""
+    return [
+        d.name
+        for d in list_destinations(conn)
+        if getattr(d.settings, "authorization", None) == label
+    ]

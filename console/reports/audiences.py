@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from console.audiences.counting import count_matching
 from console.audiences.rules import parse_rule
 from console.audiences.tree import Rule
-from console.engine.commands import audience_users
+from console.engine.destinations import audience_users
 from console.reports.columns import Column, View
 from console.reports.formatting import count, short_time
 from state.audiences import list_audiences
