@@ -25,12 +25,12 @@ from pathlib import Path  # noqa: E402
 async def probe(history_days: int) -> None:
     from textual.widgets import DataTable
 
-    from console.demo import create_demo, fill_demo
+    from console.demo import DemoOptions, create_demo, fill_demo
     from console.reports.formatting import counted
     from console.ui.app import make_app
 
     path = Path(tempfile.mkdtemp(prefix="retention-demo-bench-")) / "demo.db"
-    env = create_demo(path, history_days=history_days)
+    env = create_demo(path, DemoOptions(history_days=history_days))
     app = make_app(
         env.store, cursor_blink=False, startup=("building demo data…", partial(fill_demo, env))
     )

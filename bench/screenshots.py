@@ -21,7 +21,7 @@ from textual.widgets import DataTable
 
 from console.core import clock
 from console.core.vocab import Trigger
-from console.demo import RESCI_NAME, SEGMENT_NAME, build_demo
+from console.demo import RESCI_NAME, SEGMENT_NAME, DemoOptions, build_demo
 from console.engine.runner import EngineOptions, run_all
 from console.ui.app import RetentionConsoleApp, make_app
 
@@ -98,11 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="retention-shots-") as tmp:
             env = build_demo(
                 Path(tmp) / "demo.db",
-                history_days=14,
-                segment_port=_free(PORTS[0]),
-                resci_port=_free(PORTS[1]),
-                job_delay_seconds=0.0,
-                frozen_at=MOMENT,
+                DemoOptions(
+                    history_days=14,
+                    segment_port=_free(PORTS[0]),
+                    resci_port=_free(PORTS[1]),
+                    job_delay_seconds=0.0,
+                    frozen_at=MOMENT,
+                ),
             )
             try:
                 options = EngineOptions(max_wait_seconds=0.0)

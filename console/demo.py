@@ -28,9 +28,10 @@ from typing import Any
 import orjson
 
 from console.core import clock
-from console.core.fields import CONTACT_FIELDS
+from console.core.identity import email_md5
 from console.destinations import registry
 from console.engine.destinations import save_destination
+from console.ingest.contacts import contact_content_hash
 from console.sandbox import Faults, ResciSandbox, SandboxApp, SandboxServer, SegmentSandbox
 from console.sandbox.receivers import discovered_receivers
 from state.audiences import save_audience
@@ -129,11 +130,6 @@ def _weighted(rng: random.Random, choices: tuple[tuple[Any, int], ...]) -> Any:
     return rng.choices(values, weights=weights)[0]
 
 
-def content_hash(values: dict[str, Any]) -> str:
-    """SHA-1 of the contact fields in their fixed order (the same recipe as the importer)."""
-    return hashlib.sha1(orjson.dumps(tuple(values.get(n) for n in CONTACT_FIELDS))).hexdigest()
-
-
 def generate_contacts(
     rng: random.Random, count: int, now: datetime, days: int
 ) -> list[dict[str, Any]]:
@@ -171,7 +167,7 @@ def generate_contacts(
             "extra_data": None,
             "anonymous_id": hashlib.md5(f"anon-{email}".encode()).hexdigest(),
         }
-        contact["content_hash"] = content_hash(contact)
+        contact["content_hash"] = contact_content_hash(contact)
         contacts.append(contact)
     contacts.sort(key=lambda c: c["created_at"])
     for seq, contact in enumerate(contacts, 1):
@@ -246,66 +242,50 @@ def _insert_data(
     with store.write() as conn:
         insert_contacts(conn, contacts)
         insert_events(conn, events)
-        add_suppressions(
-            conn, (hashlib.md5(e.encode()).hexdigest() for e in suppressed), "demo suppression list"
-        )
+        add_suppressions(conn, (email_md5(e) for e in suppressed), "demo suppression list")
 
 
-def build_demo(
-    store_path: str | Path,
-    *,
-    contacts: int = 400,
-    events: int = 1500,
-    history_days: int = 0,
-    schedule_minutes: int = 1,
-    seed: int = 2026,
-    job_delay_seconds: float = 5.0,
-    segment_port: int = 0,
-    resci_port: int = 0,
-    frozen_at: datetime | None = None,
-) -> DemoEnvironment:
+@dataclass(frozen=True)
+class DemoOptions:
+    """How big the demo is and where it listens; the defaults are `retention-console demo`'s."""
+
+    contacts: int = 400
+    events: int = 1500
+    history_days: int = 0
+    """Past days delivered through the engine before the console opens."""
+    schedule_minutes: int = 1
+    seed: int = 2026
+    job_delay_seconds: float = 5.0
+    """How long ReSci's sandbox takes over an import job."""
+    segment_port: int = 0
+    resci_port: int = 0
+    """0 picks a free port."""
+    frozen_at: datetime | None = None
+    """Build the data around this moment and leave the store's clock frozen there (the
+    screenshots); by default the data is built around the real time."""
+
+
+def build_demo(store_path: str | Path, options: DemoOptions | None = None) -> DemoEnvironment:
     """Create the demo store at `store_path` (which must not exist), start the sandboxes and
     fill the store: `create_demo`, then `fill_demo`.
 
-    Raises FileExistsError rather than touching an existing store. Ports 0 pick free ones.
-    `frozen_at` builds the data around that moment and leaves the store's clock frozen there
-    (the screenshots); by default the data is built around the real time.
+    Raises FileExistsError rather than touching an existing store.
     """
-    env = create_demo(
-        store_path,
-        contacts=contacts,
-        events=events,
-        history_days=history_days,
-        schedule_minutes=schedule_minutes,
-        seed=seed,
-        job_delay_seconds=job_delay_seconds,
-        segment_port=segment_port,
-        resci_port=resci_port,
-        frozen_at=frozen_at,
-    )
+    env = create_demo(store_path, options)
     fill_demo(env)
     return env
 
 
-def create_demo(
-    store_path: str | Path,
-    *,
-    contacts: int = 400,
-    events: int = 1500,
-    history_days: int = 0,
-    schedule_minutes: int = 1,
-    seed: int = 2026,
-    job_delay_seconds: float = 5.0,
-    segment_port: int = 0,
-    resci_port: int = 0,
-    frozen_at: datetime | None = None,
-) -> DemoEnvironment:
+def create_demo(store_path: str | Path, options: DemoOptions | None = None) -> DemoEnvironment:
     """The store with its audience and destinations, and the sandboxes started; the contacts,
     events and history wait in `pending` for `fill_demo`. Same arguments as `build_demo`."""
+    options = options or DemoOptions()
+    contacts, events, history_days = options.contacts, options.events, options.history_days
+    schedule_minutes, frozen_at = options.schedule_minutes, options.frozen_at
     path = Path(store_path)
     if path.exists():
         raise FileExistsError(f"{path} exists; the demo builds a new store (pass another --db)")
-    rng = random.Random(seed)
+    rng = random.Random(options.seed)
     now = (frozen_at or clock.now()).astimezone(UTC)
     span = max(history_days, 1) + 1
     people = generate_contacts(rng, contacts, now, span)
@@ -321,14 +301,14 @@ def create_demo(
     with store.write() as conn:
         save_audience(conn, AUDIENCE_NAME, AUDIENCE_RULE, updated_at=clock.iso(now))
     faults = Faults(reject_emails=set(rejected))
-    segment = SandboxServer(SegmentSandbox(faults=faults), port=segment_port).start()
+    segment = SandboxServer(SegmentSandbox(faults=faults), port=options.segment_port).start()
     resci = SandboxServer(
         ResciSandbox(
             site_id=4242,
-            job_delay_seconds=job_delay_seconds,
+            job_delay_seconds=options.job_delay_seconds,
             faults=Faults(reject_emails=set(rejected)),
         ),
-        port=resci_port,
+        port=options.resci_port,
     ).start()
     receivers = discovered_receivers()
     others = [

@@ -38,7 +38,7 @@ from console.cli.options import console_log, end_console, engine_settings
 @click.pass_context
 def demo(ctx: click.Context, db: Path | None, history_days: int, schedule_minutes: int) -> None:
     """Open the console on a demo store fed to local Segment and ReSci sandboxes."""
-    from console.demo import create_demo, fill_demo
+    from console.demo import DemoOptions, create_demo, fill_demo
     from console.ui.app import make_app
 
     # Short waits so a demo run ends promptly; the rest of the settings apply as elsewhere.
@@ -49,7 +49,9 @@ def demo(ctx: click.Context, db: Path | None, history_days: int, schedule_minute
 
     path = db or Path(tempfile.mkdtemp(prefix="retention-demo-")) / "demo.db"
     try:
-        env = create_demo(path, history_days=history_days, schedule_minutes=schedule_minutes)
+        env = create_demo(
+            path, DemoOptions(history_days=history_days, schedule_minutes=schedule_minutes)
+        )
     except FileExistsError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"Demo store: {path}", err=True)

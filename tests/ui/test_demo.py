@@ -14,7 +14,15 @@ from textual.widgets import DataTable
 
 from console.cli import main
 from console.core.vocab import Trigger
-from console.demo import AUDIENCE_NAME, RESCI_NAME, SEGMENT_NAME, build_demo, create_demo, fill_demo
+from console.demo import (
+    AUDIENCE_NAME,
+    RESCI_NAME,
+    SEGMENT_NAME,
+    DemoOptions,
+    build_demo,
+    create_demo,
+    fill_demo,
+)
 from console.engine.destinations import list_destinations
 from console.engine.runner import EngineOptions, run_all
 from console.sandbox.receivers import discovered_receivers
@@ -26,7 +34,7 @@ from tests.ui.test_pilot import painted, settle
 
 
 def test_demo_builds_a_store_that_delivers_and_fails_a_few(tmp_path: Path) -> None:
-    env = build_demo(tmp_path / "demo.db", contacts=120, events=300, history_days=1)
+    env = build_demo(tmp_path / "demo.db", DemoOptions(contacts=120, events=300, history_days=1))
     try:
         with env.store.read() as conn:
             names = [d.name for d in list_destinations(conn)]
@@ -63,7 +71,7 @@ def test_demo_command_is_registered() -> None:
 async def test_the_console_is_on_screen_before_the_demo_data_lands(tmp_path: Path) -> None:
     """The demo command's shape: the store and destinations first, the console mounted and
     saying it is building, the data landing from a thread, the engine started after it."""
-    env = create_demo(tmp_path / "demo.db", contacts=120, events=300, history_days=2)
+    env = create_demo(tmp_path / "demo.db", DemoOptions(contacts=120, events=300, history_days=2))
     gate = threading.Event()
 
     def fill(progress: Callable[[str], None]) -> None:
