@@ -51,6 +51,15 @@ async def test_the_tag_is_shown_and_copied(ui_app: AppFactory, ui_store: Store) 
         assert any("On-site tag copied" in n.message for n in app._notifications)
         await press(pilot, "escape")
         assert isinstance(app.screen, DestinationsScreen)
+        # The buttons do what their keys do.
+        app.copy_to_clipboard("")
+        await press(pilot, "w")
+        await pilot.click("#copy")
+        await settle(pilot)
+        assert app.clipboard == expected
+        await pilot.click("#close")
+        await settle(pilot)
+        assert isinstance(app.screen, DestinationsScreen)
 
 
 async def test_no_tag_for_segment_and_none_without_a_site_id(

@@ -157,13 +157,6 @@ class AudienceEditor(ConsoleModal[Edited | None]):
         event.stop()
         self.action_save()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
     def action_save(self) -> None:
         error = self.query_one("#dialog-error", Static)
         name = self.query_one("#audience-name", Input).value.strip()

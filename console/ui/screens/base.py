@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Button, Footer, Static
 
 from console.core.text import printable
 from console.ui.widgets.nav_bar import NavBar
@@ -80,3 +80,10 @@ class ConsoleModal(ModalScreen[ResultT]):
 
     def action_cancel(self) -> None:
         self.dismiss(self.CANCELLED)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """A button runs the action its id names (`save` runs `action_save`, as its key does);
+        a button naming no action (Close, Cancel) closes the dialog."""
+        event.stop()
+        action = getattr(self, f"action_{event.button.id}", None)
+        (action if callable(action) else self.action_cancel)()

@@ -353,13 +353,6 @@ class DestinationForm(FormPreview, ConsoleModal[str]):
         event.stop()
         self.focus_next()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
     def _row(self, field: str) -> FieldRow | None:
         rows = self.query(f"#row-{field}")
         return rows.first(FieldRow) if rows else None

@@ -54,13 +54,6 @@ class SiteTagScreen(ConsoleModal[None]):
     def on_mount(self) -> None:
         self.query_one("#copy", Button).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "copy":
-            self.action_copy()
-        else:
-            self.action_cancel()
-
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.tag)
         self.notify(
