@@ -33,6 +33,7 @@ def retry(
 ) -> None:
     """Put matching failures back in the queue; the next run delivers them."""
     from console.engine.commands import Commands
+    from console.reports.formatting import counted
     from state.queries import FailureFilter, failure_ids
 
     store = store_for(ctx, db)
@@ -43,6 +44,6 @@ def retry(
     # The re-queue the console's retry makes too (`EngineService.retry`), without delivering
     # at once: the next run (or --run-once) does.
     requeued = Commands(store).requeue(row_ids)
-    click.echo(f"{requeued.count:,} failures queued again")
+    click.echo(f"{counted(requeued.count, 'failure')} queued again")
     if requeued.refused:
         click.echo(requeued.refused_line())

@@ -417,7 +417,7 @@ def test_run_once_exits_1_when_rows_failed_and_reports_them(
     assert cli("summary", "--db", db).stdout.splitlines()[0].split() == SUMMARY_KEYS
     # Retry puts it back; once the receiver accepts it, the next run exits 0.
     sandbox.faults.update({"reject_emails": []})
-    assert cli("retry", "--db", db).stdout.strip() == "1 failures queued again"
+    assert cli("retry", "--db", db).stdout.strip() == "1 failure queued again"
     assert cli("--run-once", "--db", db).exit_code == 0
     assert orjson.loads(cli("failures", "--json", "--db", db).stdout) == []
 
