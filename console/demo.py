@@ -245,6 +245,10 @@ def _insert_data(
         add_suppressions(conn, (email_md5(e) for e in suppressed), "demo suppression list")
 
 
+DEMO_AUTHOR = "retention-console demo"
+"""Who the panel says changed the demo's destinations last."""
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     """How big the demo is and where it listens; the defaults are `retention-console demo`'s."""
@@ -329,6 +333,7 @@ def create_demo(store_path: str | Path, options: DemoOptions | None = None) -> D
                     "schedule_minutes": schedule_minutes,
                 },
             ),
+            by=DEMO_AUTHOR,
         )
         save_destination(
             conn,
@@ -348,11 +353,15 @@ def create_demo(store_path: str | Path, options: DemoOptions | None = None) -> D
                     "events": EVENT_MAPPING,
                 },
             ),
+            by=DEMO_AUTHOR,
         )
         for spec, server in zip(receivers, others, strict=True):
             settings = {**spec.demo_settings(server.url), "schedule_minutes": schedule_minutes}
             save_destination(
-                conn, f"{spec.kind}-demo", registry.parse_settings(spec.kind, settings)
+                conn,
+                f"{spec.kind}-demo",
+                registry.parse_settings(spec.kind, settings),
+                by=DEMO_AUTHOR,
             )
     env = DemoEnvironment(
         store, segment, resci, rejected, contacts, events, history_days, others=others

@@ -100,6 +100,9 @@ class View(Generic[Row]):
     screen: tuple[str, ...]
     report: tuple[str, ...]
     export: tuple[str, ...]
+    narrow_drops: tuple[str, ...] = ()
+    """Screen columns given up, in this order, while the terminal is too narrow for all of
+    them: columns whose figures another column also shows (a split of a total)."""
 
     def column(self, name: str) -> Column[Row]:
         for column in self.columns:
@@ -113,7 +116,8 @@ class View(Generic[Row]):
     # -- the console's table -------------------------------------------------------------------
     def screen_widths(self, terminal_width: int, rows: Iterable[Row] = ()) -> dict[str, int]:
         """Each screen column's width: text as declared (the wide width on a wide terminal),
-        numbers widened to their longest value, and the growing column given what is left."""
+        numbers widened to their longest value, and the growing column given what is left.
+        Only the columns shown are named: `narrow_drops` leave on a narrow terminal."""
         columns = self.pick(self.screen)
         widths: dict[str, int] = {}
         for column in columns:
@@ -125,9 +129,13 @@ class View(Generic[Row]):
         for row in rows:
             for column in numbers:
                 widths[column.name] = max(widths[column.name], len(column.screen_text(row)))
+        # Each cell is padded by one on both sides; the table's scrollbar takes ~4.
+        for name in self.narrow_drops:
+            if sum(w + 2 for w in widths.values()) + 4 <= terminal_width:
+                break
+            widths.pop(name, None)
         for column in columns:
             if column.grow:
-                # Each cell is padded by one on both sides; the table's scrollbar takes ~4.
                 fixed = sum(w + 2 for name, w in widths.items() if name != column.name) + 4
                 widths[column.name] = max(column.width, min(column.grow, terminal_width - fixed))
         return widths

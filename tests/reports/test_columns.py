@@ -48,6 +48,18 @@ def test_report_escapes_cuts_text_and_keeps_numbers_whole() -> None:
     assert len(feedback) == 80 and feedback.endswith("…")
 
 
+def test_a_narrow_terminal_gives_up_the_split_columns_first() -> None:
+    """At 80 columns the Summary shows its totals and leaves out the contacts/events split
+    (which the completions sum up), instead of pushing failures and queued off screen."""
+    wide = SUMMARY.screen_widths(120)
+    narrow = SUMMARY.screen_widths(80)
+    assert list(wide) == list(SUMMARY.screen)
+    assert list(narrow) == [n for n in SUMMARY.screen if n not in ("contacts", "events")]
+    assert sum(w + 2 for w in narrow.values()) + 4 <= 80
+    # Only as many as it takes: at 90 columns the events column alone goes.
+    assert "contacts" in SUMMARY.screen_widths(90) and "events" not in SUMMARY.screen_widths(90)
+
+
 def test_screen_widths_from_terminal_and_data() -> None:
     narrow = FAILURES.screen_widths(80)
     wide = FAILURES.screen_widths(160)

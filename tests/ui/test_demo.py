@@ -16,6 +16,7 @@ from console.cli import main
 from console.core.vocab import Trigger
 from console.demo import (
     AUDIENCE_NAME,
+    DEMO_AUTHOR,
     RESCI_NAME,
     SEGMENT_NAME,
     DemoOptions,
@@ -28,6 +29,7 @@ from console.engine.runner import EngineOptions, run_all
 from console.sandbox.receivers import discovered_receivers
 from console.ui.app import make_app
 from console.ui.screens.destinations import DestinationsScreen
+from state.destination_dates import destination_dates
 from state.models import Audience, Contact, Event
 from state.queries import FailureFilter, failure_count, runs_page
 from tests.ui.test_pilot import painted, settle
@@ -38,11 +40,18 @@ def test_demo_builds_a_store_that_delivers_and_fails_a_few(tmp_path: Path) -> No
     try:
         with env.store.read() as conn:
             names = [d.name for d in list_destinations(conn)]
+            authors = {
+                d.name: dates.changed_by
+                for d in list_destinations(conn)
+                if (dates := destination_dates(conn, d.id)) is not None
+            }
             contacts = conn.execute(select(func.count()).select_from(Contact.__table__)).scalar()
             events = conn.execute(select(func.count()).select_from(Event.__table__)).scalar()
             audiences = list(conn.execute(select(Audience.__table__.c.name)).scalars())
         others = [f"{spec.kind}-demo" for spec in discovered_receivers()]
         assert names == [RESCI_NAME, SEGMENT_NAME, *others]
+        # The panel says who set them up: the demo, not "unknown".
+        assert authors == dict.fromkeys(names, DEMO_AUTHOR)
         assert (contacts, events, audiences) == (120, 300, [AUDIENCE_NAME])
         asyncio.run(run_all(env.store, Trigger.MANUAL, EngineOptions(max_wait_seconds=0)))
         with env.store.read() as conn:

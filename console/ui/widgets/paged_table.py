@@ -280,6 +280,7 @@ class PagedTable(RowTable, Generic[Row]):
     def _set_columns(self, widths: dict[str, int]) -> None:
         self.clear(columns=True)
         self.widths = widths
+        self._spec_columns = [c for c in self.spec.pick(self.spec.screen) if c.name in widths]
         for column in self._spec_columns:
             self.add_column(column.header, key=column.name, width=widths[column.name])
 
