@@ -171,6 +171,12 @@ def test_summary(snap_compare, ui_app: AppFactory) -> None:
     assert snap_compare(ui_app(), terminal_size=BIG, run_before=lambda p: keys(p, "s"))
 
 
+def test_summary_at_80_columns(snap_compare, ui_app: AppFactory) -> None:
+    """At 80x24 the Summary keeps completions, failures, suppressed and queued on screen and
+    leaves out the contacts/events split of the completions."""
+    assert snap_compare(ui_app(), terminal_size=SMALL, run_before=lambda p: keys(p, "s"))
+
+
 def test_failures(snap_compare, ui_app: AppFactory) -> None:
     """Failures: per email the destination's feedback, status, time, destination, kind, HTTP
     status and attempts; the panel shows the highlighted row in full."""
