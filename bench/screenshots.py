@@ -78,6 +78,8 @@ SHOTS: dict[str, Steps] = {
     "history": _keys("h"),
     "run-rows": _keys("h", "down", "enter"),
     "keys": _keys("f", "question_mark"),
+    "audiences": _keys("A"),
+    "suppressions": _keys("S"),
 }
 
 
