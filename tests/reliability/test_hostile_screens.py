@@ -3,7 +3,7 @@ destination's name, a contact's email, a receiver's reply and a run's note made 
 (`[@click=app.quit]x[/]`, `[/x]`, links), control characters and escape sequences (a screen
 clear, an OSC title, an OSC 8 link, BEL, C1, bidi overrides) and any other text. On
 Destinations, Mapping, the Sync summary, Failures and a failure's detail, History and a run's
-rows, and the keys screen: nothing crashes, nothing executes (the console is still running on
+rows, Audiences, Suppressions, the change line on the panel, and the keys screen: nothing crashes, nothing executes (the console is still running on
 the screen it was shown), no raw control character reaches the terminal, and the table cells
 hold the text literally (escaped by `printable`, cut with `…` to the column).
 
@@ -32,12 +32,17 @@ from console.engine.destinations import save_destination
 from console.engine.retries import RetryPolicy, record_outcomes
 from console.engine.runs import RunCounts, finish_run
 from console.ui.app import RetentionConsoleApp, make_app
+from console.ui.screens.audiences import AudiencesScreen
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.history import HistoryScreen, RunRowsScreen
+from console.ui.screens.suppressions import SuppressionsScreen
+from state.audiences import save_audience
+from state.changes import record_change
 from state.db import Store, open_store
 from state.models import OutboxRow
 from state.outbox import NewRow, queue_rows
 from state.runs import start_run
+from state.suppressions import add_suppressions
 
 from .conftest import Figures, fuzz_screen_examples
 
@@ -106,6 +111,11 @@ def hostile_store(folder: Path, text: str) -> tuple[Store, str]:
             f"{name}: failed ({text})",
             errored=False,
         )
+        # The Audiences and Suppressions screens and the panel's change line show names and
+        # notes an operator or a file chose.
+        save_audience(conn, name, "email_domain = 'x.com'")
+        add_suppressions(conn, ["0" * 32], source=text)
+        record_change(conn, "destination", name, "save", {"schedule_minutes": [15, 30]}, text)
     return store, name
 
 
@@ -165,6 +175,16 @@ async def visit_every_screen(app: RetentionConsoleApp, text: str) -> None:
         assert_untouched(app)
         await pilot.click("#run-rows", offset=(3, 1))
         await settle(pilot)
+        assert_untouched(app)
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, AudiencesScreen)
+        assert_literal(app, "#audiences", "name", text[:60] if text.strip() else "d")
+        assert_untouched(app)
+        await pilot.press("S")
+        await settle(pilot)
+        assert isinstance(app.screen, SuppressionsScreen)
+        assert_literal(app, "#suppressions", "source", text)
         assert_untouched(app)
 
 
