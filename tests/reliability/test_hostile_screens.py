@@ -140,7 +140,7 @@ def assert_literal(app: RetentionConsoleApp, selector: str, column: str, text: s
 
 def assert_untouched(app: RetentionConsoleApp) -> None:
     assert app.is_running and app.return_code is None
-    from tests.ui.test_pilot import painted
+    from tests.ui.pilot import painted
 
     drawn = painted(app)
     for control in ("\x1b", "\x07", "\x00", "\x9b", "\r"):

@@ -24,6 +24,7 @@ from console.destinations.segment.settings import SegmentFilters, SegmentSetting
 from console.engine.destinations import save_destination
 from console.engine.retries import RetryPolicy, record_outcomes
 from console.engine.runs import RunCounts, finish_run
+from console.sandbox import SandboxServer, SegmentSandbox
 from console.ui.app import RetentionConsoleApp, make_app
 from state.db import Store, open_store
 from state.models import Audience, OutboxRow
@@ -267,3 +268,14 @@ def ui_app(ui_store: Store) -> AppFactory:
         return make_app(store or ui_store, **kwargs)
 
     return build
+
+
+@pytest.fixture
+def sandbox_store(tmp_path: Path, ui_clock: Clock) -> Iterator[tuple[Store, SegmentSandbox]]:
+    """The test store with segment-prod pointed at a live Segment sandbox."""
+    sandbox = SegmentSandbox()
+    with SandboxServer(sandbox, port=0) as server:
+        store = open_store(tmp_path / "sandboxed.db")
+        fill_store(store, ui_clock, segment_endpoint=server.url)
+        yield store, sandbox
+        store.dispose()

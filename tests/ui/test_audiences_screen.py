@@ -20,7 +20,7 @@ from state.contacts import insert_contacts
 from state.db import Store
 from tests.hostile import HOSTILE, SHOWN
 from tests.ui.conftest import AppFactory, contact
-from tests.ui.test_pilot import press, settle
+from tests.ui.pilot import press, settle
 
 BIG = (120, 32)
 

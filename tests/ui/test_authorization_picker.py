@@ -15,7 +15,7 @@ from console.ui.screens.mapping_forms import MappingDialog
 from state.authorizations import get_authorization
 from state.db import Store
 from tests.ui.conftest import RESCI, AppFactory
-from tests.ui.test_pilot import SIZE, press, select_row, settle
+from tests.ui.pilot import SIZE, press, select_row, settle
 
 BIG = (100, 32)
 

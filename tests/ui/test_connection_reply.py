@@ -10,9 +10,7 @@ from console.engine.destinations import get_destination, save_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
 from tests.ui.conftest import SEGMENT, AppFactory
-from tests.ui.test_pilot import SIZE, press, sandbox_store, select_row, settle
-
-__all__ = ["sandbox_store"]  # the fixture, used by name below
+from tests.ui.pilot import SIZE, press, select_row, settle
 
 
 async def test_a_stale_failure_goes_once_the_endpoint_is_fixed(

@@ -12,7 +12,7 @@ from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from state.db import Store
 from tests.ui.conftest import RESCI, AppFactory
-from tests.ui.test_pilot import SIZE, open_mapping, painted, press, settle
+from tests.ui.pilot import SIZE, open_mapping, painted, press, settle
 
 
 @pytest.mark.parametrize("key", ["ctrl+p", "colon"])

@@ -32,7 +32,7 @@ from console.ui.screens.destinations import DestinationsScreen
 from state.destination_dates import destination_dates
 from state.models import Audience, Contact, Event
 from state.queries import FailureFilter, failure_count, runs_page
-from tests.ui.test_pilot import painted, settle
+from tests.ui.pilot import painted, settle
 
 
 def test_demo_builds_a_store_that_delivers_and_fails_a_few(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from console.ui.screens.remove_destination import RemoveDestinationScreen
 from state.db import Store
 from state.queries import FailureFilter, failure_count
 from tests.ui.conftest import SEGMENT, SEGMENT_KEY, AppFactory
-from tests.ui.test_pilot import SIZE, painted, press, select_row, settle
+from tests.ui.pilot import SIZE, painted, press, select_row, settle
 from tests.ui.test_snapshots import BIG, on_destination
 
 NEW_KEY = "seg-rotated-key-5555-ZzZz"

@@ -15,7 +15,7 @@ from console.ui.widgets.domain_suggester import DomainSuggester, hint_text
 from state.db import Store
 from state.domains import domain_counts
 from tests.ui.conftest import SEGMENT, AppFactory
-from tests.ui.test_pilot import press, select_row, settle
+from tests.ui.pilot import press, select_row, settle
 
 DOMAINS = ["gmail.com"] * 5 + ["yahoo.com"] * 3 + ["yandex.ru"] * 2 + ["aol.com"]
 

@@ -14,7 +14,7 @@ from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.mapping_forms import MappingDialog
 from state.db import Store
 from tests.ui.conftest import RESCI, AppFactory
-from tests.ui.test_pilot import SIZE, open_mapping, press, settle
+from tests.ui.pilot import SIZE, open_mapping, press, settle
 
 
 async def test_the_form_needs_one_field_and_maps_only_what_was_typed(

@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from console.ui.widgets.failure_detail import FailureDetail
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import press, settle
+from tests.ui.pilot import press, settle
 
 
 async def test_engine_ticks_keep_the_payload_and_its_scroll(ui_app: AppFactory) -> None:

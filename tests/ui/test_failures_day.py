@@ -6,7 +6,7 @@ from __future__ import annotations
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.failures import FailuresScreen
 from tests.ui.conftest import SEGMENT, AppFactory
-from tests.ui.test_pilot import SIZE, press, settle
+from tests.ui.pilot import SIZE, press, settle
 
 
 async def test_retry_the_day_keeps_the_search(ui_app: AppFactory) -> None:

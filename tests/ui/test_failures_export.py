@@ -8,7 +8,7 @@ from pathlib import Path
 
 from console.ui.screens.failures import FailuresScreen
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import SIZE, press, settle
+from tests.ui.pilot import SIZE, press, settle
 
 NAME = "failures-20261120-090000"
 

@@ -12,7 +12,7 @@ from textual.widgets import Input
 from console.ui.app import RetentionConsoleApp
 from console.ui.screens.destination_form import DestinationForm
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import press, settle
+from tests.ui.pilot import press, settle
 
 
 def burst(app: RetentionConsoleApp, keys: list[str]) -> None:

@@ -13,7 +13,7 @@ from state.db import Store
 from state.queries import runs_page
 from state.runs import start_run
 from tests.ui.conftest import FROZEN, SEGMENT, AppFactory, Clock
-from tests.ui.test_pilot import SIZE, painted, press, settle
+from tests.ui.pilot import SIZE, painted, press, settle
 
 
 def add_empty_runs(store: Store, ui_clock: Clock, how_many: int) -> list[int]:

@@ -32,7 +32,7 @@ from state.outbox import NewRow, queue_rows
 from state.runs import start_run
 from tests.hostile import HOSTILE, SHOWN
 from tests.ui.conftest import AppFactory, Clock, contact, fill_store
-from tests.ui.test_pilot import painted, press, settle
+from tests.ui.pilot import painted, press, settle
 
 NAME = "[/x]"
 EMAIL = "[@click=app.quit]m@e.co"

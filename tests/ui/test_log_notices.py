@@ -9,7 +9,7 @@ from pathlib import Path
 from console.ui.screens.keys import KeysScreen
 from state.db import Store
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import SIZE, painted, press, settle
+from tests.ui.pilot import SIZE, painted, press, settle
 
 
 async def test_logged_errors_become_notices(ui_app: AppFactory, tmp_path: Path) -> None:

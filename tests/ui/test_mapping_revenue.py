@@ -9,7 +9,7 @@ from console.engine.destinations import get_destination
 from console.ui.screens.mapping_forms import MappingDialog
 from state.db import Store
 from tests.ui.conftest import SEGMENT, AppFactory
-from tests.ui.test_pilot import SIZE, open_mapping, press
+from tests.ui.pilot import SIZE, open_mapping, press
 
 
 async def test_revenue_per_event_is_set_on_mapping(ui_app: AppFactory, ui_store: Store) -> None:

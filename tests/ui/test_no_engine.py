@@ -14,10 +14,8 @@ from console.ui.widgets.status_bar import StatusBar
 from state.db import Store
 from state.runs import acquire_lease, owner_id, release_lease
 from tests.ui.conftest import SEGMENT, AppFactory
-from tests.ui.test_pilot import SIZE, press, sandbox_store, select_row, settle
+from tests.ui.pilot import SIZE, press, select_row, settle
 from tests.ui.test_snapshots import SMALL, on_destination
-
-__all__ = ["sandbox_store"]  # the fixture, used by name
 
 
 async def test_run_now_delivers_without_an_engine_of_its_own(

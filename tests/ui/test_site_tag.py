@@ -15,7 +15,7 @@ from console.ui.screens.destinations import DestinationsScreen
 from console.ui.screens.site_tag import SiteTagScreen
 from state.db import Store
 from tests.ui.conftest import RESCI, SEGMENT, AppFactory
-from tests.ui.test_pilot import painted, press, select_row, settle
+from tests.ui.pilot import painted, press, select_row, settle
 
 BIG = (120, 40)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from console.ui.widgets.day_chart import BLOCKS, CLIPPED, DayChart, Series, levels, scale_top
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import painted, press, settle
+from tests.ui.pilot import painted, press, settle
 
 
 def test_a_big_day_does_not_flatten_the_others() -> None:

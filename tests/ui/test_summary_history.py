@@ -8,7 +8,7 @@ from textual.widgets import Input, Static
 from console.ui.screens.mapping_forms import MappingDialog
 from console.ui.screens.summary import SummaryScreen, parse_range
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import SIZE, press, settle
+from tests.ui.pilot import SIZE, press, settle
 
 
 def title(app: object) -> str:

@@ -16,7 +16,7 @@ from state.db import Store
 from state.suppression_list import suppression_count, suppressions_page
 from state.suppressions import add_suppressions
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import press, settle
+from tests.ui.pilot import press, settle
 
 BIG = (100, 32)
 EMAILS = ["ann@example.com", "bob@gmail.com", "carl@yahoo.com"]

@@ -26,7 +26,7 @@ from console.ui.widgets.row_table import RowTable
 from state.db import Store, open_store
 from state.queries import failures_page
 from tests.ui.conftest import SEGMENT, AppFactory, Clock, fill_store
-from tests.ui.test_pilot import SIZE, painted, press, settle
+from tests.ui.pilot import SIZE, painted, press, settle
 
 ROW_KEYS = (("G", "last"), ("g", 0), ("j", 1), ("k", 0), ("end", "last"), ("home", 0))
 

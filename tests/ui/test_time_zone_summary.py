@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from console.core import clock
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import press, settle
+from tests.ui.pilot import press, settle
 
 
 async def test_summary_names_the_operator_zone(ui_app: AppFactory) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from state.db import Store
 from state.models import SyncRun
 from tests.ui.conftest import AppFactory
-from tests.ui.test_pilot import painted, press, settle
+from tests.ui.pilot import painted, press, settle
 
 SMALL = (80, 24)
 

@@ -16,7 +16,7 @@ from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.destinations import DestinationsScreen
 from console.ui.screens.keys import KeysScreen
 from tests.ui.conftest import SEGMENT, AppFactory
-from tests.ui.test_pilot import SIZE, painted, press, select_row, settle
+from tests.ui.pilot import SIZE, painted, press, select_row, settle
 
 
 async def test_checkboxes_read_on_and_off(ui_app: AppFactory) -> None:
