@@ -45,7 +45,11 @@ def read_chunk(
 
 
 def suppressed_hashes(conn: Connection, hashes: Iterable[str]) -> set[str]:
-    """Those of the email MD5s given that are on the suppression list."""
+    """Those of the email MD5s given that are on the suppression list. An empty list (most
+    stores, most of the time) is one read: `hashes` is not even consumed, so a generator of
+    MD5s is never computed."""
+    if conn.execute(select(SUPPRESSIONS.c.email_md5).limit(1)).first() is None:
+        return set()
     wanted = list(dict.fromkeys(hashes))
     found: set[str] = set()
     for start in range(0, len(wanted), IN_CHUNK):
