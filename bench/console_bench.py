@@ -134,9 +134,9 @@ async def probe(path: Path) -> None:
 
     from console.ui.app import make_app
     from console.ui.screens.failures import FailuresScreen
-    from state.db import open_store
+    from state.db import CONSOLE_CACHE_KIB, open_store
 
-    store = open_store(path)
+    store = open_store(path, cache_kib=CONSOLE_CACHE_KIB)  # as the console opens it
     app = make_app(store, start_engine=False, store_label="bench.db", cursor_blink=False)
 
     async def until(check, limit: float = 120.0) -> float:  # type: ignore[no-untyped-def]

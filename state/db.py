@@ -33,6 +33,14 @@ from state.models import SCHEMA_VERSION, SchemaInfo, table_of
 
 ENV_DB = "RETENTION_CONSOLE_DB"
 BUSY_TIMEOUT_MS = 30_000
+CACHE_KIB = 32 * 1024
+"""SQLite's page cache per connection (a run holds a few) for runs, imports and reports.
+64 MiB made no run faster (`python -m bench`, 1,000,000 contacts: 12,801-13,910/s at 64 MiB,
+13,432/s at 32) and cost a Grow run 70 MB of peak memory (305-308 MB, past its 300 MB target;
+234 MB at 32)."""
+CONSOLE_CACHE_KIB = 64 * 1024
+"""The console's: its first paint over 1,000,000 delivery rows reads more than 32 MiB of
+pages (980 ms at 64 MiB, 1,050-1,270 ms at 32)."""
 IN_CHUNK = 900
 """Values bound in one `IN (...)` list: under SQLite's historical limit of 999 parameters."""
 
@@ -204,7 +212,7 @@ def _switch_to_wal(cur: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, cache_kib: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Take over transaction control from pysqlite, so BEGIN is ours to issue.
@@ -215,7 +223,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA temp_store = MEMORY")
-        cur.execute("PRAGMA cache_size = -65536")
+        cur.execute(f"PRAGMA cache_size = -{cache_kib}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -224,12 +232,15 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def open_store(target: str | Path | None = None, *, create: bool = True) -> Store:
+def open_store(
+    target: str | Path | None = None, *, create: bool = True, cache_kib: int = CACHE_KIB
+) -> Store:
     """Open (and create or upgrade) the store at a path or database URL.
 
     Raises StoreError when the file is not a store of ours or is newer than this release; such
     a file is only read, never changed. Several processes may open (and create, or upgrade) the
     same store at once: exactly one of them creates the schema or runs the upgrade.
+    `cache_kib`: SQLite's page cache per connection (the console asks for more).
     """
     url, path = _url_for(target if target is not None else default_db_path())
     if path is not None:
@@ -261,7 +272,7 @@ def open_store(target: str | Path | None = None, *, create: bool = True) -> Stor
     except ArgumentError as exc:
         raise StoreError(f"not a database URL: {exc}") from None
     if engine.dialect.name == "sqlite":
-        _install_sqlite_hooks(engine)
+        _install_sqlite_hooks(engine, cache_kib)
     store = Store(engine, path)
     try:
         _prepare_schema(store)

@@ -20,7 +20,15 @@ import click
 import orjson
 
 from console.core.text import json_printable, printable
-from state.db import Store, StoreError, StoreMissing, default_db_path, open_store, privacy_warning
+from state.db import (
+    CACHE_KIB,
+    Store,
+    StoreError,
+    StoreMissing,
+    default_db_path,
+    open_store,
+    privacy_warning,
+)
 
 if TYPE_CHECKING:
     from console.engine.settings import EngineSettings
@@ -119,14 +127,16 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def store_for(ctx: click.Context, db: str | None, *, create: bool = False) -> Store:
+def store_for(
+    ctx: click.Context, db: str | None, *, create: bool = False, cache_kib: int = CACHE_KIB
+) -> Store:
     """The store named by --db (here or on the main command), $RETENTION_CONSOLE_DB or the
     default path. Only commands that put something in it (`create`) make a new one: a
     mistyped path given to cron's `--run-once` or to a report exits 2 instead of reporting
-    an empty store as a success."""
+    an empty store as a success. `cache_kib`: see state.db (the console asks for more)."""
     target = db or (ctx.find_root().params.get("db")) or default_db_path()
     try:
-        store = open_store(target, create=create)
+        store = open_store(target, create=create, cache_kib=cache_kib)
     except StoreMissing as exc:
         click.echo(
             printable(
