@@ -34,13 +34,14 @@ from state.models import SCHEMA_VERSION, SchemaInfo, table_of
 ENV_DB = "RETENTION_CONSOLE_DB"
 BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 32 * 1024
-"""SQLite's page cache per connection (a run holds a few) for runs, imports and reports.
-64 MiB made no run faster (`python -m bench`, 1,000,000 contacts: 12,801-13,910/s at 64 MiB,
-13,432/s at 32) and cost a Grow run 70 MB of peak memory (305-308 MB, past its 300 MB target;
-234 MB at 32)."""
+"""SQLite's page cache per connection (a run holds a few) for runs, imports and reports. At
+64 MiB a Grow run of 1,000,000 contacts peaked at 303-308 MB, past its 300 MB target (234-245
+MB at 32), for a few per cent of speed, within the runs' noise (`python -m bench`:
+12,801-14,181 contacts/s at 64 MiB, 12,632-13,432 at 32)."""
 CONSOLE_CACHE_KIB = 64 * 1024
-"""The console's: its first paint over 1,000,000 delivery rows reads more than 32 MiB of
-pages (980 ms at 64 MiB, 1,050-1,270 ms at 32)."""
+"""The console's, as before: a long-lived process that pages through the same History and
+Failures rows again and again. Its first paint on 1,000,000 rows did not tell the two apart
+(980-1,320 ms at 64 MiB, 1,050-1,270 ms at 32)."""
 IN_CHUNK = 900
 """Values bound in one `IN (...)` list: under SQLite's historical limit of 999 parameters."""
 
