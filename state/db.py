@@ -24,6 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import SQLModel, col
 
+from state.errors import StoreError as StoreError  # re-exported: callers import them here
+from state.errors import StoreFailed as StoreFailed
+from state.errors import StoreMissing as StoreMissing
 from state.migrations import STEPS, MigrationError, Step, upgrade
 from state.models import SCHEMA_VERSION, SchemaInfo, table_of
 
@@ -44,21 +47,6 @@ Failures rows again and again. Its first paint on 1,000,000 rows did not tell th
 (980-1,320 ms at 64 MiB, 1,050-1,270 ms at 32)."""
 IN_CHUNK = 900
 """Values bound in one `IN (...)` list: under SQLite's historical limit of 999 parameters."""
-
-
-class StoreError(Exception):
-    """The store cannot be opened or upgraded; the message says why in plain words."""
-
-
-class StoreMissing(StoreError):
-    """No store at the path, and the caller asked not to create one."""
-
-
-class StoreFailed(StoreError):
-    """The store refused a read or write while in use: a read-only file or directory, a full
-    disk, an I/O error, a lock held past `busy_timeout`. The message is the driver's words and
-    what to do, never the SQL or its parameters (they hold write keys and customer rows); the
-    transaction it broke was rolled back, so nothing half-written stays."""
 
 
 _ADVICE = {

@@ -20,19 +20,15 @@ import click
 import orjson
 
 from console.core.text import json_printable, printable
-from state.db import (
-    CACHE_KIB,
-    Store,
-    StoreError,
-    StoreMissing,
-    default_db_path,
-    open_store,
-    privacy_warning,
-)
+from state.errors import StoreError
+
+# The store (SQLAlchemy) is imported by the commands that open it, not here: `--version`,
+# `--help` and shell completion answer without it.
 
 if TYPE_CHECKING:
     from console.engine.settings import EngineSettings
     from console.reports.columns import View
+    from state.db import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 """0 all went well; 1 some rows failed or are still queued for retry; 2 bad configuration or
@@ -128,15 +124,17 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def store_for(
-    ctx: click.Context, db: str | None, *, create: bool = False, cache_kib: int = CACHE_KIB
+    ctx: click.Context, db: str | None, *, create: bool = False, cache_kib: int | None = None
 ) -> Store:
     """The store named by --db (here or on the main command), $RETENTION_CONSOLE_DB or the
     default path. Only commands that put something in it (`create`) make a new one: a
     mistyped path given to cron's `--run-once` or to a report exits 2 instead of reporting
     an empty store as a success. `cache_kib`: see state.db (the console asks for more)."""
+    from state.db import CACHE_KIB, StoreMissing, default_db_path, open_store, privacy_warning
+
     target = db or (ctx.find_root().params.get("db")) or default_db_path()
     try:
-        store = open_store(target, create=create, cache_kib=cache_kib)
+        store = open_store(target, create=create, cache_kib=cache_kib or CACHE_KIB)
     except StoreMissing as exc:
         click.echo(
             printable(

@@ -6,13 +6,16 @@ lacks what the command needs (a Site ID for `tag`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from console.cli.options import EXIT_BAD_INPUT, db_option, print_json, print_table, store_for
 from console.core.text import printable
-from console.destinations import resci as resci_kind
-from console.engine.destinations import DestinationRecord, get_destination
-from state.db import Store
+
+if TYPE_CHECKING:
+    from console.engine.destinations import DestinationRecord
+    from state.db import Store
 
 
 @click.group("resci")
@@ -23,6 +26,9 @@ def resci() -> None:
 def _resci_destination(
     ctx: click.Context, db: str | None, name: str
 ) -> tuple[Store, DestinationRecord]:
+    from console.destinations import resci as resci_kind
+    from console.engine.destinations import get_destination
+
     store = store_for(ctx, db)
     with store.read() as conn:
         destination = get_destination(conn, name)

@@ -34,7 +34,6 @@ from console.cli.options import (
     store_for,
 )
 from console.core.text import printable
-from state.db import CONSOLE_CACHE_KIB
 
 
 @dataclass(frozen=True)
@@ -183,6 +182,8 @@ def main(
 
 def _open_console(ctx: click.Context, db: str | None, *, start_engine: bool) -> None:
     # --max-wait and --lease-wait are --run-once's; the console takes the settings as they are.
+    from state.db import CONSOLE_CACHE_KIB
+
     settings = engine_settings(ctx)
     store = store_for(ctx, db, create=True, cache_kib=CONSOLE_CACHE_KIB)
     # A read-only store is one line here, not a console that cannot record its first run.

@@ -18,7 +18,6 @@ import sys
 import click
 
 from console.cli.options import EXIT_BAD_INPUT, db_option, fail, store_for
-from state.db import ENV_DB, default_db_path
 
 TUNNEL_HELP = "ssh -L 8000:127.0.0.1:8000 HOST"
 SETTINGS_ENV = "RETENTION_CONSOLE_SETTINGS"
@@ -107,6 +106,8 @@ def serve(
     except ImportError:
         fail(ctx, "serve needs textual-serve: pip install 'retention-console[serve]'")
     # The tabs open this store: checked (and created, as the console would) before serving.
+    from state.db import ENV_DB, default_db_path
+
     target = db or ctx.find_root().params.get("db") or str(default_db_path())
     store_for(ctx, target, create=True).dispose()
     os.environ[ENV_DB] = target

@@ -108,3 +108,24 @@ def test_completion_completes_commands_and_options() -> None:
     assert "plain,import" in complete("retention-console imp")
     assert "plain,--day" in complete("retention-console failures --da")
     assert "plain,--encoding" in complete("retention-console import contacts --enc")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["import", "--help"]])
+def test_help_and_version_answer_without_loading_the_store(args: list[str]) -> None:
+    """`--version`, `--help` and shell completion (which runs the program on every Tab) do not
+    import SQLAlchemy, the store or the destinations: they answer in about 0.1 s, not 0.8."""
+    probe = (
+        "import sys\n"
+        "from console.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'state.db', 'console.destinations.registry',"
+        " 'textual') if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "heavy: []" in result.stdout, result.stdout[-500:]
