@@ -102,7 +102,8 @@ class View(Generic[Row]):
     export: tuple[str, ...]
     narrow_drops: tuple[str, ...] = ()
     """Screen columns given up, in this order, while the terminal is too narrow for all of
-    them: columns whose figures another column also shows (a split of a total)."""
+    them: columns whose figures the screen shows elsewhere (a split of a total, the
+    highlighted row's detail line)."""
 
     def column(self, name: str) -> Column[Row]:
         for column in self.columns:

@@ -227,6 +227,9 @@ RUNS: View[RunRow] = View(
         "suppressed",
         "took",
     ),
+    # At 80 columns the outcome (delivered, rejected) stays on screen; the plan step's split,
+    # the duration, the trigger and suppressed are on the highlighted run's line below.
+    narrow_drops=("changed", "removed", "added", "took", "trigger", "suppressed"),
     report=(
         "id",
         "started_at",

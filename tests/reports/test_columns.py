@@ -50,7 +50,8 @@ def test_report_escapes_cuts_text_and_keeps_numbers_whole() -> None:
 
 def test_a_narrow_terminal_gives_up_the_split_columns_first() -> None:
     """At 80 columns the Summary shows its totals and leaves out the contacts/events split
-    (which the completions sum up), instead of pushing failures and queued off screen."""
+    (which the completions sum up), instead of pushing failures and queued off screen; History
+    keeps the outcome and leaves the plan step's split to the highlighted run's line."""
     wide = SUMMARY.screen_widths(120)
     narrow = SUMMARY.screen_widths(80)
     assert list(wide) == list(SUMMARY.screen)
@@ -58,6 +59,11 @@ def test_a_narrow_terminal_gives_up_the_split_columns_first() -> None:
     assert sum(w + 2 for w in narrow.values()) + 4 <= 80
     # Only as many as it takes: at 90 columns the events column alone goes.
     assert "contacts" in SUMMARY.screen_widths(90) and "events" not in SUMMARY.screen_widths(90)
+    # History at 80 columns keeps each run's outcome (delivered, rejected) on screen.
+    history = RUNS.screen_widths(80)
+    assert {"status", "delivered", "rejected"} <= set(history)
+    assert sum(w + 2 for w in history.values()) + 4 <= 80
+    assert list(RUNS.screen_widths(160)) == list(RUNS.screen)
 
 
 def test_screen_widths_from_terminal_and_data() -> None:

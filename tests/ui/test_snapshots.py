@@ -202,8 +202,9 @@ def test_failures_small_terminal(snap_compare, ui_app: AppFactory) -> None:
 
 
 def test_history(snap_compare, ui_app: AppFactory) -> None:
-    """History: every run with trigger, destination, start and counts (added, changed,
-    removed, rejected, suppressed); the top run is still going and shows its live count."""
+    """History at 100 columns: every run with trigger, destination, start, delivered,
+    rejected, suppressed and duration (added, changed and removed are on the highlighted
+    run's line below); the top run is still going and shows its live count."""
     assert snap_compare(ui_app(), terminal_size=BIG, run_before=lambda p: keys(p, "h"))
 
 
