@@ -3,15 +3,18 @@ at the bottom, a title line, and Escape to go back."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Static
 
 from console.core.text import printable
 from console.ui.widgets.nav_bar import NavBar
+from console.ui.widgets.paged_table import PagedTable
 from console.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -66,6 +69,51 @@ class ConsoleScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.console.go_back()
+
+
+def page_bindings(screen: str) -> list[Binding]:
+    """`]` and `[`: a paged screen's next and previous page (ids `<screen>-next` and
+    `<screen>-previous`), listed where the screen puts them among its keys."""
+    return [
+        Binding(
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            key_display="]",
+            show=False,
+            id=f"{screen}-next",
+        ),
+        Binding(
+            "left_square_bracket",
+            "page(-1)",
+            "Previous page",
+            key_display="[",
+            show=False,
+            id=f"{screen}-previous",
+        ),
+    ]
+
+
+class PagedScreen(ConsoleScreen):
+    """A screen over one `PagedTable` (its `table`): `]`/`[` (`page_bindings`) and the table's
+    own keys past its first or last row turn the pages."""
+
+    @property
+    def table(self) -> PagedTable[Any]:
+        raise NotImplementedError
+
+    def action_page(self, delta: int) -> None:
+        if not self.table.turn(delta):
+            self.notify("No more pages that way.", timeout=2)
+            return
+        self.page_turned()
+
+    def page_turned(self) -> None:
+        """After the table turned a page (Failures forgets its marks)."""
+
+    @on(PagedTable.PageRequested)
+    def _page_requested(self, event: PagedTable.PageRequested) -> None:
+        self.action_page(event.delta)
 
 
 class ConsoleModal(ModalScreen[ResultT]):

@@ -26,7 +26,7 @@ from console.reports.export_files import ExportRefused, open_export
 from console.reports.views import FAILURE_STATUS_STYLES, FAILURES
 from console.ui.formatting import count, counted
 from console.ui.messages import ExportWritten, RowsRetried
-from console.ui.screens.base import ConsoleScreen
+from console.ui.screens.base import PagedScreen, page_bindings
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.widgets.failure_detail import FailureDetail
@@ -55,7 +55,7 @@ def status_cell(status: str) -> Text:
     return Text(status, style=FAILURE_STATUS_STYLES.get(status, ""))
 
 
-class FailuresScreen(ConsoleScreen):
+class FailuresScreen(PagedScreen):
     """A top-level screen (all failures) or a drill-down from a summary day."""
 
     MODE = "failures"
@@ -119,22 +119,7 @@ class FailuresScreen(ConsoleScreen):
             tooltip="Show the failures of one destination, or of all",
             id="failures-destination",
         ),
-        Binding(
-            "right_square_bracket",
-            "page(1)",
-            "Next page",
-            key_display="]",
-            show=False,
-            id="failures-next",
-        ),
-        Binding(
-            "left_square_bracket",
-            "page(-1)",
-            "Previous page",
-            key_display="[",
-            show=False,
-            id="failures-previous",
-        ),
+        *page_bindings("failures"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -338,15 +323,8 @@ class FailuresScreen(ConsoleScreen):
             super().action_back()
 
     # -- paging -------------------------------------------------------------------------------
-    def action_page(self, delta: int) -> None:
-        if not self.table.turn(delta):
-            self.notify("No more pages that way.", timeout=2)
-            return
-        self.marked.clear()
-
-    @on(PagedTable.PageRequested)
-    def _page_requested(self, event: PagedTable.PageRequested) -> None:
-        self.action_page(event.delta)
+    def page_turned(self) -> None:
+        self.marked.clear()  # marks are of the rows on screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("retry", "mark", "detail", "retry_day"):

@@ -18,7 +18,7 @@ from console.core.text import printable
 from console.reports.formatting import ellipsize
 from console.reports.views import RUN_ROWS, RUNS, run_duration
 from console.ui.formatting import count, counted, full_time
-from console.ui.screens.base import ConsoleScreen
+from console.ui.screens.base import PagedScreen, page_bindings
 from console.ui.screens.choose import ChooseScreen, choose_destination
 from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
@@ -62,7 +62,7 @@ def _by_id(row: RunRow | FailureRow) -> int:
     return row.id
 
 
-class HistoryScreen(ConsoleScreen):
+class HistoryScreen(PagedScreen):
     """Runs of every destination, or of one (`c`)."""
 
     MODE = "history"
@@ -90,22 +90,7 @@ class HistoryScreen(ConsoleScreen):
             tooltip="Show or hide the runs that found nothing to send (hidden at first)",
             id="history-empty",
         ),
-        Binding(
-            "right_square_bracket",
-            "page(1)",
-            "Next page",
-            key_display="]",
-            show=False,
-            id="history-next",
-        ),
-        Binding(
-            "left_square_bracket",
-            "page(-1)",
-            "Previous page",
-            key_display="[",
-            show=False,
-            id="history-previous",
-        ),
+        *page_bindings("history"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -226,14 +211,6 @@ class HistoryScreen(ConsoleScreen):
         if run is not None:
             self.app.push_screen(RunRowsScreen(run))
 
-    def action_page(self, delta: int) -> None:
-        if not self.table.turn(delta):
-            self.notify("No more pages that way.", timeout=2)
-
-    @on(PagedTable.PageRequested)
-    def _page_requested(self, event: PagedTable.PageRequested) -> None:
-        self.action_page(event.delta)
-
     def action_choose_destination(self) -> None:
         def chosen(destination: str | None) -> None:
             self.destination = destination
@@ -264,7 +241,7 @@ class HistoryScreen(ConsoleScreen):
             super().action_back()
 
 
-class RunRowsScreen(ConsoleScreen):
+class RunRowsScreen(PagedScreen):
     """The outbox rows one run last changed: what it delivered and what it failed."""
 
     MODE = "history"
@@ -278,22 +255,7 @@ class RunRowsScreen(ConsoleScreen):
             tooltip="Show only the failed rows (or the delivered, the queued), or every row",
             id="run-rows-filter",
         ),
-        Binding(
-            "right_square_bracket",
-            "page(1)",
-            "Next page",
-            key_display="]",
-            show=False,
-            id="run-rows-next",
-        ),
-        Binding(
-            "left_square_bracket",
-            "page(-1)",
-            "Previous page",
-            key_display="[",
-            show=False,
-            id="run-rows-previous",
-        ),
+        *page_bindings("run-rows"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -382,11 +344,3 @@ class RunRowsScreen(ConsoleScreen):
                 keep="\n",
             )
         )
-
-    def action_page(self, delta: int) -> None:
-        if not self.table.turn(delta):
-            self.notify("No more pages that way.", timeout=2)
-
-    @on(PagedTable.PageRequested)
-    def _page_requested(self, event: PagedTable.PageRequested) -> None:
-        self.action_page(event.delta)

@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 
 from console.core import clock
 from console.reports.views import SUMMARY
-from console.ui.screens.base import ConsoleScreen
+from console.ui.screens.base import PagedScreen, page_bindings
 from console.ui.screens.choose import choose_destination
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.mapping_forms import text_dialog
@@ -52,7 +52,7 @@ def parse_range(text: str) -> tuple[str | None, str | None]:
     return first, last
 
 
-class SummaryScreen(ConsoleScreen):
+class SummaryScreen(PagedScreen):
     """All destinations by default; `c` narrows to one (the chart follows)."""
 
     MODE = "summary"
@@ -68,22 +68,7 @@ class SummaryScreen(ConsoleScreen):
             tooltip="Show the days of a date range (FROM..TO, either side may be empty)",
             id="summary-range",
         ),
-        Binding(
-            "right_square_bracket",
-            "page(1)",
-            "Next page",
-            key_display="]",
-            show=False,
-            id="summary-next",
-        ),
-        Binding(
-            "left_square_bracket",
-            "page(-1)",
-            "Previous page",
-            key_display="[",
-            show=False,
-            id="summary-previous",
-        ),
+        *page_bindings("summary"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -213,14 +198,6 @@ class SummaryScreen(ConsoleScreen):
             self.reload(first_page=True)
 
         choose_destination(self, "Summary of which destination?", self.destination, chosen)
-
-    def action_page(self, delta: int) -> None:
-        if not self.table.turn(delta):
-            self.notify("No more pages that way.", timeout=2)
-
-    @on(PagedTable.PageRequested)
-    def _page_requested(self, event: PagedTable.PageRequested) -> None:
-        self.action_page(event.delta)
 
     def action_back(self) -> None:
         # Escape closes the date range first, then leaves the screen.

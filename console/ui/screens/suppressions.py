@@ -18,7 +18,7 @@ from console.ingest.suppressions import suppression_md5, suppression_search
 from console.reports.suppressions import SUPPRESSIONS, UNKNOWN
 from console.ui.form_values import split_list
 from console.ui.formatting import count, counted
-from console.ui.screens.base import ConsoleScreen
+from console.ui.screens.base import PagedScreen, page_bindings
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.mapping_forms import text_dialog
 from console.ui.widgets.filter_bar import FilterBar
@@ -35,29 +35,14 @@ def parse_values(text: str) -> list[str]:
     return [suppression_md5(value) for value in values]
 
 
-class SuppressionsScreen(ConsoleScreen):
+class SuppressionsScreen(PagedScreen):
     MODE = "suppressions"
     HELP_NAME = "Suppressions"
     BINDINGS = [
         Binding("slash", "filter", "Search", key_display="/", id="suppressions-search"),
         Binding("a", "add", "Add", id="suppressions-add"),
         Binding("x", "remove", "Remove", id="suppressions-remove"),
-        Binding(
-            "right_square_bracket",
-            "page(1)",
-            "Next page",
-            key_display="]",
-            show=False,
-            id="suppressions-next",
-        ),
-        Binding(
-            "left_square_bracket",
-            "page(-1)",
-            "Previous page",
-            key_display="[",
-            show=False,
-            id="suppressions-previous",
-        ),
+        *page_bindings("suppressions"),
         Binding("escape", "back", "Back", id="back"),
     ]
 
@@ -224,11 +209,3 @@ class SuppressionsScreen(ConsoleScreen):
             self.notify, "Lifted 1 suppression" if removed else "It was lifted already", timeout=4
         )
         self.app.call_from_thread(self.table.reload, True)
-
-    def action_page(self, delta: int) -> None:
-        if not self.table.turn(delta):
-            self.notify("No more pages that way.", timeout=2)
-
-    @on(PagedTable.PageRequested)
-    def _page_requested(self, event: PagedTable.PageRequested) -> None:
-        self.action_page(event.delta)
