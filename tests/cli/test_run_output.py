@@ -22,9 +22,9 @@ def test_quiet_prints_nothing_when_everything_was_delivered(
     assert sandbox.message_count == 2
 
 
-def test_quiet_says_the_reason_first_for_a_destination_that_needs_attention(
-    tmp_path: Path, segment_sandbox: Sandbox
-) -> None:
+def seg_rejecting_one_and_seg_tx(tmp_path: Path, segment_sandbox: Sandbox) -> Path:
+    """A store with `seg` (whose receiver rejects b@example.com) and `seg-tx` (Texas only,
+    which delivers everything it sends)."""
     sandbox, url = segment_sandbox
     sandbox.faults.update({"reject_emails": ["b@example.com"]})
     db = tmp_path / "console.db"
@@ -35,6 +35,13 @@ def test_quiet_says_the_reason_first_for_a_destination_that_needs_attention(
         segment_toml("seg", endpoint=url)
         + segment_toml("seg-tx", endpoint=url, filters={"states": ["TX"]}, suppression=False),
     )
+    return db
+
+
+def test_quiet_says_the_reason_first_for_a_destination_that_needs_attention(
+    tmp_path: Path, segment_sandbox: Sandbox
+) -> None:
+    db = seg_rejecting_one_and_seg_tx(tmp_path, segment_sandbox)
     done = cli("--run-once", "--quiet", "--db", db)
     assert done.exit_code == 1
     # seg-tx delivered everything: not a word about it.
@@ -52,16 +59,7 @@ def test_quiet_names_a_refused_key(tmp_path: Path, segment_sandbox: Sandbox) -> 
 
 
 def test_json_is_one_object_per_destination(tmp_path: Path, segment_sandbox: Sandbox) -> None:
-    sandbox, url = segment_sandbox
-    sandbox.faults.update({"reject_emails": ["b@example.com"]})
-    db = tmp_path / "console.db"
-    setup_store(
-        tmp_path,
-        db,
-        url,
-        segment_toml("seg", endpoint=url)
-        + segment_toml("seg-tx", endpoint=url, filters={"states": ["TX"]}, suppression=False),
-    )
+    db = seg_rejecting_one_and_seg_tx(tmp_path, segment_sandbox)
     done = process("--run-once", "--json", "--db", db)
     assert done.returncode == 1  # as without --json: a row failed
     items = [orjson.loads(line) for line in done.stdout.splitlines()]
