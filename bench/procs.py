@@ -90,7 +90,12 @@ def run_timed(args: list[str], workdir: Path, timeout: float, label: str) -> Fin
 
 
 def cli(
-    db: Path, arguments: list[str], workdir: Path, timeout: float, label: str, ok: tuple[int, ...]
+    db: Path | str,
+    arguments: list[str],
+    workdir: Path,
+    timeout: float,
+    label: str,
+    ok: tuple[int, ...],
 ) -> Finished:
     """`retention-console --db DB ARGUMENTS...` as a timed child; BenchError on another exit."""
     done = run_timed(["console.cli", "--db", str(db), *arguments], workdir, timeout, label)

@@ -11,7 +11,10 @@ project's sandbox receivers on 127.0.0.1 in a child process, and prints one line
    list of N/10 emails;
 4. resci backfill: an audience of N contacts exported as one CSV import job;
 5. console: launch to first paint and a filtered Failures page on a store of 1,000,000
-   delivery rows (`bench.console_bench`, headless through Textual's test harness).
+   delivery rows (`bench.console_bench`, headless through Textual's test harness);
+7. postgresql workers: 200,000 events delivered by 1, 2 and 3 `--run-once --worker`
+   processes sharing one destination on PostgreSQL (`bench.workers_bench`).
+(Figure 6, the preview's count, is `python -m bench.preview_bench`.)
 
 Every step the console performs runs as the operator would run it, as a child process
 (`retention-console import ...`, `config apply`, `--run-once`), and its peak RSS is that
@@ -44,6 +47,7 @@ from bench.procs import ROOT, BenchError, Finished, Sandboxes, child_env, cli, r
 FULL_N = 1_000_000
 FULL_OFFICIAL_N = 100_000
 FULL_CONSOLE_ROWS = 1_000_000
+FULL_WORKERS_N = 200_000
 QUICK_N = 10_000
 
 WRITE_KEY = "bench-write-key"
@@ -68,6 +72,7 @@ class Sizes:
     n: int
     official_n: int
     console_rows: int
+    workers_n: int
 
     @property
     def full(self) -> bool:
@@ -100,7 +105,7 @@ def run_counts(finished: Finished, destination: str) -> dict[str, int]:
     raise BenchError(f"--run-once printed no line for {destination}: {finished.stdout.strip()}")
 
 
-def apply_config(db: Path, workdir: Path, name: str, text: str) -> None:
+def apply_config(db: Path | str, workdir: Path, name: str, text: str) -> None:
     """Write a TOML configuration and apply it with `retention-console config apply`."""
     path = workdir / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
@@ -341,6 +346,13 @@ class Bench:
             )
         )
 
+    def workers(self) -> str:
+        """Figure 7: 1, 2 and 3 PostgreSQL workers sharing a destination."""
+        from bench import workers_bench
+
+        n = self.sizes.workers_n
+        return workers_bench.figure(self, n, timeout_for(n))
+
     def console(self) -> str:
         """Figure 5: first paint and a filtered Failures page, through bench.console_bench."""
         rows = self.sizes.console_rows
@@ -396,6 +408,7 @@ FIGURES: dict[str, Callable[[Bench], str]] = {
     "3": Bench.grow,
     "4": Bench.resci,
     "5": Bench.console,
+    "7": Bench.workers,
 }
 
 
@@ -425,8 +438,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=None, help="events / contacts for figures 1, 3, 4")
     parser.add_argument("--official-n", type=int, default=None, help="events for figure 2")
     parser.add_argument("--console-rows", type=int, default=None, help="outbox rows for figure 5")
+    parser.add_argument("--workers-n", type=int, default=None, help="events for figure 7")
     parser.add_argument(
-        "--only", default="12345", help="which figures to run, e.g. 13 (default: all)"
+        "--only", default="123457", help="which figures to run, e.g. 13 (default: all)"
     )
     parser.add_argument("--workdir", type=Path, default=None, help="where stores and files go")
     parser.add_argument(
@@ -443,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         n=args.n or default_n,
         official_n=args.official_n or (QUICK_N if args.quick else FULL_OFFICIAL_N),
         console_rows=args.console_rows or (QUICK_N if args.quick else FULL_CONSOLE_ROWS),
+        workers_n=args.workers_n or (QUICK_N if args.quick else FULL_WORKERS_N),
     )
     own_workdir = args.workdir is None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="rc-bench-"))

@@ -29,6 +29,7 @@ from state.errors import StoreFailed as StoreFailed
 from state.errors import StoreMissing as StoreMissing
 from state.migrations import STEPS, MigrationError, Step, upgrade
 from state.models import SCHEMA_VERSION, SchemaInfo, table_of
+from state.sharing import SLOT_INDEX, SLOT_INDEX_NAME, is_shared_store
 
 # `Connection` (re-exported above) is the handle `Store.read()` and `Store.write()` give and every
 # state/ function takes: other rooms hold it only to hand it back to state/, so they annotate it
@@ -369,16 +370,24 @@ def _ensure_indexes(store: Store) -> None:
     """Create indexes a store lacks. Indexes are derived data, so a release may add one without
     a schema version; building it on a large store takes a few seconds, once."""
     inspector = inspect(store.engine)
+    present = {
+        table.name: {i["name"] for i in inspector.get_indexes(table.name)}
+        for table in SQLModel.metadata.sorted_tables
+    }
     missing = [
         index
         for table in SQLModel.metadata.sorted_tables
         for index in table.indexes
-        if index.name not in {i["name"] for i in inspector.get_indexes(table.name)}
+        if index.name not in present[table.name]
     ]
-    if missing:
+    # PostgreSQL's own, for workers sharing a destination: its expression is no SQLite's.
+    slot_index = is_shared_store(store) and SLOT_INDEX_NAME not in present["outbox"]
+    if missing or slot_index:
         with store.write() as conn:
             for index in missing:
                 index.create(conn, checkfirst=True)
+            if slot_index:
+                conn.exec_driver_sql(SLOT_INDEX)
 
 
 # Each entry upgrades a store from version N to N+1 inside the upgrade's write transaction

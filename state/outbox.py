@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
 
-from sqlalchemy import Connection, and_, bindparam, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
 
 from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
@@ -21,6 +31,7 @@ from state.bulk import BulkStatement, bulk_insert
 from state.daily_streams import bump_stream_completions, count_delivered_streams
 from state.db import IN_CHUNK, conflict_insert
 from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow, table_of
+from state.sharing import SLOT_OF_ROW
 
 OUTBOX = table_of(OutboxRow)
 STATS = table_of(DailyStat)
@@ -161,11 +172,19 @@ _SQLITE_FIRST_DUE = (
 )
 
 
+def _in_slot(slot: int | None) -> list[ColumnElement[bool] | TextClause]:
+    """The filter to one slot of a destination shared by workers (PostgreSQL; state/sharing)."""
+    if slot is None:
+        return []
+    return [text(f"{SLOT_OF_ROW} = :slot").bindparams(slot=slot)]
+
+
 def claim_due(
-    conn: Connection, destination_id: int, after_id: int, limit: int
+    conn: Connection, destination_id: int, after_id: int, limit: int, slot: int | None = None
 ) -> Sequence[Claimed]:
     """Queued rows due now with an id above `after_id`, oldest first, as
-    (id, kind, message_id, email, payload) tuples.
+    (id, kind, message_id, email, payload) tuples; only the `slot`'s when it is given
+    (workers sharing the destination on PostgreSQL).
 
     On SQLite the rows are read walking the table in id order from `after_id`: the claim index
     (destination, status, next_attempt_at) cannot give id order, so using it meant reading and
@@ -174,7 +193,7 @@ def claim_due(
     ago are never walked.
     """
     now = clock.now_iso()
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" and slot is None:
         if after_id <= 0:
             first = conn.exec_driver_sql(
                 _SQLITE_FIRST_DUE, (destination_id, OutboxStatus.QUEUED, now)
@@ -194,6 +213,7 @@ def claim_due(
                 OUTBOX.c.status == OutboxStatus.QUEUED,
                 OUTBOX.c.next_attempt_at <= now,
                 OUTBOX.c.id > after_id,
+                *_in_slot(slot),
             )
         )
         .order_by(OUTBOX.c.id)
@@ -299,22 +319,36 @@ def suppress_rows(conn: Connection, destination_id: int, row_ids: Sequence[int])
     return suppressed
 
 
-def next_due(conn: Connection, destination_id: int) -> str | None:
-    """When the earliest queued row of a destination is due, or None when nothing is queued."""
+def next_due(conn: Connection, destination_id: int, slot: int | None = None) -> str | None:
+    """When the earliest queued row of a destination (or of one slot of it) is due, or None
+    when nothing is queued."""
     return conn.execute(
         select(func.min(OUTBOX.c.next_attempt_at)).where(
-            OUTBOX.c.destination_id == destination_id, OUTBOX.c.status == OutboxStatus.QUEUED
+            OUTBOX.c.destination_id == destination_id,
+            OUTBOX.c.status == OutboxStatus.QUEUED,
+            *_in_slot(slot),
         )
     ).scalar()
 
 
-def queued_count(conn: Connection, destination_id: int) -> int:
-    """How many rows of a destination are queued (due now or later)."""
+def queued_count(conn: Connection, destination_id: int, slots: Sequence[int] | None = None) -> int:
+    """How many rows of a destination are queued (due now or later); only in `slots` when
+    they are given."""
+    in_slots: list[ColumnElement[bool] | TextClause] = []
+    if slots is not None:
+        if not slots:
+            return 0
+        in_slots.append(
+            text(f"{SLOT_OF_ROW} IN :slots").bindparams(
+                bindparam("slots", list(slots), expanding=True)
+            )
+        )
     return int(
         conn.execute(
             select(func.count()).where(
                 OUTBOX.c.destination_id == destination_id,
                 OUTBOX.c.status == OutboxStatus.QUEUED,
+                *in_slots,
             )
         ).scalar_one()
     )

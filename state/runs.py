@@ -18,10 +18,13 @@ from sqlalchemy import Connection, or_, select, update
 from console.core import clock
 from console.core.vocab import RunStatus
 from state.models import Destination, SyncRun, inserted_id, table_of
+from state.sharing import workers_active
 
 DESTINATIONS = table_of(Destination)
 RUNS = table_of(SyncRun)
 LEASE_SECONDS = 120
+WORKERS = "workers"
+"""The holder a run that wants a destination alone is told of while workers share it."""
 # Leases this process holds right now. A holder naming this process's pid is alive only if it
 # is one of these: otherwise it is a dead process whose pid this one happens to reuse.
 _LIVE_OWNERS: set[str] = set()
@@ -49,7 +52,10 @@ def _owner_alive(owner: str) -> bool:
 
 
 def acquire_lease(conn: Connection, destination_id: int, owner: str) -> str | None:
-    """Take the destination's lease. Returns None on success, else the holder's `host:pid`."""
+    """Take the destination's lease. Returns None on success, else the holder's `host:pid`
+    (or `workers` while workers share the destination on PostgreSQL)."""
+    if workers_active(conn, destination_id):
+        return WORKERS
     now = clock.now()
     until = clock.iso(now + timedelta(seconds=LEASE_SECONDS))
     result = conn.execute(
@@ -85,6 +91,19 @@ def acquire_lease(conn: Connection, destination_id: int, owner: str) -> str | No
             select(DESTINATIONS.c.lease_owner).where(DESTINATIONS.c.id == destination_id)
         ).scalar()
     return ":".join((holder or "?").split(":")[:2])
+
+
+def live_lease_holder(conn: Connection, destination_id: int) -> str | None:
+    """The `host:pid` of a live engine holding the destination's lease, or None when it is
+    free, expired or held by a process that is gone (workers check it as they join)."""
+    owner, until = conn.execute(
+        select(DESTINATIONS.c.lease_owner, DESTINATIONS.c.lease_until).where(
+            DESTINATIONS.c.id == destination_id
+        )
+    ).one()
+    if owner is None or (until or "") < clock.now_iso() or not _owner_alive(owner):
+        return None
+    return ":".join(owner.split(":")[:2])
 
 
 def renew_lease(conn: Connection, destination_id: int, owner: str) -> None:
@@ -204,6 +223,8 @@ def close_runs_of_ended_processes(conn: Connection) -> int:
     ).all()
     closed = 0
     for destination_id, lease_owner, lease_until in held:
+        if workers_active(conn, destination_id):
+            continue  # their runs are theirs; a dead worker's is closed once they are done
         if lease_owner is None or (lease_until or "") < now or not _owner_alive(lease_owner):
             closed += close_abandoned_runs(conn, destination_id)
     return closed

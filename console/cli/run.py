@@ -38,12 +38,14 @@ from console.core.text import printable
 
 @dataclass(frozen=True)
 class RunOutput:
-    """How `--run-once` reports: every line, only what needs attention, or JSON; and how long
-    it keeps polling pending import jobs."""
+    """How `--run-once` reports: every line, only what needs attention, or JSON; how long it
+    keeps polling pending import jobs; and whether it shares destinations as a worker."""
 
     quiet: bool = False
     as_json: bool = False
     wait_jobs_minutes: float = 0
+    worker: bool = False
+    """Share the destinations with other workers (PostgreSQL)."""
 
 
 @click.group(cls=ConsoleGroup, invoke_without_command=True, epilog=EXIT_CODES_HELP)
@@ -85,6 +87,12 @@ class RunOutput:
     default=None,
     help="With --run-once: seconds to wait for a destination another run is working "
     "(default: the lease_wait_seconds setting, 300).",
+)
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="With --run-once on PostgreSQL: share each destination with the other workers "
+    "started so (on this host or others), slot by slot, instead of taking turns.",
 )
 @click.option(
     "--quiet",
@@ -148,6 +156,7 @@ def main(
     show: int | None,
     max_wait: float | None,
     lease_wait: float | None,
+    worker: bool,
     quiet: bool,
     as_json: bool,
     wait_jobs: float,
@@ -170,12 +179,14 @@ def main(
         raise click.UsageError("--dry-run goes with --run-once")
     if show is not None and not dry_run:
         raise click.UsageError("--show goes with --dry-run")
+    if worker and (not run_once or dry_run):
+        raise click.UsageError("--worker goes with --run-once")
     if run_once and dry_run:
         ctx.exit(_dry_run(ctx, db, destinations, show or 0))
     if run_once:
         if quiet and as_json:
             raise click.UsageError("--quiet and --json cannot be combined")
-        output = RunOutput(quiet=quiet, as_json=as_json, wait_jobs_minutes=wait_jobs)
+        output = RunOutput(quiet=quiet, as_json=as_json, wait_jobs_minutes=wait_jobs, worker=worker)
         ctx.exit(_run_once(ctx, db, destinations, max_wait, lease_wait, output))
     _open_console(ctx, db, start_engine=not no_engine)
 
@@ -221,6 +232,17 @@ def _run_once(
     settings = engine_settings(ctx, max_wait_seconds=max_wait, lease_wait_seconds=lease_wait)
     store = store_for(ctx, db)
     options = settings.engine_options(headless=True)
+    if output.worker:
+        from state.sharing import is_shared_store
+
+        if not is_shared_store(store):
+            click.echo(
+                "error: --worker needs a PostgreSQL store (--db postgresql+psycopg://...); "
+                "on SQLite one engine at a time works a destination",
+                err=True,
+            )
+            return EXIT_BAD_INPUT
+        options = dataclasses.replace(options, shared=True)
     with store.read() as conn:
         known = {d.name for d in list_destinations(conn)}
     missing = [n for n in names if n not in known]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from console.destinations.base import (
 from console.destinations.http import engine_client
 from console.engine import alerts
 from console.engine.destinations import DestinationRecord, list_destinations
+from console.engine.leases import join_workers, keep_lease, take_lease
 from console.engine.ordering import PassOrder
 from console.engine.planning import newly_suppressed, plan_chunks
 from console.engine.progress import DELIVERING, PLANNING, POLLING, RunProgress
@@ -36,10 +38,7 @@ from console.engine.sessions import run_context
 from state import outbox
 from state.db import Store, StoreFailed
 from state.runs import (
-    LEASE_SECONDS,
     abandon_lease,
-    acquire_lease,
-    close_abandoned_runs,
     close_run,
     close_runs_of_ended_processes,
     owner_id,
@@ -49,8 +48,12 @@ from state.runs import (
     set_run_message,
     start_run,
 )
+from state.sharing import SLOTS, WorkerLocks, is_shared_store
 
 log = logging.getLogger("retention_console.engine")
+
+SHARED_LOOK_AGAIN_SECONDS = 0.25
+"""How soon a worker looks again at due rows in slots other workers hold."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,10 @@ class EngineOptions:
     CLI's stderr on a terminal); it must not block."""
     history_retention_days: int = 90
     """Delivered rows older than this are pruned by the console's daily job."""
+    shared: bool = False
+    """Work each destination together with other workers (`--run-once --worker`), slot by
+    slot, instead of taking turns through its lease. PostgreSQL only (state/sharing.py);
+    on SQLite runs take turns as ever."""
 
 
 @dataclass
@@ -115,9 +122,12 @@ class RunResult:
         return ", ".join(parts) or str(self.status)
 
 
-def queued_count(store: Store, destination_id: int) -> int:
+def queued_count(store: Store, destination_id: int, locks: WorkerLocks | None = None) -> int:
+    """Rows of the destination still queued; for a worker, those no other worker is sending
+    (the rows of slots held by others are theirs to report)."""
+    slots = None if locks is None else locks.free_slots()
     with store.read() as conn:
-        return outbox.queued_count(conn, destination_id)
+        return outbox.queued_count(conn, destination_id, slots)
 
 
 async def _deliver(
@@ -130,8 +140,10 @@ async def _deliver(
     counts: RunCounts,
     options: EngineOptions,
     progress: RunProgress,
+    locks: WorkerLocks | None,
 ) -> None:
-    """Send every due row; wait for retries due within the run's patience; then stop.
+    """Send every due row; wait for retries due within the run's patience; then stop. A
+    worker (`locks`) sends slot by slot, the slots it can take, until no slot has rows due.
 
     A `Retry-After` (429) holds the whole destination, not only the batch that got it: no
     new batch leaves until it has passed, since each would be refused too and spend an
@@ -194,18 +206,20 @@ async def _deliver(
         _tell(options, progress)
         return totals.retrying
 
-    while True:
+    async def one_pass(slot: int | None) -> Pass:
+        """Claim and send every row due now (of one slot, for a worker), in id order."""
         after_id = 0
         tasks: set[asyncio.Task[None]] = set()
-        held_past_deadline = False
         order = PassOrder(await asyncio.to_thread(_older_versions_waiting, store, destination.id))
+        done_pass = Pass(order)
         try:
             while True:
                 claimed, last_id = await asyncio.to_thread(
-                    _claim, store, destination, after_id, options, order.check_store, counts
+                    _claim, store, destination, after_id, options, order.check_store, counts, slot
                 )
                 if last_id is None:
                     break
+                done_pass.claimed = True
                 after_id = last_id
                 rows = order.admit(claimed)
                 if not rows:
@@ -214,14 +228,14 @@ async def _deliver(
                     done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     _raise_first(done)
                 if stalled and loop.time() >= deadline:
-                    held_past_deadline = True  # the claimed rows stay queued, untouched
+                    done_pass.held_past_deadline = True  # the claimed rows stay queued
                     break
                 if loop.time() < hold_until:
                     if tasks:  # the batches already on the wire finish first
                         done, tasks = await asyncio.wait(tasks)
                         _raise_first(done)
                     if hold_until > deadline:
-                        held_past_deadline = True  # the claimed rows stay queued, untouched
+                        done_pass.held_past_deadline = True  # the claimed rows stay queued
                         break
                     await asyncio.sleep(hold_until - loop.time())
                 tasks.add(asyncio.create_task(send_and_record(rows, order)))
@@ -240,17 +254,61 @@ async def _deliver(
                 task.cancel()
             # Collect what the cancelled batches raised, so nothing is left unretrieved.
             await asyncio.gather(*tasks, return_exceptions=True)
-        if held_past_deadline:
+        return done_pass
+
+    async def slot_pass(slot: int) -> Pass | None:
+        """One pass over a slot this worker could take (None: another worker holds it). The
+        slot is given back once every batch of the pass is recorded, never before."""
+        assert locks is not None
+        if not await asyncio.to_thread(locks.take_slot, slot):
+            return None
+        try:
+            return await one_pass(slot)
+        finally:
+            await asyncio.shield(asyncio.to_thread(locks.give_back_slot, slot))
+
+    while True:
+        if locks is None:
+            passes = [await one_pass(None)]
+        else:
+            passes = []
+            for slot in _slot_order():
+                if (slot_result := await slot_pass(slot)) is not None:
+                    passes.append(slot_result)
+                    if slot_result.held_past_deadline:
+                        break
+        if any(p.held_past_deadline for p in passes):
             return
         due = await asyncio.to_thread(_next_due, store, destination.id)
         if due is None:
             return
         wait = (clock.parse_iso(due) - clock.now()).total_seconds()
-        if order.left_for_next_pass and wait <= 0:
+        if wait <= 0 and any(p.order.left_for_next_pass for p in passes):
             continue  # a contact's next version, due now: not a retry to be patient about
+        if wait <= 0 and locks is not None and not any(p.claimed for p in passes):
+            # What is due sits in slots other workers hold: look again shortly, so the slots
+            # of a worker that dies are taken over while the run is patient.
+            wait = SHARED_LOOK_AGAIN_SECONDS
         if loop.time() + max(wait, 0) > deadline:
             return
         await asyncio.sleep(max(wait, 0.01))
+
+
+@dataclass
+class Pass:
+    """What one pass over the due rows did."""
+
+    order: PassOrder
+    claimed: bool = False
+    held_past_deadline: bool = False
+    """A Retry-After hold or a stalled receiver outlasted the run's patience."""
+
+
+def _slot_order() -> list[int]:
+    """The slots in the order this worker tries them: from a random one on, so workers that
+    start together begin on different slots."""
+    start = random.randrange(SLOTS)
+    return [(start + i) % SLOTS for i in range(SLOTS)]
 
 
 def _tell(options: EngineOptions, progress: RunProgress) -> None:
@@ -270,19 +328,6 @@ def _raise_first(done: set[asyncio.Task[None]]) -> None:
             raise error
 
 
-async def _keep_lease(store: Store, destination_id: int, owner: str) -> None:
-    """Renew the lease while a long plan step or retry wait runs, so another engine never
-    takes over a destination this one is still working."""
-    while True:
-        await asyncio.sleep(LEASE_SECONDS / 4)
-
-        def renew() -> None:
-            with store.write() as conn:
-                renew_lease(conn, destination_id, owner)
-
-        await asyncio.to_thread(renew)
-
-
 def _older_versions_waiting(store: Store, destination_id: int) -> bool:
     with store.read() as conn:
         return outbox.any_retrying_state(conn, destination_id)
@@ -295,6 +340,7 @@ def _claim(
     options: EngineOptions,
     check_store: bool,
     counts: RunCounts,
+    slot: int | None = None,
 ) -> tuple[list[OutgoingRow], int | None]:
     """The next due rows, and the last id claimed (None: nothing due). With `check_store`, a
     contact's newer state whose older one waits for a retry is left out and deferred to that
@@ -304,7 +350,7 @@ def _claim(
     with store.read() as conn:
         rows = [
             OutgoingRow(*row)
-            for row in outbox.claim_due(conn, destination_id, after_id, options.batch_rows)
+            for row in outbox.claim_due(conn, destination_id, after_id, options.batch_rows, slot)
         ]
         if not rows:
             return [], None
@@ -331,26 +377,6 @@ def _next_due(store: Store, destination_id: int) -> str | None:
         return outbox.next_due(conn, destination_id)
 
 
-async def _take_lease(
-    store: Store, destination: DestinationRecord, owner: str, options: EngineOptions
-) -> str | None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + options.lease_wait_seconds
-
-    def take() -> str | None:
-        with store.write() as conn:
-            holder = acquire_lease(conn, destination.id, owner)
-            if holder is None:
-                close_abandoned_runs(conn, destination.id)
-            return holder
-
-    while True:
-        holder = await asyncio.to_thread(take)
-        if holder is None or loop.time() >= deadline:
-            return holder
-        await asyncio.sleep(0.5)
-
-
 async def run_destination(
     store: Store,
     destination: DestinationRecord,
@@ -362,18 +388,41 @@ async def run_destination(
     and the History row say what happened."""
     options = options or EngineOptions()
     owner = owner_id()
-    holder = await _take_lease(store, destination, owner, options)
+    locks: WorkerLocks | None = None
+    if options.shared and is_shared_store(store):
+        locks, holder = await join_workers(store, destination.id, options.lease_wait_seconds)
+    else:
+        holder = await take_lease(store, destination.id, owner, options.lease_wait_seconds)
     if holder is not None:
         log.info("%s: skipped, %s holds its lease", destination.name, holder)
         return RunResult(destination.name, RunStatus.BUSY, message=f"being delivered by {holder}")
+    try:
+        return await _run(store, destination, trigger, options, client, owner, locks)
+    finally:
+        if locks is not None:
+            # Closing the connection would release them too (as a killed worker's are).
+            await asyncio.shield(asyncio.to_thread(locks.release))
 
+
+async def _run(
+    store: Store,
+    destination: DestinationRecord,
+    trigger: str,
+    options: EngineOptions,
+    client: httpx.AsyncClient | None,
+    owner: str,
+    locks: WorkerLocks | None,
+) -> RunResult:
     def begin() -> int:
         with store.write() as conn:
             return start_run(conn, destination.id, trigger)
 
     run_id = await asyncio.to_thread(begin)
     log.info("%s: run %d started (%s)", destination.name, run_id, trigger)
-    heartbeat = asyncio.create_task(_keep_lease(store, destination.id, owner))
+    # A worker holds no lease to renew: its locks live as long as its connection.
+    heartbeat = (
+        asyncio.create_task(keep_lease(store, destination.id, owner)) if locks is None else None
+    )
     counts = RunCounts()
     progress = RunProgress(destination.name)
     _tell(options, progress)
@@ -384,7 +433,9 @@ async def run_destination(
     try:
         declared = registry.kind(destination.kind)
         adapter = declared.adapter(destination.settings)
-        if declared.poller is not None:
+        if declared.poller is not None and (
+            locks is None or await asyncio.to_thread(locks.take_polling)
+        ):
             context = run_context(store, destination, run_id, counts, http)
 
             def said(note: str) -> None:
@@ -393,6 +444,8 @@ async def run_destination(
 
             context.progress = said
             await declared.poller(context)
+            if locks is not None:
+                await asyncio.to_thread(locks.give_back_polling)
             progress.phase = PLANNING
         await asyncio.to_thread(
             plan_chunks, declared.planner, store, destination, run_id, counts, stopping
@@ -401,7 +454,9 @@ async def run_destination(
         progress.phase, progress.started = DELIVERING, clock.now()
         progress.counted_before = counts.delivered + counts.rejected
         _tell(options, progress)
-        await _deliver(store, destination, adapter, http, run_id, owner, counts, options, progress)
+        await _deliver(
+            store, destination, adapter, http, run_id, owner, counts, options, progress, locks
+        )
     except (asyncio.CancelledError, StoreFailed) as exc:
         stopping.set()  # a plan step still in its thread ends after its transaction
         # Ended from outside (SIGINT, SIGTERM, the console quitting) or by a store that
@@ -421,11 +476,12 @@ async def run_destination(
         log.exception("run of %s failed", destination.name)
         status, message, errored = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", True
     finally:
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         if own_client:
             await http.aclose()
-    queued = await asyncio.to_thread(queued_count, store, destination.id)
+    queued = await asyncio.to_thread(queued_count, store, destination.id, locks)
     if status == RunStatus.OK and (counts.rejected or queued or counts.attention):
         status = RunStatus.PARTIAL
         errored = counts.retrying > 0 and counts.delivered == 0

@@ -24,6 +24,7 @@ from console.config import apply_config
 from console.ingest import import_events
 from console.sandbox import SegmentSandbox
 from state.db import Store, open_store
+from state.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 # Distinctive keys, so a scan of any output finds them if they leak.
@@ -147,7 +148,29 @@ def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.00
     return condition()
 
 
+def cli_ok(*args: str) -> str:
+    """Run `retention-console ARGS`, which must succeed without a traceback; its stdout."""
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
 # -- stores ------------------------------------------------------------------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get("RETENTION_CONSOLE_TEST_POSTGRES", "")
+requires_postgres = pytest.mark.skipif(
+    not POSTGRES_ADMIN_URL,
+    reason="no PostgreSQL server: set RETENTION_CONSOLE_TEST_POSTGRES to an admin URL "
+    "(.ci/run starts one with .ci/postgres-up)",
+)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped after the test."""
+    with scratch_database(POSTGRES_ADMIN_URL, "rc_test") as url:
+        yield url
 
 
 def event_line(index: int, prefix: str = "ev") -> dict[str, Any]:

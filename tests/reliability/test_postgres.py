@@ -12,15 +12,11 @@ database of its own, dropped afterwards. Without the variable the tests skip, sa
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 
 from console.engine.destinations import get_destination
 from console.engine.retries import RetryPolicy
@@ -34,41 +30,15 @@ from .conftest import (
     WRITE_KEY,
     Figures,
     check_delivery,
+    cli_ok,
+    requires_postgres,
     resci_export_toml,
-    run_cli,
     segment_toml,
     start_cli,
     write_events,
 )
 
-ADMIN_URL = os.environ.get("RETENTION_CONSOLE_TEST_POSTGRES", "")
-pytestmark = pytest.mark.skipif(
-    not ADMIN_URL,
-    reason="no PostgreSQL server: set RETENTION_CONSOLE_TEST_POSTGRES to an admin URL "
-    "(.ci/run starts one with .ci/postgres-up)",
-)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """The URL of a new, empty database on the test server, dropped after the test."""
-    name = f"rc_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-def cli_ok(*args: str) -> str:
-    result = run_cli(*args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
+pytestmark = requires_postgres
 
 
 def test_schema_is_created_once_and_reopens_as_is(pg_url: str) -> None:

@@ -1,0 +1,154 @@
+"""Workers sharing one destination on PostgreSQL: slots, and the advisory locks that hand them out.
+
+A destination's queued rows fall into `SLOTS` slots by a hash of the contact (its email; the
+messageId for a row without one), so every row of one contact is in one slot. A worker sends a
+slot's rows only while it holds that slot's lock, which keeps a contact's states in order while
+several workers drain the destination at once.
+
+The locks are PostgreSQL session advisory locks held on one dedicated connection per worker
+(`WorkerLocks`): a worker killed with SIGKILL loses its connection, and PostgreSQL releases its
+locks at once, so the other workers take its slots on their next round instead of after a lease
+expires. Workers hold the destination's lock shared; a run that takes the destination alone
+(the console, a plain `--run-once`) checks in its lease transaction that no worker holds it
+(`workers_active`), and a worker checks that no such run holds the lease.
+
+SQLite has none of this: one machine, one engine at a time per destination, through the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from sqlalchemy import Connection, text
+
+if TYPE_CHECKING:  # state.db creates the slot index, so it imports this module
+    from state.db import Store
+
+SLOTS: Final = 16
+"""Fixed: the slot is part of an index expression (`SLOT_INDEX`)."""
+
+SLOT_OF_ROW: Final = f"(hashtext(coalesce(email, message_id)) & {SLOTS - 1})"
+"""A row's slot, in SQL (hashtext is immutable, so it can be indexed; `& 15` keeps a negative
+hash in range)."""
+
+SLOT_INDEX_NAME: Final = "ix_outbox_slot"
+SLOT_INDEX: Final = (
+    f"CREATE INDEX IF NOT EXISTS {SLOT_INDEX_NAME} ON outbox "
+    f"(destination_id, {SLOT_OF_ROW}, id) WHERE status = 'queued'"
+)
+"""Lets a worker claim one slot's queued rows in id order without walking the others'."""
+
+# First keys of the two-key advisory locks, one per purpose ("RC" and a number), so they never
+# meet each other or a lock another program takes on the same database.
+_WORKERS: Final = 0x52430001
+_SLOT: Final = 0x52430002
+_POLL: Final = 0x52430003
+_PLAN: Final = 0x52430004
+
+
+def is_shared_store(store: Store) -> bool:
+    """Whether workers can share destinations in this store (PostgreSQL only)."""
+    return store.engine.dialect.name == "postgresql"
+
+
+def lock_plan(conn: Connection, destination_id: int) -> None:
+    """Serialise the plan step of a destination among workers, until this transaction ends:
+    each reads the cursor another has just moved, so no chunk is planned twice. SQLite's
+    write transactions are serialised already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:kind, :key)"),
+            {"kind": _PLAN, "key": destination_id},
+        )
+
+
+def workers_active(conn: Connection, destination_id: int) -> bool:
+    """Whether workers are sharing the destination now. Called in the transaction that takes
+    the destination's lease: the exclusive lock taken here is held until it commits, so a
+    worker starting meanwhile waits for the lease to be written and then sees it."""
+    if conn.dialect.name != "postgresql":
+        return False
+    free = conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(:kind, :key)"),
+        {"kind": _WORKERS, "key": destination_id},
+    ).scalar_one()
+    return not free
+
+
+class WorkerLocks:
+    """A worker's advisory locks on one destination, on a connection of their own (autocommit,
+    so no transaction stays open while they are held). Not for use from two threads at once."""
+
+    def __init__(self, store: Store, destination_id: int) -> None:
+        self.destination_id = destination_id
+        self._conn: Connection | None = store.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
+        self._held: set[tuple[int, int]] = set()
+
+    def _try(self, kind: int, key: int, *, shared: bool = False) -> bool:
+        if (kind, key) in self._held:
+            return True
+        assert self._conn is not None, "the worker's locks were released"
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        got = bool(
+            self._conn.execute(
+                text(f"SELECT {function}(:kind, :key)"), {"kind": kind, "key": key}
+            ).scalar_one()
+        )
+        if got:
+            self._held.add((kind, key))
+        return got
+
+    def _give_back(self, kind: int, key: int, *, shared: bool = False) -> None:
+        if (kind, key) not in self._held or self._conn is None:
+            return
+        function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+        self._conn.execute(text(f"SELECT {function}(:kind, :key)"), {"kind": kind, "key": key})
+        self._held.discard((kind, key))
+
+    def join(self) -> bool:
+        """Join the destination's workers; False while a run that works it alone is taking its
+        lease (try again, or report it busy)."""
+        return self._try(_WORKERS, self.destination_id, shared=True)
+
+    def take_slot(self, slot: int) -> bool:
+        """Take a slot; False when another worker holds it."""
+        return self._try(_SLOT, self._slot_key(slot))
+
+    def give_back_slot(self, slot: int) -> None:
+        self._give_back(_SLOT, self._slot_key(slot))
+
+    def take_polling(self) -> bool:
+        """Become the one worker that polls the destination's import jobs, for now."""
+        return self._try(_POLL, self.destination_id)
+
+    def give_back_polling(self) -> None:
+        self._give_back(_POLL, self.destination_id)
+
+    def free_slots(self, slots: Iterable[int] = range(SLOTS)) -> list[int]:
+        """The slots no other worker holds (those this one holds included); the locks taken
+        to find out are given back."""
+        free = []
+        for slot in slots:
+            held_before = (_SLOT, self._slot_key(slot)) in self._held
+            if self.take_slot(slot):
+                free.append(slot)
+                if not held_before:
+                    self.give_back_slot(slot)
+        return free
+
+    def release(self) -> None:
+        """Give back every lock and the connection (closing it would release them too)."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        finally:
+            self._held.clear()
+            self._conn.close()
+            self._conn = None
+
+    def _slot_key(self, slot: int) -> int:
+        return self.destination_id * SLOTS + slot

@@ -1,0 +1,185 @@
+"""Workers sharing one destination on PostgreSQL (`--run-once --worker`; state/sharing.py).
+
+What must hold: workers started together each deliver a share of one destination, every row
+once; a worker killed with SIGKILL loses its slots to the others at once, and nothing is lost or
+sent under a new messageId; a run that works a destination alone (the console, a plain
+`--run-once`) and the workers take turns, never both at once. Needs the PostgreSQL server of
+test_postgres.py (`RETENTION_CONSOLE_TEST_POSTGRES`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import orjson
+from sqlalchemy import text
+
+from console.core.vocab import RunStatus
+from console.engine.destinations import DestinationRecord, get_destination
+from console.engine.runner import EngineOptions, run_destination
+from console.sandbox import Faults, SandboxServer, SegmentSandbox
+from state.db import Store, open_store
+from state.runs import WORKERS, acquire_lease, live_lease_holder, owner_id, release_lease
+from state.sharing import SLOTS, WorkerLocks
+
+from .conftest import (
+    WRITE_KEY,
+    Figures,
+    check_delivery,
+    cli_env,
+    cli_ok,
+    requires_postgres,
+    segment_toml,
+    start_cli,
+    wait_until,
+    write_events,
+)
+
+pytestmark = requires_postgres
+
+
+def seed(pg_url: str, tmp_path: Path, server_url: str, events: int) -> set[str]:
+    ids = write_events(tmp_path / "events.jsonl", events)
+    (tmp_path / "config.toml").write_text(segment_toml(server_url))
+    cli_ok("import", "events", str(tmp_path / "events.jsonl"), "--db", pg_url)
+    cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+    return ids
+
+
+def destination_of(store: Store) -> DestinationRecord:
+    with store.read() as conn:
+        destination = get_destination(conn, "seg")
+    assert destination is not None
+    return destination
+
+
+async def test_workers_started_together_each_deliver_a_share(
+    pg_url: str, tmp_path: Path, figures: Figures
+) -> None:
+    sandbox = SegmentSandbox(write_keys={WRITE_KEY}, faults=Faults(delay_seconds=0.02))
+    with SandboxServer(sandbox) as server:
+        ids = seed(pg_url, tmp_path, server.url, 4_000)
+        store = open_store(pg_url)
+        try:
+            destination = destination_of(store)
+            shared = EngineOptions(batch_rows=100, max_wait_seconds=5, shared=True)
+            results = await asyncio.gather(
+                *(run_destination(store, destination, "manual", shared) for _ in range(3))
+            )
+        finally:
+            store.dispose()
+    assert [r.status for r in results] == [RunStatus.OK] * 3, [r.line() for r in results]
+    shares = [r.counts.delivered for r in results]
+    assert sum(shares) == 4_000 and all(shares), shares
+    assert [r.queued for r in results] == [0, 0, 0]
+    lost, foreign = check_delivery(sandbox, ids, figures)
+    assert not lost and not foreign
+    assert set(sandbox.message_ids.values()) == {1}  # slot by slot: no row sent twice
+
+
+def test_a_slot_is_one_workers_and_a_dead_workers_slots_are_free_at_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    with SandboxServer(SegmentSandbox(write_keys={WRITE_KEY})) as server:
+        seed(pg_url, tmp_path, server.url, 10)
+    store = open_store(pg_url)
+    try:
+        destination_id = destination_of(store).id
+        first, second = WorkerLocks(store, destination_id), WorkerLocks(store, destination_id)
+        assert first.join() and second.join()
+        assert first.take_slot(3)
+        assert not second.take_slot(3)
+        assert second.free_slots() == [s for s in range(SLOTS) if s != 3]
+        assert first.take_polling() and not second.take_polling()
+        # The first worker's connection drops, as a killed process's does: PostgreSQL ends
+        # its session and its locks with it.
+        with store.read() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND objid = :slot_key AND granted"
+                ),
+                {"slot_key": destination_id * SLOTS + 3},
+            )
+        assert wait_until(lambda: second.take_slot(3), timeout=5, step=0.05)
+        assert second.take_polling()
+        second.release()
+    finally:
+        store.dispose()
+
+
+def test_a_run_alone_and_the_workers_take_turns(pg_url: str, tmp_path: Path) -> None:
+    with SandboxServer(SegmentSandbox(write_keys={WRITE_KEY})) as server:
+        seed(pg_url, tmp_path, server.url, 10)
+    store = open_store(pg_url)
+    try:
+        destination = destination_of(store)
+        worker = WorkerLocks(store, destination.id)
+        assert worker.join()
+        with store.write() as conn:
+            assert acquire_lease(conn, destination.id, owner_id()) == WORKERS
+        worker.release()
+        alone = owner_id()
+        with store.write() as conn:
+            assert acquire_lease(conn, destination.id, alone) is None
+        with store.read() as conn:
+            assert live_lease_holder(conn, destination.id) == ":".join(alone.split(":")[:2])
+        busy = asyncio.run(
+            run_destination(
+                store, destination, "manual", EngineOptions(shared=True, max_wait_seconds=0)
+            )
+        )
+        assert busy.status == RunStatus.BUSY and "being delivered by" in busy.message
+        with store.write() as conn:
+            release_lease(conn, destination.id, alone)
+    finally:
+        store.dispose()
+
+
+def test_one_of_three_workers_killed_mid_run(pg_url: str, tmp_path: Path, figures: Figures) -> None:
+    """The issue's test: SIGKILL one of three `--run-once --worker` processes while all three
+    deliver. The others take its slots and finish: every event delivered, none under a new
+    messageId, every worker delivered a share."""
+    events = 20_000
+    sandbox = SegmentSandbox(write_keys={WRITE_KEY}, faults=Faults(delay_seconds=0.05))
+    with SandboxServer(sandbox) as server:
+        ids = seed(pg_url, tmp_path, server.url, events)
+        env = cli_env({"RETENTION_CONSOLE_BATCH_ROWS": "100"})
+        worker = ("--run-once", "--worker", "--max-wait", "30", "--db", pg_url)
+        doomed = start_cli(*worker, out=tmp_path / "w0", env=env)
+        store = open_store(pg_url)
+        try:
+
+            def runs_delivering() -> int:
+                with store.read() as conn:
+                    found = conn.execute(
+                        text("SELECT count(*) FROM sync_runs WHERE delivered > 0")
+                    ).scalar_one()
+                return int(found)
+
+            assert wait_until(lambda: runs_delivering() == 1, timeout=60, step=0.05)
+            others = [start_cli(*worker, out=tmp_path / f"w{i}", env=env) for i in (1, 2)]
+            assert wait_until(lambda: runs_delivering() == 3, timeout=60, step=0.05)
+            received_at_kill = len(sandbox.message_ids)
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(timeout=10)
+            codes = [proc.wait(timeout=120) for proc in others]
+        finally:
+            store.dispose()
+        outputs = [(tmp_path / f"w{i}.out").read_text() for i in (1, 2)]
+        errors = [(tmp_path / f"w{i}.err").read_text() for i in (1, 2)]
+        assert codes == [0, 0], (outputs, errors)
+        assert received_at_kill < events  # killed with work left
+        figures.kills += 1
+        lost, foreign = check_delivery(sandbox, ids, figures)
+        assert not lost and not foreign
+
+        # The next plain run finds nothing to send and closes the dead worker's run.
+        assert "0 delivered" in cli_ok("--run-once", "--max-wait", "0", "--db", pg_url)
+    runs = orjson.loads(cli_ok("history", "--json", "--db", pg_url))
+    workers = [r for r in runs if r["delivered"] > 0]
+    assert sorted(r["status"] for r in workers) == ["interrupted", "ok", "ok"], workers
+    assert sum(r["delivered"] for r in workers) == events
+    assert all(r["delivered"] > 0 for r in workers)
