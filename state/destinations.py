@@ -22,6 +22,7 @@ from state.models import (
     Destination,
     DestinationStamp,
     ImportJob,
+    ImportJobFile,
     OutboxRow,
     SyncRun,
     inserted_id,
@@ -191,6 +192,7 @@ def remove_destination(conn: Connection, destination_id: int) -> None:
         SyncRun,
         Cursor,
         AudienceMember,
+        ImportJobFile,
         ImportJob,
         AlertState,
     ):

@@ -8,15 +8,17 @@ machine's business, not the store's: this module writes what it is given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from console.core import clock
 from console.core.vocab import ImportJobStatus
-from state.models import ImportJob, inserted_id, table_of
+from state.models import ImportJob, ImportJobFile, inserted_id, table_of
 
 JOBS = table_of(ImportJob)
+FILES = table_of(ImportJobFile)
 
 _COLUMNS = (
     JOBS.c.id,
@@ -144,3 +146,55 @@ def import_jobs_for(conn: Connection, destination_id: int, limit: int = 50) -> l
         .limit(limit)
     )
     return [ImportJobRow(**row._mapping) for row in conn.execute(stmt)]
+
+
+# --- a job's files, kept in the store (workers on PostgreSQL) ------------------------------------
+
+
+def keep_job_file(
+    conn: Connection, destination_id: int, job_id: int, name: str, parts: Iterable[bytes]
+) -> int:
+    """Store a job's file as the given parts, in order, replacing what was kept under that
+    name; returns its size in bytes."""
+    where = (FILES.c.job_id == job_id, FILES.c.name == name)
+    conn.execute(delete(FILES).where(*where))
+    size = 0
+    for number, data in enumerate(parts):
+        conn.execute(
+            FILES.insert().values(
+                job_id=job_id, name=name, part=number, destination_id=destination_id, data=data
+            )
+        )
+        size += len(data)
+    return size
+
+
+def job_file_parts(conn: Connection, job_id: int, name: str) -> Iterator[bytes] | None:
+    """A kept file's parts in order, read one at a time (None: nothing kept under `name`)."""
+    where = (FILES.c.job_id == job_id, FILES.c.name == name)
+    count = conn.execute(select(func.count()).where(*where)).scalar_one()
+    if not count:
+        return None
+
+    def parts() -> Iterator[bytes]:
+        for number in range(count):
+            yield conn.execute(
+                select(FILES.c.data).where(*where, FILES.c.part == number)
+            ).scalar_one()
+
+    return parts()
+
+
+def drop_job_files(conn: Connection, job_id: int) -> None:
+    """Forget what is kept of a job's files (it ended, or they must be built again)."""
+    conn.execute(delete(FILES).where(FILES.c.job_id == job_id))
+
+
+def jobs_with_kept_files(conn: Connection) -> list[tuple[int, int, bool]]:
+    """(job id, destination id, uploaded) of every job with files kept in the store."""
+    found = conn.execute(
+        select(JOBS.c.id, JOBS.c.destination_id, JOBS.c.remote_id).where(
+            JOBS.c.id.in_(select(FILES.c.job_id).distinct())
+        )
+    )
+    return [(row.id, row.destination_id, row.remote_id is not None) for row in found]

@@ -264,6 +264,18 @@ class ImportJob(SQLModel, table=True):
     updated_at: str
 
 
+class ImportJobFile(SQLModel, table=True):
+    """One part of an import job's file, kept in the store where workers share it (PostgreSQL):
+    the worker that uploads or completes a job may not be the one that built its file."""
+
+    __tablename__ = "import_job_files"
+    job_id: int = Field(foreign_key="import_jobs.id", primary_key=True)
+    name: str = Field(primary_key=True)  # which of the job's files ("users", "members")
+    part: int = Field(primary_key=True)
+    destination_id: int = Field(foreign_key="destinations.id", index=True)
+    data: bytes
+
+
 class AlertConfig(SQLModel, table=True):
     """One row: the `[alerts]` section as applied (JSON; secrets as written, `env:NAME` or the
     value, like a destination's settings), read by every engine that may alert."""

@@ -10,7 +10,7 @@ cursor notes, contacts and the outbox are the store's own notions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +87,17 @@ class StoreSession(Protocol):
         `file_path`, `audience`, `message`; `clear_message=True` empties the message)."""
         ...
 
+    def keep_job_file(self, job_id: int, name: str, parts: Iterable[bytes]) -> int:
+        """Keep a job's file in the store (see `RunContext.files_in_store`), as these parts;
+        returns its size."""
+        ...
+
+    def job_file_parts(self, job_id: int, name: str) -> Iterator[bytes] | None:
+        """The parts of a job's file kept in the store (None: none kept under `name`)."""
+        ...
+
+    def drop_job_files(self, job_id: int) -> None: ...
+
     # -- contacts (read in `seq` order by the scan every planner shares)
     def contacts_after(
         self, after_seq: int, limit: int, columns: Sequence[str]
@@ -151,6 +162,9 @@ class RunContext:
     """Today's date, `YYYY-MM-DD` (the engine's clock)."""
     now: Callable[[], datetime] = clock.now
     """The engine's clock (how old a pending import job is)."""
+    files_in_store: bool = False
+    """Whether a job's files are kept in the store too (PostgreSQL, where workers on other
+    hosts may upload or complete a job whose files this one built)."""
     progress: Callable[[str], None] = lambda _said: None
     """Say how long work spanning the run goes (`backfill: 20,043 rows written`): the
     console's panel and `--run-once`'s stderr on a terminal show it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ from state.audiences import get_audience
 from state.daily_streams import CONTACTS, bump_stream_completions
 from state.db import Connection, Store
 from state.outbox import bump_stats, queue_rows
+from state.sharing import is_shared_store
 
 N = TypeVar("N", bound=BaseModel)
 
@@ -58,6 +59,15 @@ class Session:
 
     def update_job(self, job_id: int, **values: Any) -> None:
         import_jobs.update_job(self.conn, job_id, **values)
+
+    def keep_job_file(self, job_id: int, name: str, parts: Iterable[bytes]) -> int:
+        return import_jobs.keep_job_file(self.conn, self.destination_id, job_id, name, parts)
+
+    def job_file_parts(self, job_id: int, name: str) -> Iterator[bytes] | None:
+        return import_jobs.job_file_parts(self.conn, job_id, name)
+
+    def drop_job_files(self, job_id: int) -> None:
+        import_jobs.drop_job_files(self.conn, job_id)
 
     def contacts_after(
         self, after_seq: int, limit: int, columns: Sequence[str]
@@ -153,4 +163,5 @@ def run_context(
         write=write,
         files=lambda name: files_dir(store, name),
         today=clock.today,
+        files_in_store=is_shared_store(store),
     )

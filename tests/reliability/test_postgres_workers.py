@@ -10,7 +10,9 @@ test_postgres.py (`RETENTION_CONSOLE_TEST_POSTGRES`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
+import time
 from pathlib import Path
 
 import orjson
@@ -19,18 +21,21 @@ from sqlalchemy import text
 from console.core.vocab import RunStatus
 from console.engine.destinations import DestinationRecord, get_destination
 from console.engine.runner import EngineOptions, run_destination
-from console.sandbox import Faults, SandboxServer, SegmentSandbox
+from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
 from state.db import Store, open_store
 from state.runs import WORKERS, acquire_lease, live_lease_holder, owner_id, release_lease
 from state.sharing import SLOTS, WorkerLocks
 
 from .conftest import (
+    API_KEY,
     WRITE_KEY,
     Figures,
     check_delivery,
     cli_env,
     cli_ok,
     requires_postgres,
+    resci_export_toml,
+    run_cli,
     segment_toml,
     start_cli,
     wait_until,
@@ -183,3 +188,86 @@ def test_one_of_three_workers_killed_mid_run(pg_url: str, tmp_path: Path, figure
     assert sorted(r["status"] for r in workers) == ["interrupted", "ok", "ok"], workers
     assert sum(r["delivered"] for r in workers) == events
     assert all(r["delivered"] > 0 for r in workers)
+
+
+def test_a_backfill_built_on_one_host_is_uploaded_and_completed_on_others(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The backfill's files are kept in the store: a worker on another host (its own temporary
+    folder here) uploads the very file another one built, and a third records the completed
+    job's membership, with one import job in all; an erasure meanwhile reaches the copy."""
+    hosts = {name: tmp_path / name for name in ("a", "b", "c")}
+    for folder in hosts.values():
+        folder.mkdir()
+
+    def worker_on(host: str) -> str:
+        result = run_cli(
+            "--run-once", "--worker", "--db", pg_url, env=cli_env({"TMPDIR": str(hosts[host])})
+        )
+        assert "Traceback" not in result.stderr, result.stderr
+        return result.stdout + result.stderr
+
+    sandbox = ResciSandbox(api_keys={API_KEY}, job_delay_seconds=0.2)
+    with SandboxServer(sandbox) as server:
+        contacts = tmp_path / "contacts.csv"
+        contacts.write_text(
+            "email,first_name,address_state,created_at\n"
+            + "".join(f"user{i}@example.com,Name{i},CA,2024-04-01\n" for i in range(200))
+        )
+        (tmp_path / "config.toml").write_text(resci_export_toml(server.url))
+        cli_ok("import", "contacts", str(contacts), "--db", pg_url)
+        cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+
+        sandbox.faults = Faults(error_rate=1.0)  # host a builds the file; its upload fails
+        assert "uploads the file again" in worker_on("a")
+        (built,) = hosts["a"].glob("retention-console-resci-imports/*.csv")
+        sandbox.faults = Faults()
+        assert "import job job_1 queued: 200 users" in worker_on("b")
+        ((sha256, _, _),) = sandbox.uploads_by_key.values()
+        assert sha256 == hashlib.sha256(built.read_bytes()).hexdigest()  # byte for byte
+        # Erased while the job is at ReSci: the store's copy is rewritten without the contact.
+        assert "1 import file" in cli_ok("forget", "user7@example.com", "--db", pg_url)
+
+        time.sleep(0.3)
+        assert "job_1 completed: 200 imported" in worker_on("c")
+        assert len(sandbox.jobs) == 1
+    store = open_store(pg_url)
+    try:
+        with store.read() as conn:
+            kept = conn.execute(text("SELECT count(*) FROM import_job_files")).scalar_one()
+            members = conn.execute(text("SELECT count(*) FROM audience_members")).scalar_one()
+    finally:
+        store.dispose()
+    # The copy goes with the job; membership is recorded for all but the forgotten contact.
+    assert (kept, members) == (0, 199)
+
+
+def test_an_erasure_reaches_the_backfill_files_kept_in_the_store(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """`forget` on any host takes the contact out of the store's copy: the job's file, not
+    uploaded yet, is built again without the contact, even by the host that built it first."""
+    env = cli_env({"TMPDIR": str(tmp_path)})
+    sandbox = ResciSandbox(api_keys={API_KEY}, job_delay_seconds=0.2)
+    with SandboxServer(sandbox) as server:
+        contacts = tmp_path / "contacts.csv"
+        contacts.write_text(
+            "email,first_name,address_state,created_at\n"
+            + "".join(f"user{i}@example.com,Name{i},CA,2024-04-01\n" for i in range(20))
+        )
+        (tmp_path / "config.toml").write_text(resci_export_toml(server.url))
+        cli_ok("import", "contacts", str(contacts), "--db", pg_url)
+        cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+        sandbox.faults = Faults(error_rate=1.0)
+        run_cli("--run-once", "--worker", "--db", pg_url, env=env)
+        (built,) = tmp_path.glob("retention-console-resci-imports/*.csv")
+        stale = built.read_bytes()
+        assert b"user5@example.com" in stale
+        assert "forgot 1 email" in cli_ok("forget", "user5@example.com", "--db", pg_url)
+        # Forgotten on another host, which cannot reach this disk: the file is still here.
+        built.write_bytes(stale)
+        sandbox.faults = Faults()
+        result = run_cli("--run-once", "--worker", "--db", pg_url, env=env)
+        assert "import job job_1 queued: 19 users" in result.stdout, result.stdout + result.stderr
+        (job,) = sandbox.jobs.values()
+        assert all(row["email"] != "user5@example.com" for row in job.rows)

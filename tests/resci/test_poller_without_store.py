@@ -3,7 +3,7 @@ through the run context, and moves its job only through the state machine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +48,7 @@ class Memory:
     members: dict[int, tuple[str, bool]] = field(default_factory=dict)
     queued: list[PlannedMessage] = field(default_factory=list)
     completions: int = 0
+    kept_files: dict[tuple[int, str], list[bytes]] = field(default_factory=dict)
 
 
 class Session:
@@ -75,6 +76,18 @@ class Session:
     def update_job(self, job_id: int, **values: Any) -> None:
         values = {k: v for k, v in values.items() if v is not None and k != "clear_message"}
         self.m.jobs[job_id - 1] = replace(self.m.jobs[job_id - 1], **values)
+
+    def keep_job_file(self, job_id: int, name: str, parts: Iterable[bytes]) -> int:
+        self.m.kept_files[job_id, name] = list(parts)
+        return sum(map(len, self.m.kept_files[job_id, name]))
+
+    def job_file_parts(self, job_id: int, name: str) -> Iterator[bytes] | None:
+        kept = self.m.kept_files.get((job_id, name))
+        return iter(kept) if kept is not None else None
+
+    def drop_job_files(self, job_id: int) -> None:
+        for key in [key for key in self.m.kept_files if key[0] == job_id]:
+            del self.m.kept_files[key]
 
     def contacts_after(
         self, after_seq: int, limit: int, columns: Sequence[str]
@@ -135,7 +148,9 @@ def contact(i: int, state: str = "CA") -> dict[str, Any]:
     }
 
 
-def context(memory: Memory, tmp_path: Path, handler: Any) -> RunContext:
+def context(
+    memory: Memory, tmp_path: Path, handler: Any, *, files_in_store: bool = False
+) -> RunContext:
     @contextmanager
     def session() -> Iterator[Session]:
         yield Session(memory)
@@ -156,6 +171,7 @@ def context(memory: Memory, tmp_path: Path, handler: Any) -> RunContext:
         write=session,
         files=lambda name: tmp_path / name,
         today=lambda: "2024-05-01",
+        files_in_store=files_in_store,
     )
 
 
@@ -212,3 +228,31 @@ async def test_a_completed_job_records_members_then_deltas_flow(tmp_path: Path) 
     memory.contacts[2]["seq"] = 4
     await poller.poll(context(memory, tmp_path, never))
     assert [m.email for m in memory.queued] == ["user3@example.com"]
+
+
+async def test_files_kept_in_the_store_complete_a_job_whose_disk_copy_is_gone(
+    tmp_path: Path,
+) -> None:
+    """Workers on PostgreSQL: the host that polls the job is not the one that built its files;
+    they are written back from the store's copy, and dropped from it with the job."""
+    imports = tmp_path / "resci-imports"
+    imports.mkdir()
+    memory = Memory(contacts=[contact(1), contact(2), contact(3, state="NY")])
+    replies = iter(
+        [
+            httpx.Response(201, json={"id": "job_1", "status": "queued"}),
+            httpx.Response(200, json={"id": "job_1", "status": "completed", "imported": 2}),
+        ]
+    )
+
+    def resci(request: httpx.Request) -> httpx.Response:
+        return next(replies)
+
+    await poller.poll(context(memory, tmp_path, resci, files_in_store=True))
+    assert sorted(name for _, name in memory.kept_files) == ["members", "users"]
+    for path in imports.iterdir():  # another host: nothing of the job on its disk
+        path.unlink()
+    await poller.poll(context(memory, tmp_path, resci, files_in_store=True))
+    assert memory.jobs[-1].status == "completed"
+    assert (memory.completions, sorted(memory.members)) == (2, [1, 2])
+    assert memory.kept_files == {} and list(imports.iterdir()) == []

@@ -134,7 +134,8 @@ def members_path(csv_path: Path) -> Path:
     return csv_path.with_name(csv_path.name + ".members")
 
 
-def _part(path: Path) -> Path:
+def partial_path(path: Path) -> Path:
+    """Where `path` is written until it is complete."""
     return path.with_name(path.name + ".part")
 
 
@@ -143,7 +144,12 @@ def remove_files(csv_path: str | None) -> None:
     if not csv_path:
         return
     path = Path(csv_path)
-    for candidate in (path, members_path(path), _part(path), _part(members_path(path))):
+    for candidate in (
+        path,
+        members_path(path),
+        partial_path(path),
+        partial_path(members_path(path)),
+    ):
         candidate.unlink(missing_ok=True)
 
 
@@ -214,7 +220,10 @@ def write_backfill_file(
     side_path = members_path(csv_path)
     rows = 0
     snapshot_seq = 0
-    with _private_open(_part(csv_path)) as out, _private_open(_part(side_path)) as side:
+    with (
+        _private_open(partial_path(csv_path)) as out,
+        _private_open(partial_path(side_path)) as side,
+    ):
         writer = csv.writer(out)
         writer.writerow(export.header)
         for partition in partitions:
@@ -228,8 +237,8 @@ def write_backfill_file(
         os.fsync(out.fileno())
         side.flush()
         os.fsync(side.fileno())
-    os.replace(_part(side_path), side_path)
-    os.replace(_part(csv_path), csv_path)
+    os.replace(partial_path(side_path), side_path)
+    os.replace(partial_path(csv_path), csv_path)
     return BuiltFile(csv_path, rows, snapshot_seq)
 
 
@@ -270,15 +279,15 @@ def forget_in_files(csv_path: str, emails: set[str], uploaded: bool) -> bool:
         return True
     side_path = members_path(path)
     side_lines = side_path.read_text(encoding="utf-8").splitlines(keepends=True)
-    with _private_open(_part(path)) as out:
+    with _private_open(partial_path(path)) as out:
         writer = csv.writer(out)
         for number, row in enumerate(rows):
             writer.writerow([row[0], *[""] * (len(row) - 1)] if number in hits else row)
-    with _private_open(_part(side_path)) as side:
+    with _private_open(partial_path(side_path)) as side:
         side.writelines(
             f"{FORGOTTEN_CONTACT},\n" if number in hits else line
             for number, line in enumerate(side_lines, 1)
         )
-    os.replace(_part(side_path), side_path)
-    os.replace(_part(path), path)
+    os.replace(partial_path(side_path), side_path)
+    os.replace(partial_path(path), path)
     return True

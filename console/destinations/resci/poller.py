@@ -49,6 +49,7 @@ from console.destinations.resci.job import (
     can_move,
     transition,
 )
+from console.destinations.resci.kept_files import keep_files, restore_files
 from console.destinations.resci.planner import (
     plan_exits,
     plan_rejections,
@@ -197,11 +198,26 @@ def build(ctx: RunContext, export: Export, job: ImportJob) -> tuple[ImportJob, B
     )
     job = job.with_file(built.rows, str(csv_path), export.audience)
     with ctx.write() as session:
+        if ctx.files_in_store:
+            keep_files(session, job.id, csv_path)
         session.update_job(
             job.id, rows=built.rows, file_path=str(csv_path), audience=export.audience
         )
         session.set_cursor(BACKFILL_STREAM, job.id, note)
     return job, note
+
+
+def local_files(ctx: RunContext, job: ImportJob) -> ImportJob:
+    """The job with its files on this host's disk. Where the store keeps them too, the store's
+    copy is the job's: it is written back over what this disk holds (another worker may have
+    built the files, or an erasure since rewritten them), and a job the store keeps no copy
+    of has no files (they are built again, or the job fails). Elsewhere the job as it is."""
+    if not ctx.files_in_store:
+        return job
+    csv_path = ctx.files(IMPORTS_FOLDER) / users_file_name(ctx.destination_name, job.id)
+    with ctx.read() as session:
+        restored = restore_files(session, job.id, csv_path)
+    return job.model_copy(update={"file_path": str(csv_path) if restored else None})
 
 
 async def _upload(
@@ -213,13 +229,15 @@ async def _upload(
 ) -> ImportJob:
     """Build the job's file unless a complete one for this export exists, then upload it.
     Returns the job as recorded afterwards (queued, or completed for an empty audience)."""
-    ready = (
+    built = (
         note is not None
         and note.job == job.id
         and note.built
         and note.fingerprint == export.fingerprint
-        and files_complete(job.file_path)
     )
+    if built:
+        job = await asyncio.to_thread(local_files, ctx, job)
+    ready = built and files_complete(job.file_path)
     if not ready or note is None:
         ctx.progress(f"backfill: writing the users file of {export.audience!r}")
         job, note = await asyncio.to_thread(build, ctx, export, job)
@@ -274,6 +292,7 @@ def fail(ctx: RunContext, job: ImportJob, message: str) -> None:
     failed = transition(job, FAILED)
     with ctx.write() as session:
         _save(session, failed, message=message[:MESSAGE_LIMIT])
+        session.drop_job_files(job.id)
     remove_files(job.file_path)
 
 
@@ -355,12 +374,15 @@ def complete(ctx: RunContext, job: ImportJob, note: BackfillNote | None, status:
     remove the files."""
     audience = note.audience if note is not None and note.audience else job.audience
     fields = list(note.fields) if note is not None else []
+    stored_path = job.file_path
+    job = local_files(ctx, job)
     if job.rows and not (job.file_path and members_path(Path(job.file_path)).exists()):
         message = (
             f"the backfill side file of import job {job.remote_id} is gone, so the console "
             "cannot record what ReSci imported"
         )
         fail(ctx, job, message)
+        remove_files(stored_path)
         raise DestinationHalted(f"{message}; the next run starts a new import job")
     done = transition(job, COMPLETED, rows=status.rows or job.rows)
     rejected = {e.row: e for e in status.errors}
@@ -409,6 +431,7 @@ def complete(ctx: RunContext, job: ImportJob, note: BackfillNote | None, status:
         ctx.counts.rejected += len(failures)
         reason = {"message": status.message} if status.message else {"clear_message": True}
         _save(session, done, imported=status.imported, rejected=len(failures), **reason)
+        session.drop_job_files(job.id)
         if note is not None:
             session.set_cursor(BACKFILL_STREAM, job.id, note.model_copy(update={"completed": True}))
         session.set_cursor(
@@ -423,6 +446,7 @@ def complete(ctx: RunContext, job: ImportJob, note: BackfillNote | None, status:
             ),
         )
     remove_files(job.file_path)
+    remove_files(stored_path)  # the builder's path, when the files were written back here
 
 
 def _exit_previous_audience(ctx: RunContext, session: StoreSession, old: str) -> None:
