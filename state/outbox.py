@@ -8,7 +8,8 @@ only knows how the rows are stored and which statements read them fast on SQLite
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
@@ -28,13 +29,16 @@ from sqlalchemy import (
 from console.core import clock
 from console.core.vocab import STATE_KINDS, OutboxStatus
 from state.bulk import BulkStatement, bulk_insert
-from state.daily_streams import bump_stream_completions, count_delivered_streams
+from state.daily_streams import bump_stream_completions, count_delivered_streams, stream_of
 from state.db import IN_CHUNK, conflict_insert
 from state.models import RETRYING_STATE_ROWS, DailyStat, OutboxRow, table_of
 from state.sharing import SLOT_OF_ROW
 
 OUTBOX = table_of(OutboxRow)
 STATS = table_of(DailyStat)
+SCATTERED = 8
+"""A batch of delivered ids with more than one run of consecutive ids per this many ids is
+updated by its ids, not by its runs."""
 
 
 class Message(Protocol):
@@ -394,9 +398,11 @@ def record_outcomes(
     delivered: Sequence[int],
     retries: Sequence[Retry],
     failures: Sequence[Failure],
+    delivered_kinds: Mapping[int, str] | None = None,
 ) -> None:
     """Write one batch's outcomes as of `moment` (its date is the day they count on) and add
-    the deliveries and failures to that day's counters."""
+    the deliveries and failures to that day's counters. The delivered rows' kinds, when the
+    caller has them (`delivered_kinds`, by row id), save reading them back for the counters."""
     now, day = clock.iso(moment), moment.strftime("%Y-%m-%d")
     if retries:
         conn.execute(
@@ -422,24 +428,32 @@ def record_outcomes(
             ],
         )
     if delivered:
-        bump_stream_completions(
-            conn, destination_id, day, count_delivered_streams(conn, _id_runs(delivered))
+        runs = _id_runs(delivered)
+        if delivered_kinds is not None:
+            streams = Counter(stream_of(delivered_kinds[row_id]) for row_id in delivered)
+        else:
+            streams = Counter(count_delivered_streams(conn, runs))
+        bump_stream_completions(conn, destination_id, day, dict(streams))
+        delivered_now = update(OUTBOX).values(
+            status=OutboxStatus.DELIVERED,
+            attempts=OUTBOX.c.attempts + 1,
+            feedback=None,
+            updated_at=now,
+            day=day,
+            run_id=run_id,
         )
-        # Claimed rows come in id order, so a batch's ids are a few runs of consecutive
-        # numbers: one `id BETWEEN` per run instead of binding every id.
-        conn.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id.between(bindparam("b_low"), bindparam("b_high")))
-            .values(
-                status=OutboxStatus.DELIVERED,
-                attempts=OUTBOX.c.attempts + 1,
-                feedback=None,
-                updated_at=now,
-                day=day,
-                run_id=run_id,
-            ),
-            [{"b_low": low, "b_high": high} for low, high in _id_runs(delivered)],
-        )
+        if len(runs) * SCATTERED <= len(delivered):
+            # Claimed rows come in id order, so a batch's ids are a few runs of consecutive
+            # numbers: one `id BETWEEN` per run instead of binding every id.
+            conn.execute(
+                delivered_now.where(OUTBOX.c.id.between(bindparam("b_low"), bindparam("b_high"))),
+                [{"b_low": low, "b_high": high} for low, high in runs],
+            )
+        else:
+            # One slot's rows (workers sharing a destination) are every few ids: a run each.
+            ids = sorted(delivered)
+            for start in range(0, len(ids), IN_CHUNK):
+                conn.execute(delivered_now.where(OUTBOX.c.id.in_(ids[start : start + IN_CHUNK])))
     if failures:
         conn.execute(
             update(OUTBOX)

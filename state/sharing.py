@@ -44,23 +44,12 @@ SLOT_INDEX: Final = (
 _WORKERS: Final = 0x52430001
 _SLOT: Final = 0x52430002
 _POLL: Final = 0x52430003
-_PLAN: Final = 0x52430004
+_PLANNING: Final = 0x52430004
 
 
 def is_shared_store(store: Store) -> bool:
     """Whether workers can share destinations in this store (PostgreSQL only)."""
     return store.engine.dialect.name == "postgresql"
-
-
-def lock_plan(conn: Connection, destination_id: int) -> None:
-    """Serialise the plan step of a destination among workers, until this transaction ends:
-    each reads the cursor another has just moved, so no chunk is planned twice. SQLite's
-    write transactions are serialised already."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:kind, :key)"),
-            {"kind": _PLAN, "key": destination_id},
-        )
 
 
 def workers_active(conn: Connection, destination_id: int) -> bool:
@@ -126,6 +115,21 @@ class WorkerLocks:
 
     def give_back_polling(self) -> None:
         self._give_back(_POLL, self.destination_id)
+
+    def take_planning(self) -> bool:
+        """Become the one worker that plans the destination, for now: the others deliver
+        what it queues meanwhile instead of waiting for their turn to plan."""
+        return self._try(_PLANNING, self.destination_id)
+
+    def give_back_planning(self) -> None:
+        self._give_back(_PLANNING, self.destination_id)
+
+    def planning_elsewhere(self) -> bool:
+        """Whether another worker is planning the destination now (more rows may come)."""
+        if self.take_planning():
+            self.give_back_planning()
+            return False
+        return True
 
     def free_slots(self, slots: Iterable[int] = range(SLOTS)) -> list[int]:
         """The slots no other worker holds (those this one holds included); the locks taken

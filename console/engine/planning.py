@@ -25,7 +25,6 @@ from state.cursors import get_cursor, set_cursor
 from state.db import Connection, Store
 from state.outbox import ClaimedRow, bump_stats, queue_rows
 from state.runs import save_progress
-from state.sharing import lock_plan
 from state.sources import read_chunk, suppressed_hashes
 
 CHUNK = 5000
@@ -43,7 +42,7 @@ def plan_chunks(
     """Plan every stream the planner reads for these settings, up to the newest source row,
     or until `stop` is set (the run was cancelled: planning a million events takes half a
     minute, and a Ctrl-C should not wait for it); each transaction is whole either way.
-    Workers sharing the destination plan in turns, a transaction each (`lock_plan`)."""
+    Of workers sharing the destination, one plans at a time (`WorkerLocks.take_planning`)."""
     for stream in planner.streams(destination.settings):
         more = True
         while more and not (stop and stop.is_set()):
@@ -51,7 +50,6 @@ def plan_chunks(
             # (disk full) rolls its rows back, and History must not count them as added.
             planned = RunCounts()
             with store.write() as conn:
-                lock_plan(conn, destination.id)
                 chunks = 0
                 while chunks < CHUNKS_PER_TRANSACTION and _plan_chunk(
                     planner, conn, destination, stream, run_id, planned, counts

@@ -7,7 +7,7 @@ Retryable replies come back after an exponential backoff with jitter (or the rec
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,8 +47,10 @@ def record_outcomes(
     run_id: int,
     outcomes: Iterable[RowOutcome],
     policy: RetryPolicy,
+    kinds: Mapping[int, str] | None = None,
 ) -> RecordTotals:
-    """Write each row's outcome; retries past the policy's attempts become failures."""
+    """Write each row's outcome; retries past the policy's attempts become failures. `kinds`
+    (row id -> kind, when the caller holds the rows) saves reading them back."""
     moment = clock.now()
     delivered: list[int] = []
     failures: list[Failure] = []
@@ -99,5 +101,6 @@ def record_outcomes(
         delivered=delivered,
         retries=retries,
         failures=failures,
+        delivered_kinds=kinds,
     )
     return RecordTotals(delivered=len(delivered), failed=len(failures), retrying=len(retries))

@@ -171,7 +171,7 @@ async def _deliver(
                 result = SendResult(halt.outcomes, halt.requests)
                 order.settled(rows, result.outcomes)
                 async with lock:
-                    await asyncio.to_thread(record, result)
+                    await asyncio.to_thread(record, result, rows)
             raise
         slow = loop.time() - started >= options.timeout_seconds
         order.settled(rows, result.outcomes)
@@ -186,15 +186,18 @@ async def _deliver(
             hold_until = max(hold_until, loop.time() + asked)
 
         async with lock:
-            retrying = await asyncio.to_thread(record, result)
+            retrying = await asyncio.to_thread(record, result, rows)
         stalled = slow and bool(result.outcomes) and retrying == len(result.outcomes)
 
-    def record(result: SendResult) -> int:
+    def record(result: SendResult, rows: Sequence[OutgoingRow]) -> int:
         """Books the outcomes; returns how many rows are left to retry. The run's counts
         take them once the transaction committed: History counts only what is stored."""
         booked = RunCounts()
+        kinds = {row.id: row.kind for row in rows}
         with store.write() as conn:
-            totals = record_outcomes(conn, destination.id, run_id, result.outcomes, options.policy)
+            totals = record_outcomes(
+                conn, destination.id, run_id, result.outcomes, options.policy, kinds
+            )
             booked.delivered = totals.delivered
             booked.rejected = totals.failed
             booked.retrying = totals.retrying
@@ -280,6 +283,14 @@ async def _deliver(
         if any(p.held_past_deadline for p in passes):
             return
         due = await asyncio.to_thread(_next_due, store, destination.id)
+        if due is None and locks is not None:
+            if await asyncio.to_thread(locks.planning_elsewhere):
+                # Another worker is still queueing rows: they are this one's to share. Not a
+                # retry wait, so the run's patience does not bound it (planning ends).
+                await asyncio.sleep(SHARED_LOOK_AGAIN_SECONDS)
+                continue
+            # Its last rows may have been committed after the look above.
+            due = await asyncio.to_thread(_next_due, store, destination.id)
         if due is None:
             return
         wait = (clock.parse_iso(due) - clock.now()).total_seconds()
@@ -447,9 +458,13 @@ async def _run(
             if locks is not None:
                 await asyncio.to_thread(locks.give_back_polling)
             progress.phase = PLANNING
-        await asyncio.to_thread(
-            plan_chunks, declared.planner, store, destination, run_id, counts, stopping
-        )
+        # A worker plans only while no other does; the others deliver what it queues.
+        if locks is None or await asyncio.to_thread(locks.take_planning):
+            await asyncio.to_thread(
+                plan_chunks, declared.planner, store, destination, run_id, counts, stopping
+            )
+            if locks is not None:
+                await asyncio.to_thread(locks.give_back_planning)
         progress.due = await asyncio.to_thread(queued_count, store, destination.id)
         progress.phase, progress.started = DELIVERING, clock.now()
         progress.counted_before = counts.delivered + counts.rejected
