@@ -260,9 +260,10 @@ async def _deliver(
         return done_pass
 
     async def slot_pass(slot: int) -> Pass | None:
-        """One pass over a slot this worker could take (None: another worker holds it). The
+        """One pass over a slot, taken first by a worker (None: another worker holds it). The
         slot is given back once every batch of the pass is recorded, never before."""
-        assert locks is not None
+        if locks is None:
+            return await one_pass(slot)
         if not await asyncio.to_thread(locks.take_slot, slot):
             return None
         try:
@@ -270,8 +271,12 @@ async def _deliver(
         finally:
             await asyncio.shield(asyncio.to_thread(locks.give_back_slot, slot))
 
+    # On PostgreSQL even a run alone claims slot by slot: the slot index gives one slot's
+    # queued rows in id order, where a claim over them all read and sorted every queued row
+    # (270 ms a claim with 80,000 queued; a 200,000-event run took 45 s instead of 22).
+    by_slot = locks is not None or is_shared_store(store)
     while True:
-        if locks is None:
+        if not by_slot:
             passes = [await one_pass(None)]
         else:
             passes = []
