@@ -142,8 +142,9 @@ async def _deliver(
     progress: RunProgress,
     locks: WorkerLocks | None,
 ) -> None:
-    """Send every due row; wait for retries due within the run's patience; then stop. A
-    worker (`locks`) sends slot by slot, the slots it can take, until no slot has rows due.
+    """Send every due row; wait for retries due within the run's patience; then stop. On
+    PostgreSQL rows go slot by slot; a worker (`locks`) sends the slots it can take, and
+    waits for rows while another worker plans.
 
     A `Retry-After` (429) holds the whole destination, not only the batch that got it: no
     new batch leaves until it has passed, since each would be refused too and spend an
@@ -210,7 +211,7 @@ async def _deliver(
         return totals.retrying
 
     async def one_pass(slot: int | None) -> Pass:
-        """Claim and send every row due now (of one slot, for a worker), in id order."""
+        """Claim and send every row due now (of one slot, on PostgreSQL), in id order."""
         after_id = 0
         tasks: set[asyncio.Task[None]] = set()
         order = PassOrder(await asyncio.to_thread(_older_versions_waiting, store, destination.id))
