@@ -45,11 +45,24 @@ _WORKERS: Final = 0x52430001
 _SLOT: Final = 0x52430002
 _POLL: Final = 0x52430003
 _PLANNING: Final = 0x52430004
+_PLAN_TRANSACTION: Final = 0x52430005
 
 
 def is_shared_store(store: Store) -> bool:
     """Whether workers can share destinations in this store (PostgreSQL only)."""
     return store.engine.dialect.name == "postgresql"
+
+
+def lock_plan(conn: Connection, destination_id: int) -> None:
+    """Hold the destination's plan step to this transaction, until it ends. One worker plans
+    at a time already (`WorkerLocks.take_planning`), but a worker stopped mid-plan gives that
+    lock back before its last transaction has committed; the next planner then waits for it,
+    and reads the cursor it moved. SQLite's write transactions are serialised already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:kind, :key)"),
+            {"kind": _PLAN_TRANSACTION, "key": destination_id},
+        )
 
 
 def workers_active(conn: Connection, destination_id: int) -> bool:

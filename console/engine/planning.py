@@ -25,6 +25,7 @@ from state.cursors import get_cursor, set_cursor
 from state.db import Connection, Store
 from state.outbox import ClaimedRow, bump_stats, queue_rows
 from state.runs import save_progress
+from state.sharing import lock_plan
 from state.sources import read_chunk, suppressed_hashes
 
 CHUNK = 5000
@@ -50,6 +51,7 @@ def plan_chunks(
             # (disk full) rolls its rows back, and History must not count them as added.
             planned = RunCounts()
             with store.write() as conn:
+                lock_plan(conn, destination.id)
                 chunks = 0
                 while chunks < CHUNKS_PER_TRANSACTION and _plan_chunk(
                     planner, conn, destination, stream, run_id, planned, counts

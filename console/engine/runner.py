@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -141,10 +141,11 @@ async def _deliver(
     options: EngineOptions,
     progress: RunProgress,
     locks: WorkerLocks | None,
+    plan: Callable[[], Awaitable[bool]],
 ) -> None:
     """Send every due row; wait for retries due within the run's patience; then stop. On
-    PostgreSQL rows go slot by slot; a worker (`locks`) sends the slots it can take, and
-    waits for rows while another worker plans.
+    PostgreSQL rows go slot by slot; a worker (`locks`) sends the slots it can take, waits
+    for rows while another worker plans, and `plan`s itself when none does.
 
     A `Retry-After` (429) holds the whole destination, not only the batch that got it: no
     new batch leaves until it has passed, since each would be refused too and spend an
@@ -295,7 +296,9 @@ async def _deliver(
                 # retry wait, so the run's patience does not bound it (planning ends).
                 await asyncio.sleep(SHARED_LOOK_AGAIN_SECONDS)
                 continue
-            # Its last rows may have been committed after the look above.
+            if await plan():
+                continue  # the planner died before it was done, or new rows came in
+            # The planner's last rows may have been committed after the look above.
             due = await asyncio.to_thread(_next_due, store, destination.id)
         if due is None:
             return
@@ -464,19 +467,38 @@ async def _run(
             if locks is not None:
                 await asyncio.to_thread(locks.give_back_polling)
             progress.phase = PLANNING
-        # A worker plans only while no other does; the others deliver what it queues.
-        if locks is None or await asyncio.to_thread(locks.take_planning):
+
+        async def plan() -> bool:
+            """Plan the destination's new rows; True when any were queued. A worker plans only
+            while no other does (the others deliver what it queues), and again whenever it
+            runs out of rows: what a planner that died left, or rows imported meanwhile."""
+            if locks is not None and not await asyncio.to_thread(locks.take_planning):
+                return False
+            queued_before = counts.added
             await asyncio.to_thread(
                 plan_chunks, declared.planner, store, destination, run_id, counts, stopping
             )
             if locks is not None:
                 await asyncio.to_thread(locks.give_back_planning)
+            return counts.added > queued_before
+
+        await plan()
         progress.due = await asyncio.to_thread(queued_count, store, destination.id)
         progress.phase, progress.started = DELIVERING, clock.now()
         progress.counted_before = counts.delivered + counts.rejected
         _tell(options, progress)
         await _deliver(
-            store, destination, adapter, http, run_id, owner, counts, options, progress, locks
+            store,
+            destination,
+            adapter,
+            http,
+            run_id,
+            owner,
+            counts,
+            options,
+            progress,
+            locks,
+            plan,
         )
     except (asyncio.CancelledError, StoreFailed) as exc:
         stopping.set()  # a plan step still in its thread ends after its transaction

@@ -190,6 +190,49 @@ def test_one_of_three_workers_killed_mid_run(pg_url: str, tmp_path: Path, figure
     assert all(r["delivered"] > 0 for r in workers)
 
 
+def test_a_planner_killed_mid_plan_leaves_the_rest_to_the_other_worker(
+    pg_url: str, tmp_path: Path, figures: Figures
+) -> None:
+    """One worker plans while the other delivers what it queues; the planner is killed before
+    it has planned everything. The other plans the rest and delivers it all, none under a new
+    messageId."""
+    events = 120_000
+    sandbox = SegmentSandbox(write_keys={WRITE_KEY})
+    with SandboxServer(sandbox) as server:
+        ids = seed(pg_url, tmp_path, server.url, events)
+        worker = ("--run-once", "--worker", "--max-wait", "30", "--db", pg_url)
+        planner = start_cli(*worker, out=tmp_path / "planner")
+        store = open_store(pg_url)
+        try:
+
+            def scalar(sql: str) -> int:
+                with store.read() as conn:
+                    return int(conn.execute(text(sql)).scalar_one())
+
+            assert wait_until(
+                lambda: scalar("SELECT count(*) FROM outbox") >= 20_000, timeout=60, step=0.02
+            )
+            other = start_cli(*worker, out=tmp_path / "other")
+            assert wait_until(
+                lambda: scalar("SELECT count(*) FROM sync_runs WHERE delivered > 0") == 1,
+                timeout=60,
+                step=0.02,
+            )
+            planner.send_signal(signal.SIGKILL)
+            planner.wait(timeout=10)
+            planned_at_kill = scalar("SELECT count(*) FROM outbox")
+            code = other.wait(timeout=120)
+        finally:
+            store.dispose()
+        output = (tmp_path / "other.out").read_text() + (tmp_path / "other.err").read_text()
+        assert code == 0, output
+        assert planned_at_kill < events, planned_at_kill  # killed mid-plan
+        figures.kills += 1
+        figures.kills_during_plan += 1
+        lost, foreign = check_delivery(sandbox, ids, figures)
+        assert not lost and not foreign
+
+
 def test_a_backfill_built_on_one_host_is_uploaded_and_completed_on_others(
     pg_url: str, tmp_path: Path
 ) -> None:
