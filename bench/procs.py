@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import orjson
@@ -49,6 +49,18 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def start_child(args: list[str], out: IO[bytes], err: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`python -m <args>` from this checkout, its output into `out` and `err`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", *args],
+        stdout=out,
+        stderr=err,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=child_env(),
+    )
+
+
 def run_timed(args: list[str], workdir: Path, timeout: float, label: str) -> Finished:
     """Run `python -m <args>` to its end; wall seconds and peak RSS come from the kernel.
 
@@ -59,14 +71,7 @@ def run_timed(args: list[str], workdir: Path, timeout: float, label: str) -> Fin
     err_path = workdir / f"{label}.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-            env=child_env(),
-        )
+        proc = start_child(args, out, err)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)

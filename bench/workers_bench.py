@@ -13,14 +13,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.procs import ROOT, BenchError, Finished, child_env, cli
+from bench.procs import ROOT, BenchError, Finished, cli, start_child
 from state.scratch import scratch_database
 
 if TYPE_CHECKING:
@@ -61,15 +60,7 @@ def run_together(
     for index, command in enumerate(commands):
         out = (workdir / f"{label}-{index}.out").open("wb")
         err = (workdir / f"{label}-{index}.err").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *command],
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-            env=child_env(),
-        )
-        procs.append((proc, out, err))
+        procs.append((start_child(command, out, err), out, err))
     ended: dict[int, tuple[float, int, float]] = {}
     deadline = start + timeout
     while len(ended) < len(procs):

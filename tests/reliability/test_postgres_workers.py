@@ -53,6 +53,18 @@ def seed(pg_url: str, tmp_path: Path, server_url: str, events: int) -> set[str]:
     return ids
 
 
+def seed_resci(pg_url: str, tmp_path: Path, server_url: str, contacts: int) -> None:
+    """`contacts` Californians and a ReSci destination exporting them."""
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "email,first_name,address_state,created_at\n"
+        + "".join(f"user{i}@example.com,Name{i},CA,2024-04-01\n" for i in range(contacts))
+    )
+    (tmp_path / "config.toml").write_text(resci_export_toml(server_url))
+    cli_ok("import", "contacts", str(path), "--db", pg_url)
+    cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+
+
 def destination_of(store: Store) -> DestinationRecord:
     with store.read() as conn:
         destination = get_destination(conn, "seg")
@@ -252,14 +264,7 @@ def test_a_backfill_built_on_one_host_is_uploaded_and_completed_on_others(
 
     sandbox = ResciSandbox(api_keys={API_KEY}, job_delay_seconds=0.2)
     with SandboxServer(sandbox) as server:
-        contacts = tmp_path / "contacts.csv"
-        contacts.write_text(
-            "email,first_name,address_state,created_at\n"
-            + "".join(f"user{i}@example.com,Name{i},CA,2024-04-01\n" for i in range(200))
-        )
-        (tmp_path / "config.toml").write_text(resci_export_toml(server.url))
-        cli_ok("import", "contacts", str(contacts), "--db", pg_url)
-        cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+        seed_resci(pg_url, tmp_path, server.url, 200)
 
         sandbox.faults = Faults(error_rate=1.0)  # host a builds the file; its upload fails
         assert "uploads the file again" in worker_on("a")
@@ -293,14 +298,7 @@ def test_an_erasure_reaches_the_backfill_files_kept_in_the_store(
     env = cli_env({"TMPDIR": str(tmp_path)})
     sandbox = ResciSandbox(api_keys={API_KEY}, job_delay_seconds=0.2)
     with SandboxServer(sandbox) as server:
-        contacts = tmp_path / "contacts.csv"
-        contacts.write_text(
-            "email,first_name,address_state,created_at\n"
-            + "".join(f"user{i}@example.com,Name{i},CA,2024-04-01\n" for i in range(20))
-        )
-        (tmp_path / "config.toml").write_text(resci_export_toml(server.url))
-        cli_ok("import", "contacts", str(contacts), "--db", pg_url)
-        cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
+        seed_resci(pg_url, tmp_path, server.url, 20)
         sandbox.faults = Faults(error_rate=1.0)
         run_cli("--run-once", "--worker", "--db", pg_url, env=env)
         (built,) = tmp_path.glob("retention-console-resci-imports/*.csv")

@@ -3,7 +3,7 @@ through the run context, and moves its job only through the state machine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -175,6 +175,17 @@ def context(
     )
 
 
+def queued_then_completed(imported: int) -> Callable[[httpx.Request], httpx.Response]:
+    """ReSci accepting one upload as job_1, then reporting it completed."""
+    replies = iter(
+        [
+            httpx.Response(201, json={"id": "job_1", "status": "queued"}),
+            httpx.Response(200, json={"id": "job_1", "status": "completed", "imported": imported}),
+        ]
+    )
+    return lambda _request: next(replies)
+
+
 def never(request: httpx.Request) -> httpx.Response:
     raise AssertionError(f"no request expected, got {request.method} {request.url}")
 
@@ -209,15 +220,7 @@ async def test_a_refused_file_fails_the_job_and_the_run(tmp_path: Path) -> None:
 async def test_a_completed_job_records_members_then_deltas_flow(tmp_path: Path) -> None:
     (tmp_path / "resci-imports").mkdir()
     memory = Memory(contacts=[contact(1), contact(2), contact(3, state="NY")])
-    replies = iter(
-        [
-            httpx.Response(201, json={"id": "job_1", "status": "queued"}),
-            httpx.Response(200, json={"id": "job_1", "status": "completed", "imported": 2}),
-        ]
-    )
-
-    def resci(request: httpx.Request) -> httpx.Response:
-        return next(replies)
+    resci = queued_then_completed(imported=2)
 
     await poller.poll(context(memory, tmp_path, resci))
     assert memory.jobs[-1].status == "queued"
@@ -238,15 +241,7 @@ async def test_files_kept_in_the_store_complete_a_job_whose_disk_copy_is_gone(
     imports = tmp_path / "resci-imports"
     imports.mkdir()
     memory = Memory(contacts=[contact(1), contact(2), contact(3, state="NY")])
-    replies = iter(
-        [
-            httpx.Response(201, json={"id": "job_1", "status": "queued"}),
-            httpx.Response(200, json={"id": "job_1", "status": "completed", "imported": 2}),
-        ]
-    )
-
-    def resci(request: httpx.Request) -> httpx.Response:
-        return next(replies)
+    resci = queued_then_completed(imported=2)
 
     await poller.poll(context(memory, tmp_path, resci, files_in_store=True))
     assert sorted(name for _, name in memory.kept_files) == ["members", "users"]
