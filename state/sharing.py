@@ -10,7 +10,8 @@ The locks are PostgreSQL session advisory locks held on one dedicated connection
 locks at once, so the other workers take its slots on their next round instead of after a lease
 expires. Workers hold the destination's lock shared; a run that takes the destination alone
 (the console, a plain `--run-once`) checks in its lease transaction that no worker holds it
-(`workers_active`), and a worker checks that no such run holds the lease.
+(`workers_active`), and a worker checks that no such run holds the lease. One worker at a time
+plans the destination (`take_planning`); the others deliver what it queues.
 
 SQLite has none of this: one machine, one engine at a time per destination, through the lease.
 """
@@ -39,8 +40,8 @@ SLOT_INDEX: Final = (
 )
 """Lets a worker claim one slot's queued rows in id order without walking the others'."""
 
-# First keys of the two-key advisory locks, one per purpose ("RC" and a number), so they never
-# meet each other or a lock another program takes on the same database.
+# First keys of the two-key advisory locks, one per purpose ("RC" and a number): they never meet
+# each other, and are unlikely to meet a lock another program takes on the same database.
 _WORKERS: Final = 0x52430001
 _SLOT: Final = 0x52430002
 _POLL: Final = 0x52430003
@@ -68,7 +69,7 @@ def lock_plan(conn: Connection, destination_id: int) -> None:
 def workers_active(conn: Connection, destination_id: int) -> bool:
     """Whether workers are sharing the destination now. Called in the transaction that takes
     the destination's lease: the exclusive lock taken here is held until it commits, so a
-    worker starting meanwhile waits for the lease to be written and then sees it."""
+    worker starting meanwhile cannot join before the lease is written, and then sees it."""
     if conn.dialect.name != "postgresql":
         return False
     free = conn.execute(
