@@ -323,14 +323,11 @@ def suppress_rows(conn: Connection, destination_id: int, row_ids: Sequence[int])
     return suppressed
 
 
-def next_due(conn: Connection, destination_id: int, slot: int | None = None) -> str | None:
-    """When the earliest queued row of a destination (or of one slot of it) is due, or None
-    when nothing is queued."""
+def next_due(conn: Connection, destination_id: int) -> str | None:
+    """When the earliest queued row of a destination is due, or None when nothing is queued."""
     return conn.execute(
         select(func.min(OUTBOX.c.next_attempt_at)).where(
-            OUTBOX.c.destination_id == destination_id,
-            OUTBOX.c.status == OutboxStatus.QUEUED,
-            *_in_slot(slot),
+            OUTBOX.c.destination_id == destination_id, OUTBOX.c.status == OutboxStatus.QUEUED
         )
     ).scalar()
 
@@ -429,11 +426,12 @@ def record_outcomes(
         )
     if delivered:
         runs = _id_runs(delivered)
-        if delivered_kinds is not None:
-            streams = Counter(stream_of(delivered_kinds[row_id]) for row_id in delivered)
-        else:
-            streams = Counter(count_delivered_streams(conn, runs))
-        bump_stream_completions(conn, destination_id, day, dict(streams))
+        streams = (
+            dict(Counter(stream_of(delivered_kinds[row_id]) for row_id in delivered))
+            if delivered_kinds is not None
+            else count_delivered_streams(conn, runs)
+        )
+        bump_stream_completions(conn, destination_id, day, streams)
         delivered_now = update(OUTBOX).values(
             status=OutboxStatus.DELIVERED,
             attempts=OUTBOX.c.attempts + 1,

@@ -51,6 +51,16 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
+def _host_pid(owner: str) -> str:
+    """`host:pid` of an owner id (its nonce left out)."""
+    return ":".join(owner.split(":")[:2])
+
+
+def _lease_free(owner: str | None, until: str | None, now: str) -> bool:
+    """Whether a lease is free: never taken, expired, or held by a process that is gone."""
+    return owner is None or (until or "") < now or not _owner_alive(owner)
+
+
 def acquire_lease(conn: Connection, destination_id: int, owner: str) -> str | None:
     """Take the destination's lease. Returns None on success, else the holder's `host:pid`
     (or `workers` while workers share the destination on PostgreSQL)."""
@@ -90,7 +100,7 @@ def acquire_lease(conn: Connection, destination_id: int, owner: str) -> str | No
         holder = conn.execute(
             select(DESTINATIONS.c.lease_owner).where(DESTINATIONS.c.id == destination_id)
         ).scalar()
-    return ":".join((holder or "?").split(":")[:2])
+    return _host_pid(holder or "?")
 
 
 def live_lease_holder(conn: Connection, destination_id: int) -> str | None:
@@ -101,9 +111,9 @@ def live_lease_holder(conn: Connection, destination_id: int) -> str | None:
             DESTINATIONS.c.id == destination_id
         )
     ).one()
-    if owner is None or (until or "") < clock.now_iso() or not _owner_alive(owner):
+    if _lease_free(owner, until, clock.now_iso()):
         return None
-    return ":".join(owner.split(":")[:2])
+    return _host_pid(owner)
 
 
 def renew_lease(conn: Connection, destination_id: int, owner: str) -> None:
@@ -225,6 +235,6 @@ def close_runs_of_ended_processes(conn: Connection) -> int:
     for destination_id, lease_owner, lease_until in held:
         if workers_active(conn, destination_id):
             continue  # their runs are theirs; a dead worker's is closed once they are done
-        if lease_owner is None or (lease_until or "") < now or not _owner_alive(lease_owner):
+        if _lease_free(lease_owner, lease_until, now):
             closed += close_abandoned_runs(conn, destination_id)
     return closed

@@ -18,7 +18,6 @@ SQLite has none of this: one machine, one engine at a time per destination, thro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Connection, text
@@ -104,11 +103,12 @@ class WorkerLocks:
             self._held.add((kind, key))
         return got
 
-    def _give_back(self, kind: int, key: int, *, shared: bool = False) -> None:
+    def _give_back(self, kind: int, key: int) -> None:
         if (kind, key) not in self._held or self._conn is None:
             return
-        function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
-        self._conn.execute(text(f"SELECT {function}(:kind, :key)"), {"kind": kind, "key": key})
+        self._conn.execute(
+            text("SELECT pg_advisory_unlock(:kind, :key)"), {"kind": kind, "key": key}
+        )
         self._held.discard((kind, key))
 
     def join(self) -> bool:
@@ -145,11 +145,11 @@ class WorkerLocks:
             return False
         return True
 
-    def free_slots(self, slots: Iterable[int] = range(SLOTS)) -> list[int]:
+    def free_slots(self) -> list[int]:
         """The slots no other worker holds (those this one holds included); the locks taken
         to find out are given back."""
         free = []
-        for slot in slots:
+        for slot in range(SLOTS):
             held_before = (_SLOT, self._slot_key(slot)) in self._held
             if self.take_slot(slot):
                 free.append(slot)

@@ -89,12 +89,13 @@ def forget_contacts(store: Store, emails: Sequence[str]) -> Forgotten:
     with store.write() as conn, secure_deletes(conn):
         rows = forget_rows(conn, wanted)
         # A job's files may be both on this disk and in the store: the job counts once.
+        forgotten = set(wanted)
         jobs = {
             job_id
             for job_id, path, uploaded in job_files(conn)
-            if forget_in_files(path, set(wanted), uploaded)
+            if forget_in_files(path, forgotten, uploaded)
         }
-        files = len(jobs | _forget_in_kept_files(conn, set(wanted)))
+        files = len(jobs | _forget_in_kept_files(conn, forgotten))
         suppressed = add_suppressions(
             conn, [email_md5(e) for e in wanted], f"{FORGOTTEN_SOURCE}{by}"
         )

@@ -160,9 +160,17 @@ def files_complete(csv_path: str | None) -> bool:
     return Path(csv_path).exists() and members_path(Path(csv_path)).exists()
 
 
+def _private_fd(path: Path) -> int:
+    """A new (or emptied) file only this user can read: it holds customers' emails."""
+    return os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+
+
 def _private_open(path: Path) -> IO[str]:
-    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+    return os.fdopen(_private_fd(path), "w", encoding="utf-8", newline="")
+
+
+def private_binary_open(path: Path) -> IO[bytes]:
+    return os.fdopen(_private_fd(path), "wb")
 
 
 class FileRows:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from console.destinations.context import StoreSession
-from console.destinations.resci.backfill import members_path, partial_path
+from console.destinations.resci.backfill import members_path, partial_path, private_binary_open
 
 PART_BYTES = 1 << 20
 USERS = "users"
@@ -45,8 +45,7 @@ def restore_files(session: StoreSession, job_id: int, csv_path: Path) -> bool:
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     for target, parts in ((members_path(csv_path), members), (csv_path, users)):
         partial = partial_path(target)
-        fd = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        with private_binary_open(partial) as out:
             for data in parts:
                 out.write(data)
         os.replace(partial, target)
