@@ -475,9 +475,20 @@ async def _run(
             if locks is not None and not await asyncio.to_thread(locks.take_planning):
                 return False
             queued_before = counts.added
-            await asyncio.to_thread(
-                plan_chunks, declared.planner, store, destination, run_id, counts, stopping
+            step = asyncio.ensure_future(
+                asyncio.to_thread(
+                    plan_chunks, declared.planner, store, destination, run_id, counts, stopping
+                )
             )
+            try:
+                await asyncio.shield(step)
+            except asyncio.CancelledError:
+                # The step stops after the transaction it is in; History closes the run with
+                # that transaction counted, not before it commits (60,000 added were shown
+                # where 80,000 were queued).
+                stopping.set()
+                await asyncio.wait([step])
+                raise
             if locks is not None:
                 await asyncio.to_thread(locks.give_back_planning)
             return counts.added > queued_before
