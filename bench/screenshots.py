@@ -22,7 +22,8 @@ from textual.widgets import DataTable
 from console.core import clock
 from console.core.vocab import Trigger
 from console.demo import RESCI_NAME, SEGMENT_NAME, DemoOptions, build_demo
-from console.engine.runner import EngineOptions, run_all
+from console.engine.options import EngineOptions
+from console.engine.runner import run_all
 from console.ui.app import RetentionConsoleApp, make_app
 
 MOMENT = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)

@@ -398,7 +398,8 @@ def _deliver_history(
     day's end, through the engine, with the store's clock set to that moment; today's rows
     stay queued for the console's first run."""
     from console.core.vocab import Trigger
-    from console.engine.runner import EngineOptions, run_all
+    from console.engine.options import EngineOptions
+    from console.engine.runner import run_all
 
     people, activity, suppressed, now = data.people, data.activity, data.suppressed, data.now
     options = EngineOptions(max_wait_seconds=0.0)

@@ -21,8 +21,9 @@ from console.core import clock
 from console.core.text import json_printable, printable
 
 if TYPE_CHECKING:
+    from console.engine.options import EngineOptions
     from console.engine.progress import RunProgress
-    from console.engine.runner import EngineOptions, RunResult
+    from console.engine.runner import RunResult
     from state.db import Store
 
 FIRST_POLL_SECONDS = 5.0

@@ -7,10 +7,14 @@ the plan step and after every recorded batch; the store keeps the counts themsel
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from console.core import clock
+
+log = logging.getLogger("retention_console.engine")
 
 PLANNING = "planning"
 DELIVERING = "delivering"
@@ -65,3 +69,13 @@ def _short(seconds: float) -> str:
     if whole < 3600:
         return f"{whole // 60}m {whole % 60:02d}s"
     return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+
+
+def tell(listener: Callable[[RunProgress], None] | None, progress: RunProgress) -> None:
+    """Hand the progress to the listener (`EngineOptions.progress`), if any; a display that
+    fails is logged, never allowed to stop a delivery."""
+    if listener is not None:
+        try:
+            listener(progress)
+        except Exception:
+            log.exception("progress listener failed")

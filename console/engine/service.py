@@ -27,8 +27,9 @@ from console.destinations.base import ConnectionTestFailed
 from console.destinations.http import engine_client
 from console.engine.commands import Commands, Requeued, Saved
 from console.engine.destinations import DestinationRecord, get_destination, list_destinations
+from console.engine.options import EngineOptions
 from console.engine.progress import RunProgress
-from console.engine.runner import EngineOptions, RunResult, run_destination
+from console.engine.runner import RunResult, run_destination
 from state.db import Store
 from state.retention import Pruned
 from state.runs import close_runs_of_ended_processes

@@ -28,8 +28,8 @@ from pydantic_settings import (
 )
 
 from console.core import clock
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions
 
 ENV_PREFIX = "RETENTION_CONSOLE_"
 SETTINGS_FILE_VARIABLE = f"{ENV_PREFIX}SETTINGS"

@@ -22,7 +22,8 @@ from textual.worker import WorkerFailed
 from console.core import clock as state_clock
 from console.core.text import printable
 from console.engine.commands import Requeued
-from console.engine.runner import EngineOptions, RunResult
+from console.engine.options import EngineOptions
+from console.engine.runner import RunResult
 from console.engine.service import EngineEvent, EngineService
 from console.reports.export_files import default_export_dir
 from console.ui.commands import JumpProvider

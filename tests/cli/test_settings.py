@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 import console.ui.app
 from console.cli import main
-from console.engine.runner import EngineOptions
+from console.engine.options import EngineOptions
 from console.sandbox import SegmentSandbox
 
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts

@@ -16,8 +16,9 @@ import pytest
 
 from console.core.vocab import Trigger
 from console.engine.destinations import get_destination
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, RunResult, run_all
+from console.engine.runner import RunResult, run_all
 from console.sandbox import AlertSandbox, SandboxServer
 from state.alerts import change_alert_state
 from state.db import open_store

@@ -25,7 +25,8 @@ from console.destinations.segment.adapter import (
 )
 from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import get_destination, save_destination
-from console.engine.runner import EngineOptions, run_destination
+from console.engine.options import EngineOptions
+from console.engine.runner import run_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
 from state.models import Event, OutboxRow

@@ -24,6 +24,19 @@ __all__ = ["files"]  # the fixture, used by name
 EVENTS = 200
 
 
+def slow_plan_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the plan step slow enough to stop inside it: chunks of 10 rows, 4 chunks a
+    transaction, 0.1 s a chunk."""
+    monkeypatch.setattr(planning, "CHUNK", 10)
+    plan_chunk = planning._plan_chunk
+
+    def slow_chunk(*args: object) -> bool:
+        time.sleep(0.1)
+        return plan_chunk(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planning, "_plan_chunk", slow_chunk)
+
+
 def outbox_rows(store: Store) -> int:
     with store.read() as conn:
         return int(conn.execute(select(func.count()).select_from(OutboxRow)).scalar_one())
@@ -39,15 +52,7 @@ async def test_a_cancelled_run_stops_planning_and_closes_as_interrupted(
     _, url = segment_sandbox
     files.events([event(n) for n in range(EVENTS)])
     destination = configure(store, url, grow=False)
-    # A slow plan step: 20 chunks of 10 events, 4 chunks a transaction, 0.1 s a chunk.
-    monkeypatch.setattr(planning, "CHUNK", 10)
-    plan_chunk = planning._plan_chunk
-
-    def slow_chunk(*args: object) -> bool:
-        time.sleep(0.1)
-        return plan_chunk(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(planning, "_plan_chunk", slow_chunk)
+    slow_plan_step(monkeypatch)  # 20 chunks of 10 events
 
     run = asyncio.create_task(run_destination(store, destination, "manual", options()))
     deadline = time.monotonic() + 20

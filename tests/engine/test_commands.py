@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from console.core.vocab import RowKind
 from console.engine.commands import CommandRefused, Commands, DestinationBusy, NoSuchDestination
 from console.engine.destinations import get_destination
-from console.engine.runner import EngineOptions
+from console.engine.options import EngineOptions
 from console.engine.service import EngineService
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from state.db import Store

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from console import ingest
 from console.core.vocab import OutboxStatus
 from console.destinations.segment.settings import SegmentFilters, SegmentSettings
-from console.engine import runner
+from console.engine import delivery
 from console.engine.destinations import DestinationRecord, get_destination, save_destination
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, RunResult, run_destination
+from console.engine.runner import RunResult, run_destination
 from console.sandbox import SegmentSandbox
 from console.sandbox.server import Request, Response
 from state.db import Store
@@ -463,18 +464,18 @@ async def test_a_newer_version_waits_for_the_older_one_still_retrying(
 
     files.contacts(people(1, first_name="Bea") + people(2, first_name="Cy"))
     claims = 0
-    real_claim = runner._claim
+    real_claim = delivery._claim
 
     def counting_claim(*args: Any) -> Any:
         nonlocal claims
         claims += 1
         return real_claim(*args)
 
-    runner._claim = counting_claim  # type: ignore[assignment]
+    delivery._claim = counting_claim  # type: ignore[assignment]
     try:
         result = await run(store, opts=options(policy=slow_retry, max_wait_seconds=5))
     finally:
-        runner._claim = real_claim  # type: ignore[assignment]
+        delivery._claim = real_claim  # type: ignore[assignment]
 
     assert result.status == "ok" and result.counts.delivered == 3
     names = [(m["traits"]["email"], m["traits"]["first_name"]) for m in sandbox.received]

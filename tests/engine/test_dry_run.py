@@ -19,7 +19,8 @@ from console.destinations import preview as sampling
 from console.destinations.preview import DryRunPlan
 from console.engine.destinations import get_destination
 from console.engine.dry_run import dry_run, dry_run_all, preview
-from console.engine.runner import EngineOptions, RunResult, run_all, run_destination
+from console.engine.options import EngineOptions
+from console.engine.runner import RunResult, run_all, run_destination
 from console.ingest import import_contacts, import_events, import_suppressions
 from console.reports.dry_run import preview_line
 from console.sandbox import SandboxServer, SegmentSandbox

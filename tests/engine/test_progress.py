@@ -14,9 +14,10 @@ from pathlib import Path
 
 from console.cli.run_output import StderrProgress
 from console.core.vocab import Trigger
+from console.engine.options import EngineOptions
 from console.engine.progress import DELIVERING, RunProgress
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, run_all
+from console.engine.runner import run_all
 from state.db import ENV_DB, open_store
 from tests.cli.test_commands import ENTRY_POINT, Sandbox, cli, jsonl, segment_toml, setup_store
 from tests.conftest import FROZEN_AT

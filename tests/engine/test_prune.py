@@ -12,7 +12,7 @@ from sqlmodel import col
 from console.core.vocab import RowKind
 from console.engine.commands import Commands
 from console.engine.destinations import get_destination
-from console.engine.runner import EngineOptions
+from console.engine.options import EngineOptions
 from console.engine.service import PRUNE_JOB, EngineService
 from state.db import Store
 from state.models import DailyStat, OutboxRow, SyncRun

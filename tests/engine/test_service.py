@@ -18,7 +18,7 @@ from console.core.vocab import RowKind
 from console.destinations.segment.adapter import identify_message
 from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import get_destination, save_destination
-from console.engine.runner import EngineOptions
+from console.engine.options import EngineOptions
 from console.engine.service import EngineEvent, EngineService
 from console.sandbox import SegmentSandbox
 from state.db import Store

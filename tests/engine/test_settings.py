@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from console.cli import main
 from console.engine.destinations import DestinationRecord, get_destination
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, run_destination
+from console.engine.runner import run_destination
 from console.engine.service import EngineService
 from console.engine.settings import EngineSettings, SettingsError, env_name
 from console.sandbox import SegmentSandbox

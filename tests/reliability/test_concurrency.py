@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from console.engine.destinations import get_destination
-from console.engine.runner import EngineOptions, run_destination
+from console.engine.options import EngineOptions
+from console.engine.runner import run_destination
 from console.engine.service import EngineService
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from state.db import open_store

@@ -27,8 +27,9 @@ from console.cli import main
 from console.core import clock
 from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import get_destination, save_destination
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, RunResult, run_destination
+from console.engine.runner import RunResult, run_destination
 from console.engine.service import EngineService
 from console.ingest import import_events
 from console.sandbox import Faults, SandboxServer, SegmentSandbox

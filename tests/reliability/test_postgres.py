@@ -19,8 +19,9 @@ import orjson
 from sqlalchemy import make_url, text
 
 from console.engine.destinations import get_destination
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, run_destination
+from console.engine.runner import run_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
 from state.db import open_store
 from state.models import SCHEMA_VERSION

@@ -20,14 +20,15 @@ import pytest
 from sqlalchemy import text
 
 from console.core.vocab import RunStatus
-from console.engine import planning
 from console.engine.destinations import DestinationRecord, get_destination
-from console.engine.runner import EngineOptions, run_destination
+from console.engine.options import EngineOptions
+from console.engine.runner import run_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
 from state.db import Store, open_store
 from state.queries import runs_page
 from state.runs import WORKERS, acquire_lease, live_lease_holder, owner_id, release_lease
 from state.sharing import SLOTS, WorkerLocks
+from tests.engine.test_cancel import outbox_rows, slow_plan_step
 
 from .conftest import (
     API_KEY,
@@ -327,14 +328,7 @@ async def test_a_run_cancelled_mid_plan_counts_every_transaction_it_committed(
         seed(pg_url, tmp_path, server.url, 200)
         store = open_store(pg_url)
         try:
-            monkeypatch.setattr(planning, "CHUNK", 10)
-            plan_chunk = planning._plan_chunk
-
-            def slow_chunk(*args: object) -> bool:
-                time.sleep(0.1)
-                return plan_chunk(*args)  # type: ignore[arg-type]
-
-            monkeypatch.setattr(planning, "_plan_chunk", slow_chunk)
+            slow_plan_step(monkeypatch)
             run = asyncio.create_task(
                 run_destination(store, destination_of(store), "manual", EngineOptions())
             )
@@ -351,8 +345,3 @@ async def test_a_run_cancelled_mid_plan_counts_every_transaction_it_committed(
             store.dispose()
     assert (stopped.status, stopped.added) == ("interrupted", queued)
     assert 0 < queued < 200
-
-
-def outbox_rows(store: Store) -> int:
-    with store.read() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM outbox")).scalar_one())

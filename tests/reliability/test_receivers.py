@@ -22,7 +22,7 @@ import pytest
 from console.destinations.base import ConnectionTestFailed
 from console.destinations.http import engine_client
 from console.destinations.segment.adapter import SegmentAdapter
-from console.engine.runner import EngineOptions
+from console.engine.options import EngineOptions
 from console.ingest import import_events
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from state.db import Store

@@ -30,7 +30,8 @@ from console.config import ConfigError, apply_config
 from console.core.secrets import mask_secret
 from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import get_destination, list_destinations, save_destination
-from console.engine.runner import EngineOptions, run_destination
+from console.engine.options import EngineOptions
+from console.engine.runner import run_destination
 from console.sandbox import ResciSandbox, SandboxServer, SegmentSandbox
 from state.db import open_store
 from state.models import Contact, OutboxRow

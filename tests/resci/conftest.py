@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from console.config import apply_config
 from console.engine.destinations import DestinationRecord, get_destination
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, RunResult, run_destination
+from console.engine.runner import RunResult, run_destination
 from console.ingest import import_contacts, import_events
 from console.sandbox import ResciSandbox, SandboxServer
 from state.db import Store

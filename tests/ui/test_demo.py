@@ -25,7 +25,8 @@ from console.demo import (
     fill_demo,
 )
 from console.engine.destinations import list_destinations
-from console.engine.runner import EngineOptions, run_all
+from console.engine.options import EngineOptions
+from console.engine.runner import run_all
 from console.sandbox.receivers import discovered_receivers
 from console.ui.app import make_app
 from console.ui.screens.destinations import DestinationsScreen

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from console.cli import main
 from console.core.vocab import OutboxStatus, RunStatus, Trigger
 from console.engine.destinations import get_destination
+from console.engine.options import EngineOptions
 from console.engine.retries import RetryPolicy
-from console.engine.runner import EngineOptions, run_destination
+from console.engine.runner import run_destination
 from console.ingest import import_events
 from console.sandbox import Request, Response, SandboxApp, SandboxServer
 from console.sandbox.faults import FaultDecision, FaultKind, Faults
