@@ -18,12 +18,14 @@ from sqlalchemy import Connection, or_, select, update
 from console.core import clock
 from console.core.vocab import RunStatus
 from state.models import Destination, SyncRun, inserted_id, table_of
-from state.sharing import workers_active
+from state.sharing import worker_of_run_alive, workers_active
 
 DESTINATIONS = table_of(Destination)
 RUNS = table_of(SyncRun)
 LEASE_SECONDS = 120
 WORKERS = "workers"
+WORKER_RUN_GRACE_SECONDS = 30.0
+"""Age before a worker's run can be found dead (see `_close_runs_of_dead_workers`)."""
 """The holder a run that wants a destination alone is told of while workers share it."""
 # Leases this process holds right now. A holder naming this process's pid is alive only if it
 # is one of these: otherwise it is a dead process whose pid this one happens to reuse.
@@ -222,7 +224,9 @@ def close_runs_of_ended_processes(conn: Connection) -> int:
     full disk) are closed as interrupted, for every destination: the console and `--run-once`
     call it as they start, so History never shows a dead run as running. A run is its
     process's while the destination's lease is: only runs whose destination's lease is free,
-    expired, or held by a process that is gone are closed, never a live one's."""
+    expired, or held by a process that is gone are closed, never a live one's. While workers
+    share the destination (PostgreSQL), a run is its worker's while the worker holds the run's
+    lock: a dead worker's run is closed by the next worker that starts."""
     now = clock.iso(clock.now())
     held = conn.execute(
         select(DESTINATIONS.c.id, DESTINATIONS.c.lease_owner, DESTINATIONS.c.lease_until).where(
@@ -234,7 +238,34 @@ def close_runs_of_ended_processes(conn: Connection) -> int:
     closed = 0
     for destination_id, lease_owner, lease_until in held:
         if workers_active(conn, destination_id):
-            continue  # their runs are theirs; a dead worker's is closed once they are done
-        if _lease_free(lease_owner, lease_until, now):
+            closed += _close_runs_of_dead_workers(conn, destination_id)
+        elif _lease_free(lease_owner, lease_until, now):
             closed += close_abandoned_runs(conn, destination_id)
     return closed
+
+
+def _close_runs_of_dead_workers(conn: Connection, destination_id: int) -> int:
+    """While workers share a destination its running runs are theirs; one whose worker no
+    longer holds the run's lock died with it. A run younger than the grace is left alone: its
+    worker takes the lock just after writing the run."""
+    grown = clock.iso(clock.now() - timedelta(seconds=WORKER_RUN_GRACE_SECONDS))
+    running = (
+        conn.execute(
+            select(RUNS.c.id).where(
+                RUNS.c.destination_id == destination_id,
+                RUNS.c.status == RunStatus.RUNNING,
+                RUNS.c.started_at <= grown,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    dead = [run_id for run_id in running if not worker_of_run_alive(conn, run_id)]
+    if not dead:
+        return 0
+    result = conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id.in_(dead), RUNS.c.status == RunStatus.RUNNING)
+        .values(status=RunStatus.INTERRUPTED, finished_at=clock.now_iso(), message="process ended")
+    )
+    return result.rowcount or 0

@@ -11,7 +11,8 @@ locks at once, so the other workers take its slots on their next round instead o
 expires. Workers hold the destination's lock shared; a run that takes the destination alone
 (the console, a plain `--run-once`) checks in its lease transaction that no worker holds it
 (`workers_active`), and a worker checks that no such run holds the lease. One worker at a time
-plans the destination (`take_planning`); the others deliver what it queues.
+plans the destination (`take_planning`); the others deliver what it queues. Each worker also
+holds the lock of the run it started, so a dead worker's run is told from a live one's.
 
 SQLite has none of this: one machine, one engine at a time per destination, through the lease.
 """
@@ -46,6 +47,7 @@ _SLOT: Final = 0x52430002
 _POLL: Final = 0x52430003
 _PLANNING: Final = 0x52430004
 _PLAN_TRANSACTION: Final = 0x52430005
+_RUN: Final = 0x52430006
 
 
 def is_shared_store(store: Store) -> bool:
@@ -74,6 +76,16 @@ def workers_active(conn: Connection, destination_id: int) -> bool:
     free = conn.execute(
         text("SELECT pg_try_advisory_xact_lock(:kind, :key)"),
         {"kind": _WORKERS, "key": destination_id},
+    ).scalar_one()
+    return not free
+
+
+def worker_of_run_alive(conn: Connection, run_id: int) -> bool:
+    """Whether the worker that started a run still holds its run lock (`WorkerLocks.own_run`):
+    False once the worker is gone, however it ended. The probe's lock lasts until the
+    transaction ends."""
+    free = conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(:kind, :key)"), {"kind": _RUN, "key": run_id}
     ).scalar_one()
     return not free
 
@@ -115,6 +127,11 @@ class WorkerLocks:
         """Join the destination's workers; False while a run that works it alone is taking its
         lease (try again, or report it busy)."""
         return self._try(_WORKERS, self.destination_id, shared=True)
+
+    def own_run(self, run_id: int) -> None:
+        """Hold the lock of the run this worker started, for as long as the worker lives, so
+        that another can tell a dead worker's run from a live one (`worker_of_run_alive`)."""
+        self._try(_RUN, run_id)
 
     def take_slot(self, slot: int) -> bool:
         """Take a slot; False when another worker holds it."""

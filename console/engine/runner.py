@@ -124,6 +124,8 @@ async def _run(
             return start_run(conn, destination.id, trigger)
 
     run_id = await asyncio.to_thread(begin)
+    if locks is not None:
+        await asyncio.to_thread(locks.own_run, run_id)
     log.info("%s: run %d started (%s)", destination.name, run_id, trigger)
     # A worker holds no lease to renew: its locks live as long as its connection.
     heartbeat = (

@@ -24,6 +24,7 @@ from console.engine.destinations import DestinationRecord, get_destination
 from console.engine.options import EngineOptions
 from console.engine.runner import run_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
+from state import runs
 from state.db import Store, open_store
 from state.queries import runs_page
 from state.runs import WORKERS, acquire_lease, live_lease_holder, owner_id, release_lease
@@ -127,6 +128,49 @@ def test_a_slot_is_one_workers_and_a_dead_workers_slots_are_free_at_once(
         assert wait_until(lambda: second.take_slot(3), timeout=5, step=0.05)
         assert second.take_polling()
         second.release()
+    finally:
+        store.dispose()
+
+
+def test_a_dead_workers_run_is_closed_by_the_next_worker_while_others_work_on(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker holds the lock of the run it started; once it is gone, the next worker to
+    start closes its run as interrupted, while a live worker's run stays running."""
+    monkeypatch.setattr(runs, "WORKER_RUN_GRACE_SECONDS", 0)
+    with SandboxServer(SegmentSandbox(write_keys={WRITE_KEY})) as server:
+        seed(pg_url, tmp_path, server.url, 10)
+    store = open_store(pg_url)
+    try:
+        destination_id = destination_of(store).id
+        dying, living = WorkerLocks(store, destination_id), WorkerLocks(store, destination_id)
+        assert dying.join() and living.join()
+        with store.write() as conn:
+            dying_run = runs.start_run(conn, destination_id, "run-once")
+            living_run = runs.start_run(conn, destination_id, "run-once")
+        dying.own_run(dying_run)
+        living.own_run(living_run)
+        with store.write() as conn:
+            assert runs.close_runs_of_ended_processes(conn) == 0  # both alive
+        with store.read() as conn:  # the dying worker's connection drops, as a killed one's
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND classid::bigint = :kind AND objid = :run "
+                    "AND granted"
+                ),
+                {"kind": 0x52430006, "run": dying_run},  # state.sharing's run locks
+            )
+
+        def closed() -> bool:
+            with store.write() as conn:
+                return runs.close_runs_of_ended_processes(conn) == 1
+
+        assert wait_until(closed, timeout=5, step=0.05)
+        with store.read() as conn:
+            statuses = dict(conn.execute(text("SELECT id, status FROM sync_runs")).all())
+        assert statuses == {dying_run: "interrupted", living_run: "running"}
+        living.release()
     finally:
         store.dispose()
 
