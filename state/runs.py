@@ -24,9 +24,9 @@ DESTINATIONS = table_of(Destination)
 RUNS = table_of(SyncRun)
 LEASE_SECONDS = 120
 WORKERS = "workers"
+"""The holder a run that wants a destination alone is told of while workers share it."""
 WORKER_RUN_GRACE_SECONDS = 30.0
 """Age before a worker's run can be found dead (see `_close_runs_of_dead_workers`)."""
-"""The holder a run that wants a destination alone is told of while workers share it."""
 # Leases this process holds right now. A holder naming this process's pid is alive only if it
 # is one of these: otherwise it is a dead process whose pid this one happens to reuse.
 _LIVE_OWNERS: set[str] = set()

@@ -1,5 +1,4 @@
-"""The engine's delivery knobs, one frozen value per engine: the console and `--run-once`
-build it from `console.engine.settings.EngineSettings`; tests shorten its waits."""
+"""The engine's delivery knobs (`EngineOptions`), shared by the run and its delivery loop."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One run of one destination: lease, plan, deliver with retries, record History.
+"""One run of one destination: lease, plan, deliver (`delivery.py`), record History.
 
 The same coroutine serves the console's scheduler, its "run now" and `--run-once`. Database
 work runs in a worker thread so an event loop shared with the UI never stalls on SQLite.
@@ -18,9 +18,7 @@ from console.core import clock
 from console.core.secrets import SecretError
 from console.core.vocab import RunStatus
 from console.destinations import registry
-from console.destinations.base import (
-    DestinationHalted,
-)
+from console.destinations.base import DestinationHalted
 from console.destinations.http import engine_client
 from console.engine import alerts
 from console.engine.delivery import deliver, queued_count
