@@ -70,6 +70,30 @@ def seed_resci(pg_url: str, tmp_path: Path, server_url: str, contacts: int) -> N
     cli_ok("config", "apply", str(tmp_path / "config.toml"), "--db", pg_url)
 
 
+SLOT_LOCKS, RUN_LOCKS = 0x52430002, 0x52430006
+"""The first keys of state.sharing's slot and run locks."""
+
+
+def seeded_store(pg_url: str, tmp_path: Path) -> Store:
+    """The store of `seed` with 10 events (its sandbox gone again: nothing is sent)."""
+    with SandboxServer(SegmentSandbox(write_keys={WRITE_KEY})) as server:
+        seed(pg_url, tmp_path, server.url, 10)
+    return open_store(pg_url)
+
+
+def drop_session_holding(store: Store, kind: int, key: int) -> None:
+    """End the session that holds an advisory lock, as a killed worker's connection ends:
+    PostgreSQL frees every lock of the session with it."""
+    with store.read() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid::bigint = :kind AND objid = :key AND granted"
+            ),
+            {"kind": kind, "key": key},
+        )
+
+
 def destination_of(store: Store) -> DestinationRecord:
     with store.read() as conn:
         destination = get_destination(conn, "seg")
@@ -104,9 +128,7 @@ async def test_workers_started_together_each_deliver_a_share(
 def test_a_slot_is_one_workers_and_a_dead_workers_slots_are_free_at_once(
     pg_url: str, tmp_path: Path
 ) -> None:
-    with SandboxServer(SegmentSandbox(write_keys={WRITE_KEY})) as server:
-        seed(pg_url, tmp_path, server.url, 10)
-    store = open_store(pg_url)
+    store = seeded_store(pg_url, tmp_path)
     try:
         destination_id = destination_of(store).id
         first, second = WorkerLocks(store, destination_id), WorkerLocks(store, destination_id)
@@ -115,16 +137,7 @@ def test_a_slot_is_one_workers_and_a_dead_workers_slots_are_free_at_once(
         assert not second.take_slot(3)
         assert second.free_slots() == [s for s in range(SLOTS) if s != 3]
         assert first.take_polling() and not second.take_polling()
-        # The first worker's connection drops, as a killed process's does: PostgreSQL ends
-        # its session and its locks with it.
-        with store.read() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND objid = :slot_key AND granted"
-                ),
-                {"slot_key": destination_id * SLOTS + 3},
-            )
+        drop_session_holding(store, SLOT_LOCKS, destination_id * SLOTS + 3)
         assert wait_until(lambda: second.take_slot(3), timeout=5, step=0.05)
         assert second.take_polling()
         second.release()
@@ -138,9 +151,7 @@ def test_a_dead_workers_run_is_closed_by_the_next_worker_while_others_work_on(
     """A worker holds the lock of the run it started; once it is gone, the next worker to
     start closes its run as interrupted, while a live worker's run stays running."""
     monkeypatch.setattr(runs, "WORKER_RUN_GRACE_SECONDS", 0)
-    with SandboxServer(SegmentSandbox(write_keys={WRITE_KEY})) as server:
-        seed(pg_url, tmp_path, server.url, 10)
-    store = open_store(pg_url)
+    store = seeded_store(pg_url, tmp_path)
     try:
         destination_id = destination_of(store).id
         dying, living = WorkerLocks(store, destination_id), WorkerLocks(store, destination_id)
@@ -152,15 +163,7 @@ def test_a_dead_workers_run_is_closed_by_the_next_worker_while_others_work_on(
         living.own_run(living_run)
         with store.write() as conn:
             assert runs.close_runs_of_ended_processes(conn) == 0  # both alive
-        with store.read() as conn:  # the dying worker's connection drops, as a killed one's
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND classid::bigint = :kind AND objid = :run "
-                    "AND granted"
-                ),
-                {"kind": 0x52430006, "run": dying_run},  # state.sharing's run locks
-            )
+        drop_session_holding(store, RUN_LOCKS, dying_run)
 
         def closed() -> bool:
             with store.write() as conn:
