@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import Connection, or_, select, update
@@ -209,11 +209,17 @@ def record_health(
     )
 
 
-def close_abandoned_runs(conn: Connection, destination_id: int) -> int:
-    """Runs left `running` by a process that died are closed as interrupted."""
+def close_abandoned_runs(
+    conn: Connection, destination_id: int, run_ids: Sequence[int] | None = None
+) -> int:
+    """Runs left `running` by a process that died (all of the destination's, or those of
+    `run_ids`) are closed as interrupted."""
+    which = [RUNS.c.destination_id == destination_id, RUNS.c.status == RunStatus.RUNNING]
+    if run_ids is not None:
+        which.append(RUNS.c.id.in_(run_ids))
     result = conn.execute(
         update(RUNS)
-        .where(RUNS.c.destination_id == destination_id, RUNS.c.status == RunStatus.RUNNING)
+        .where(*which)
         .values(status=RunStatus.INTERRUPTED, finished_at=clock.now_iso(), message="process ended")
     )
     return result.rowcount or 0
@@ -261,11 +267,4 @@ def _close_runs_of_dead_workers(conn: Connection, destination_id: int) -> int:
         .all()
     )
     dead = [run_id for run_id in running if not worker_of_run_alive(conn, run_id)]
-    if not dead:
-        return 0
-    result = conn.execute(
-        update(RUNS)
-        .where(RUNS.c.id.in_(dead), RUNS.c.status == RunStatus.RUNNING)
-        .values(status=RunStatus.INTERRUPTED, finished_at=clock.now_iso(), message="process ended")
-    )
-    return result.rowcount or 0
+    return close_abandoned_runs(conn, destination_id, dead) if dead else 0
