@@ -1,21 +1,125 @@
-"""The Sync summary's full history (seed 002: "View Full History"): every day a destination did
-something, newest first, one page at a time (keyset on day and destination), within an optional
-date range. Completions come split into contacts and events; today's row carries what waits:
+"""The Sync summary: the last days with activity for the chart (`daily_summary`), and the full
+history (seed 002: "View Full History"), every day a destination did something, newest first,
+one page at a time (keyset on day and destination), within an optional date range. Completions come split into contacts and events; today's row carries what waits:
 the queued rows and the users of a ReSci backfill not imported yet."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from console.core import clock
-from state.models import DailyStat, DailyStreamStat, Destination, table_of
-from state.queries import SummaryRow, waiting_by_destination
+from console.core.vocab import ImportJobStatus, OutboxStatus
+from state.failures import destination_names
+from state.models import DailyStat, DailyStreamStat, Destination, ImportJob, OutboxRow, table_of
 
+OUTBOX = table_of(OutboxRow)
 STATS = table_of(DailyStat)
 STREAMS = table_of(DailyStreamStat)
+JOBS = table_of(ImportJob)
 DESTINATIONS = table_of(Destination)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    date: str
+    destination: str
+    completions: int
+    failures: int
+    suppressed: int
+    queued: int
+    contacts: int = 0
+    """Of the completions, contacts (identify, user updates, imported users); `events` the
+    rest. Days before the split was counted have neither."""
+    events: int = 0
+    destination_id: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "date": self.date,
+            "destination": self.destination,
+            "completions": self.completions,
+            "contacts": self.contacts,
+            "events": self.events,
+            "failures": self.failures,
+            "suppressed": self.suppressed,
+            "queued": self.queued,
+        }
+
+
+def queued_by_destination(conn: Connection) -> dict[int, int]:
+    return dict(
+        conn.execute(
+            select(OUTBOX.c.destination_id, func.count())
+            .where(OUTBOX.c.status == OutboxStatus.QUEUED)
+            .group_by(OUTBOX.c.destination_id)
+        ).all()
+    )
+
+
+PENDING_JOBS = [status.value for status in ImportJobStatus if status.pending]
+
+
+def waiting_by_destination(conn: Connection) -> dict[int, int]:
+    """Rows queued now, plus the users of ReSci backfills still being imported."""
+    waiting = dict(queued_by_destination(conn))
+    pending = conn.execute(
+        select(JOBS.c.destination_id, func.sum(JOBS.c.rows))
+        .where(JOBS.c.status.in_(PENDING_JOBS))
+        .group_by(JOBS.c.destination_id)
+    )
+    for destination_id, rows in pending:
+        waiting[destination_id] = waiting.get(destination_id, 0) + int(rows or 0)
+    return waiting
+
+
+def daily_summary(
+    conn: Connection, destination: str | None = None, days: int = 30
+) -> list[SummaryRow]:
+    """One row per destination and day, newest first, for the last `days` days with activity
+    (the chart; `state.summary` pages the full history). `queued` is what waits now (queued rows
+    and a pending backfill's users), shown on today's row (a queue has no history)."""
+    names = destination_names(conn)
+    stmt = select(
+        STATS.c.destination_id,
+        STATS.c.day,
+        STATS.c.completions,
+        STATS.c.failures,
+        STATS.c.suppressed,
+    ).order_by(STATS.c.day.desc(), STATS.c.destination_id)
+    if destination is not None:
+        ids = [i for i, n in names.items() if n == destination]
+        stmt = stmt.where(STATS.c.destination_id.in_(ids))
+    today = clock.today()
+    queued = waiting_by_destination(conn)
+    rows: list[SummaryRow] = []
+    seen_today: set[int] = set()
+    cutoff_days: list[str] = []
+    for dest_id, day, completions, failures, suppressed in conn.execute(stmt):
+        if day not in cutoff_days:
+            if len(cutoff_days) >= days:
+                break
+            cutoff_days.append(day)
+        if day == today:
+            seen_today.add(dest_id)
+        rows.append(
+            SummaryRow(
+                day,
+                names.get(dest_id, f"#{dest_id}"),
+                completions,
+                failures,
+                suppressed,
+                queued.get(dest_id, 0) if day == today else 0,
+            )
+        )
+    # A destination with queued rows but no activity yet today still shows what waits.
+    for dest_id, count in queued.items():
+        if dest_id not in seen_today and (destination is None or names.get(dest_id) == destination):
+            rows.insert(0, SummaryRow(today, names.get(dest_id, f"#{dest_id}"), 0, 0, 0, count))
+    return rows
+
 
 SummaryPosition = tuple[str, int]
 """(day, destination id) of the last row of a page; the next page starts past it."""
@@ -36,7 +140,7 @@ def summary_page(
 ) -> list[SummaryRow]:
     """At most `limit` rows past `after`, days from `since` to `until` (inclusive,
     YYYY-MM-DD; None: unbounded)."""
-    names = dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
+    names = destination_names(conn)
     conditions: list[ColumnElement[bool]] = []
     if destination is not None:
         conditions.append(

@@ -52,8 +52,7 @@ def summary(
 
     from console.core import clock
     from console.reports.views import SUMMARY
-    from state.queries import SummaryRow
-    from state.summary import SummaryPosition, summary_page, summary_position
+    from state.summary import SummaryPosition, SummaryRow, summary_page, summary_position
 
     if days is not None:
         if since is not None:
@@ -112,7 +111,7 @@ def failures(
 ) -> None:
     """Per-email failures with the destination's feedback."""
     from console.reports.views import FAILURES
-    from state.queries import FailureFilter, failures_page
+    from state.failures import FailureFilter, failures_page
 
     flt = FailureFilter(destination=destination, day=day, text=search)
     with store_for(ctx, db).read() as conn:
@@ -138,7 +137,7 @@ def history(
 ) -> None:
     """Every run: trigger, destination, start, duration and counts."""
     from console.reports.views import RUNS
-    from state.queries import runs_page
+    from state.history import runs_page
 
     with store_for(ctx, db).read() as conn:
         known_destination(ctx, conn, destination)

@@ -34,7 +34,7 @@ def retry(
     """Put matching failures back in the queue; the next run delivers them."""
     from console.engine.commands import Commands
     from console.reports.formatting import counted
-    from state.queries import FailureFilter, failure_ids
+    from state.failures import FailureFilter, failure_ids
 
     store = store_for(ctx, db)
     flt = FailureFilter(destination=destination, day=day, text=search)

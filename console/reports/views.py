@@ -15,7 +15,9 @@ from typing import TypeVar
 from console.core import clock
 from console.reports.columns import Column, View
 from console.reports.formatting import count, duration, short_time
-from state.queries import FailureRow, RunRow, SummaryRow
+from state.failures import FailureRow
+from state.history import RunRow
+from state.summary import SummaryRow
 
 Row = TypeVar("Row")
 

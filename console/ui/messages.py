@@ -11,7 +11,7 @@ from console.engine.destinations import DestinationRecord
 from console.engine.service import EngineEvent
 from state.changes import ChangeRow
 from state.destination_dates import DestinationDates
-from state.queries import OutboxState
+from state.failures import OutboxState
 
 
 @dataclass

@@ -21,8 +21,8 @@ from console.destinations.segment.settings import SegmentSettings
 from console.engine.destinations import save_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
+from state.history import runs_page
 from state.models import OutboxRow
-from state.queries import runs_page
 
 OUTBOX = OutboxRow.__table__
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts

@@ -22,8 +22,8 @@ from console.engine.runner import RunResult, run_all
 from console.sandbox import AlertSandbox, SandboxServer
 from state.alerts import change_alert_state
 from state.db import open_store
+from state.history import runs_page
 from state.monitoring import alert_states
-from state.queries import runs_page
 from tests.cli.test_commands import Sandbox, process, segment_toml, setup_store, write
 from tests.smtp_sink import SmtpSink
 

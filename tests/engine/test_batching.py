@@ -29,8 +29,9 @@ from console.engine.options import EngineOptions
 from console.engine.runner import run_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
+from state.failures import FailureFilter, failures_page
 from state.models import Event, OutboxRow
-from state.queries import FailureFilter, daily_summary, failures_page
+from state.summary import daily_summary
 
 OUTBOX = OutboxRow.__table__
 EVENTS = Event.__table__

@@ -15,8 +15,8 @@ from console.engine import planning
 from console.engine.runner import run_destination
 from console.sandbox import SegmentSandbox
 from state.db import Store
+from state.history import runs_page
 from state.models import Destination, OutboxRow
-from state.queries import runs_page
 from tests.engine.test_delivery import Files, configure, event, files, options
 
 __all__ = ["files"]  # the fixture, used by name

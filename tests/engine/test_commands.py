@@ -20,9 +20,10 @@ from console.engine.options import EngineOptions
 from console.engine.service import EngineService
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from state.db import Store
+from state.failures import FailureFilter, failure_count, failure_ids
+from state.history import runs_page
 from state.models import Destination, OutboxRow, SyncRun
 from state.outbox import Failure, NewRow, queue_rows, record_outcomes
-from state.queries import FailureFilter, failure_count, failure_ids, runs_page
 from state.runs import start_run
 from tests.engine.test_service import WRITE_KEY, add, add_local_failures, import_contacts
 

@@ -27,9 +27,11 @@ from console.engine.runner import RunResult, run_destination
 from console.sandbox import SegmentSandbox
 from console.sandbox.server import Request, Response
 from state.db import Store
+from state.failures import FailureFilter, failure_ids, failures_page
+from state.history import runs_page
 from state.models import OutboxRow
 from state.outbox import requeue_failures
-from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
+from state.summary import daily_summary
 
 OUTBOX = OutboxRow.__table__
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts

@@ -23,8 +23,9 @@ from console.engine.service import EngineEvent, EngineService
 from console.sandbox import SegmentSandbox
 from state.db import Store
 from state.destinations import set_flags
+from state.failures import FailureFilter, failure_count, failure_ids, failures_page
+from state.history import runs_page
 from state.outbox import NewRow, queue_rows
-from state.queries import FailureFilter, failure_count, failure_ids, failures_page, runs_page
 from state.runs import start_run
 
 WRITE_KEY = "test-write-key"  # what the shared `segment_sandbox` fixture accepts

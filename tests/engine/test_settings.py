@@ -18,7 +18,7 @@ from console.engine.service import EngineService
 from console.engine.settings import EngineSettings, SettingsError, env_name
 from console.sandbox import SegmentSandbox
 from state.db import Store
-from state.queries import runs_page
+from state.history import runs_page
 
 
 @pytest.fixture(autouse=True)

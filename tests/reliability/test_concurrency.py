@@ -25,8 +25,10 @@ from console.engine.runner import run_destination
 from console.engine.service import EngineService
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from state.db import open_store
+from state.failures import failures_page
+from state.history import runs_page
 from state.models import Destination
-from state.queries import daily_summary, failures_page, runs_page
+from state.summary import daily_summary
 
 from .conftest import (
     WRITE_KEY,

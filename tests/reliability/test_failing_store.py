@@ -32,7 +32,7 @@ from console.engine import runner
 from console.engine.service import EngineService
 from console.sandbox import SegmentSandbox
 from state.db import open_store
-from state.queries import runs_page
+from state.history import runs_page
 from tests.reliability.conftest import (
     ROOT,
     WRITE_KEY,

@@ -35,8 +35,9 @@ from console.ingest import import_events
 from console.sandbox import Faults, SandboxServer, SegmentSandbox
 from console.sandbox.faults import FaultDecision, FaultKind
 from state.db import Store
+from state.failures import FailureFilter, failure_count, failures_page
+from state.history import runs_page
 from state.models import Destination, OutboxRow
-from state.queries import FailureFilter, failure_count, failures_page, runs_page
 
 from .conftest import WRITE_KEY, Figures, check_delivery, copies_differ, write_events
 

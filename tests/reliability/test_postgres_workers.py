@@ -26,7 +26,7 @@ from console.engine.runner import run_destination
 from console.sandbox import Faults, ResciSandbox, SandboxServer, SegmentSandbox
 from state import runs
 from state.db import Store, open_store
-from state.queries import runs_page
+from state.history import runs_page
 from state.runs import WORKERS, acquire_lease, live_lease_holder, owner_id, release_lease
 from state.sharing import SLOTS, WorkerLocks
 from tests.engine.test_cancel import outbox_rows, slow_plan_step

@@ -10,7 +10,9 @@ import io
 import orjson
 
 from console.reports.views import FAILURES, RUNS, SUMMARY
-from state.queries import FailureRow, RunRow, SummaryRow
+from state.failures import FailureRow
+from state.history import RunRow
+from state.summary import SummaryRow
 
 FEEDBACK = "[@click=app.quit]Details[/] invalid \x1b]0;pwned\x07 " + "x" * 200
 

@@ -19,7 +19,7 @@ from console.reports.export_files import (
     spreadsheet_safe,
 )
 from console.reports.views import FAILURES
-from state.queries import FailureRow
+from state.failures import FailureRow
 
 
 def test_files_are_private_and_new(tmp_path: Path) -> None:

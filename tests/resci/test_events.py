@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from console.core.vocab import RowKind
 from console.destinations.resci.planner import NO_EMAIL
+from state.failures import FailureFilter, failures_page
 from state.models import DailyStat
-from state.queries import FailureFilter, failures_page
 from tests.resci.conftest import Console, Resci, contact, destination_toml
 
 STATS = DailyStat.__table__

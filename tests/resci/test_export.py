@@ -30,11 +30,13 @@ from console.engine.service import EngineService
 from console.engine.sessions import Session, run_context
 from state.audiences import get_audience
 from state.db import Connection, open_store
+from state.failures import FailureFilter, failure_ids, failures_page
+from state.history import runs_page
 from state.import_jobs import import_jobs_for
 from state.models import AudienceMember
 from state.outbox import requeue_failures
-from state.queries import FailureFilter, daily_summary, failure_ids, failures_page, runs_page
 from state.sources import CONTACTS, contact_partitions, stream_rows
+from state.summary import daily_summary
 from tests.resci.conftest import API_KEY, Console, Resci, contact, destination_toml
 
 ATTRIBUTE = "audience_california_gmail"

@@ -11,8 +11,8 @@ from sqlalchemy import update
 
 from console.core import clock
 from state.db import Store, open_store
+from state.failures import FailureFilter, failure_ids
 from state.models import OutboxRow
-from state.queries import FailureFilter, failure_ids
 from tests.ui.conftest import Clock, fill_store
 
 

@@ -13,15 +13,9 @@ from sqlalchemy import update
 
 from console.core import clock
 from state.db import Store, open_store
+from state.failures import FAILURE_SORTS, failure_position, failures_page, iter_failures
+from state.history import run_rows_page, runs_page
 from state.models import OutboxRow
-from state.queries import (
-    FAILURE_SORTS,
-    failure_position,
-    failures_page,
-    iter_failures,
-    run_rows_page,
-    runs_page,
-)
 from tests.ui.conftest import Clock, fill_store
 
 

@@ -31,8 +31,9 @@ from console.sandbox.receivers import discovered_receivers
 from console.ui.app import make_app
 from console.ui.screens.destinations import DestinationsScreen
 from state.destination_dates import destination_dates
+from state.failures import FailureFilter, failure_count
+from state.history import runs_page
 from state.models import Audience, Contact, Event
-from state.queries import FailureFilter, failure_count, runs_page
 from tests.ui.pilot import painted, settle
 
 

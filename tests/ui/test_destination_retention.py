@@ -15,7 +15,7 @@ from console.engine.commands import Commands
 from console.engine.destinations import get_destination, list_destinations
 from console.ui.screens.remove_destination import RemoveDestinationScreen
 from state.db import Store
-from state.queries import FailureFilter, failure_count
+from state.failures import FailureFilter, failure_count
 from tests.ui.conftest import SEGMENT, SEGMENT_KEY, AppFactory
 from tests.ui.pilot import SIZE, painted, press, select_row, settle
 from tests.ui.test_snapshots import BIG, on_destination

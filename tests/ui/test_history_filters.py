@@ -10,7 +10,7 @@ from console.engine.runs import RunCounts, finish_run
 from console.ui.screens.choose import ChooseScreen
 from console.ui.screens.history import HistoryScreen, RunRowsScreen
 from state.db import Store
-from state.queries import runs_page
+from state.history import runs_page
 from state.runs import start_run
 from tests.ui.conftest import FROZEN, SEGMENT, AppFactory, Clock
 from tests.ui.pilot import SIZE, painted, press, settle

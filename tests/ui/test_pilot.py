@@ -12,7 +12,7 @@ from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.destination_form import DestinationForm
 from console.ui.screens.mapping_forms import MappingDialog
 from state.db import Store
-from state.queries import FailureFilter, failures_page
+from state.failures import FailureFilter, failures_page
 from state.runs import acquire_lease, owner_id, release_lease
 from tests.ui.conftest import (
     RESCI,

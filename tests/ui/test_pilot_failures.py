@@ -15,8 +15,8 @@ from console.ui.screens import failures as failures_screen
 from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.history import HistoryScreen
 from state.db import Store
+from state.history import runs_page
 from state.models import OutboxRow
-from state.queries import runs_page
 from tests.ui.conftest import (
     RESCI,
     SEGMENT,

@@ -11,7 +11,7 @@ from console.ui.screens.failures import FailuresScreen
 from console.ui.screens.keys import KeysScreen
 from console.ui.screens.summary import SummaryScreen
 from state.db import Store
-from state.queries import FailureFilter, failures_page
+from state.failures import FailureFilter, failures_page
 from tests.ui.conftest import (
     RESCI,
     RESCI_KEY,

@@ -24,7 +24,7 @@ from console.ui.screens.suppressions import SuppressionsScreen
 from console.ui.widgets.paged_table import PagedTable
 from console.ui.widgets.row_table import RowTable
 from state.db import Store, open_store
-from state.queries import failures_page
+from state.failures import failures_page
 from tests.ui.conftest import SEGMENT, AppFactory, Clock, fill_store
 from tests.ui.pilot import SIZE, painted, press, settle
 

@@ -43,8 +43,8 @@ from console.ui.widgets.domain_suggester import DomainSuggester, hint_text
 from console.ui.widgets.form_fields import FieldRow, FormCheckbox, FormInput, SectionTitle
 from console.ui.widgets.preview_counts import PreviewCounts
 from console.ui.widgets.status_bar import StatusBar
+from state.choices import audience_names, authorization_labels
 from state.domains import domain_counts
-from state.queries import audience_names, authorization_labels
 
 NO_EXPORT = "__none__"
 # There are no default export fields (seed 001): the operator maps at least one, here as

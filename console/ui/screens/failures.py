@@ -33,7 +33,7 @@ from console.ui.widgets.failure_detail import FailureDetail
 from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
-from state.queries import (
+from state.failures import (
     FAILURE_SORTS,
     FailureFilter,
     FailureRow,

@@ -22,7 +22,8 @@ from console.ui.screens.base import PagedScreen, page_bindings
 from console.ui.screens.choose import ChooseScreen, choose_destination
 from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
-from state.queries import FailureRow, RunRow, run_rows_page, runs_page
+from state.failures import FailureRow
+from state.history import RunRow, run_rows_page, runs_page
 
 
 def run_note(run: RunRow) -> str:

@@ -36,7 +36,7 @@ from console.ui.screens.mapping_forms import (
 )
 from console.ui.widgets.preview_counts import PreviewCounts
 from console.ui.widgets.row_table import RowTable
-from state.queries import audience_names, event_names
+from state.choices import audience_names, event_names
 
 NO_EXPORT = "__none__"
 

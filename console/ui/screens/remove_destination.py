@@ -22,7 +22,7 @@ from console.reports.views import FAILURES
 from console.ui.formatting import count
 from console.ui.screens.base import ConsoleModal
 from state.db import Store
-from state.queries import FailureFilter, failure_count, iter_failures
+from state.failures import FailureFilter, failure_count, iter_failures
 
 REMOVE, EXPORT_THEN_REMOVE = "remove", "export"
 

@@ -22,8 +22,7 @@ from console.ui.screens.mapping_forms import text_dialog
 from console.ui.widgets.day_chart import DayChart, Series
 from console.ui.widgets.paged_table import PagedTable
 from state.db import Connection
-from state.queries import SummaryRow, daily_summary
-from state.summary import summary_page, summary_position
+from state.summary import SummaryRow, daily_summary, summary_page, summary_position
 
 DAYS = 30
 

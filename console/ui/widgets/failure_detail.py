@@ -15,7 +15,7 @@ from textual.widgets import Static
 from console.core.text import printable
 from console.ui.formatting import counted, full_time
 from console.ui.messages import PayloadLoaded
-from state.queries import FailureRow, outbox_payload
+from state.failures import FailureRow, outbox_payload
 
 if TYPE_CHECKING:
     from console.ui.app import RetentionConsoleApp
