@@ -63,6 +63,11 @@ def _record(row: Row[Any]) -> StoredDestination:
     )
 
 
+def destination_names(conn: Connection) -> dict[int, str]:
+    """Destination id -> name, for pages that show rows of several destinations."""
+    return dict(conn.execute(select(TABLE.c.id, TABLE.c.name)).all())
+
+
 def list_stored(conn: Connection) -> list[StoredDestination]:
     return [_record(row) for row in conn.execute(select(TABLE).order_by(TABLE.c.name))]
 

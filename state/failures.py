@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from console.core.vocab import OutboxStatus
 from state.db import IN_CHUNK
+from state.destinations import destination_names
 from state.models import Destination, OutboxRow, table_of
 
 OUTBOX = table_of(OutboxRow)
@@ -117,11 +118,6 @@ def _failures_select(conn: Connection, flt: FailureFilter, sort: str) -> Select[
         .where(and_(*_failure_conditions(conn, flt)))
         .order_by(*FAILURE_SORTS[sort])
     )
-
-
-def destination_names(conn: Connection) -> dict[int, str]:
-    """Destination id -> name, for pages that show rows of several destinations."""
-    return dict(conn.execute(select(DESTINATIONS.c.id, DESTINATIONS.c.name)).all())
 
 
 def failure_row(r: Any, names: dict[int, str], kind: str | None = None) -> FailureRow:

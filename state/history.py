@@ -8,7 +8,8 @@ from sqlalchemy import Connection, or_, select
 
 from console.core import clock
 from console.core.vocab import RunStatus
-from state.failures import FAILURE_COLUMNS, FailureRow, destination_names, failure_row
+from state.destinations import destination_names
+from state.failures import FAILURE_COLUMNS, FailureRow, failure_row
 from state.models import OutboxRow, SyncRun, table_of
 
 OUTBOX = table_of(OutboxRow)

@@ -12,14 +12,13 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from console.core import clock
 from console.core.vocab import ImportJobStatus, OutboxStatus
-from state.failures import destination_names
-from state.models import DailyStat, DailyStreamStat, Destination, ImportJob, OutboxRow, table_of
+from state.destinations import destination_names
+from state.models import DailyStat, DailyStreamStat, ImportJob, OutboxRow, table_of
 
 OUTBOX = table_of(OutboxRow)
 STATS = table_of(DailyStat)
 STREAMS = table_of(DailyStreamStat)
 JOBS = table_of(ImportJob)
-DESTINATIONS = table_of(Destination)
 
 
 @dataclass(frozen=True)
