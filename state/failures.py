@@ -98,6 +98,7 @@ def _failure_conditions(conn: Connection, flt: FailureFilter) -> list[ColumnElem
     return conditions
 
 
+# What a FailureRow is read from; History reads a run's rows with them too (`state.history`).
 FAILURE_COLUMNS = (
     OUTBOX.c.id,
     OUTBOX.c.email,
@@ -121,6 +122,8 @@ def _failures_select(conn: Connection, flt: FailureFilter, sort: str) -> Select[
 
 
 def failure_row(r: Any, names: dict[int, str], kind: str | None = None) -> FailureRow:
+    """A row read with FAILURE_COLUMNS; `kind` replaces its kind as shown (History's
+    "track (delivered)")."""
     return FailureRow(
         r.id,
         r.email,

@@ -48,7 +48,7 @@ class SummaryRow:
         }
 
 
-def queued_by_destination(conn: Connection) -> dict[int, int]:
+def _queued_by_destination(conn: Connection) -> dict[int, int]:
     return dict(
         conn.execute(
             select(OUTBOX.c.destination_id, func.count())
@@ -63,7 +63,7 @@ PENDING_JOBS = [status.value for status in ImportJobStatus if status.pending]
 
 def waiting_by_destination(conn: Connection) -> dict[int, int]:
     """Rows queued now, plus the users of ReSci backfills still being imported."""
-    waiting = dict(queued_by_destination(conn))
+    waiting = _queued_by_destination(conn)
     pending = conn.execute(
         select(JOBS.c.destination_id, func.sum(JOBS.c.rows))
         .where(JOBS.c.status.in_(PENDING_JOBS))
